@@ -1,0 +1,32 @@
+import type { PlatformConfigInput } from '../lib/config';
+
+/**
+ * Development environment: the smallest footprint that still has two AZs (zone-aware OpenSearch,
+ * one NAT gateway), and stateful resources that are deleted with the stack.
+ */
+export const dev: PlatformConfigInput = {
+  numHistoryShards: 16,
+  sizing: 'small',
+  network: {
+    azCount: 2,
+    natGateways: 'one',
+  },
+  dsql: {
+    deletionProtection: false,
+  },
+  opensearch: {
+    dataNodeInstanceType: 't3.medium.search',
+    dataNodes: 2,
+    masterNodes: 0,
+    volumeSizeGiB: 20,
+  },
+  logRetentionDays: 14,
+  removalPolicies: {
+    dsqlCluster: 'destroy',
+    visibilityDomain: 'destroy',
+    logs: 'destroy',
+  },
+  logLevel: 'debug',
+  enableEcsExec: true,
+  tags: { owner: 'temporal-platform' },
+};

@@ -1,0 +1,253 @@
+import * as path from 'path';
+import { CfnElement, CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Tags, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import { Construct } from 'constructs';
+import { PlatformConfig, TEMPORAL_ROLES } from './config';
+import { TemporalDsqlCluster } from './dsql-cluster';
+import { buildDynamicConfig } from './dynamic-config';
+import { TemporalNetwork } from './network';
+import { resolveServerImage } from './server-image';
+import { TemporalServices } from './temporal-services';
+import { TemporalVisibilityDomain } from './visibility-domain';
+
+/** Repository root (the directory holding `docker/`). */
+export const REPO_ROOT = path.resolve(__dirname, '..');
+
+/** Properties of {@link TemporalPlatformStack}. */
+export interface TemporalPlatformStackProps extends StackProps {
+  /** The resolved environment configuration (`resolveConfig`). */
+  readonly config: PlatformConfig;
+  /**
+   * The Temporal server image. @default - from `config.serverImage`, else built from
+   * `docker/temporal-server/Dockerfile`; synth fails when neither exists.
+   */
+  readonly serverImage?: ecs.ContainerImage;
+  /** The server image build context. @default `<repo>/docker/temporal-server` */
+  readonly serverImageContext?: string;
+  /** The default dynamic config file. @default `<repo>/docker/temporal-server/config/dynamicconfig/default.yaml` */
+  readonly dynamicConfigFile?: string;
+}
+
+const removal = (p: 'retain' | 'destroy') => (p === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY);
+
+/**
+ * The whole Temporal-on-DSQL platform of one environment: network, DSQL cluster (with its
+ * PrivateLink endpoint), OpenSearch visibility domain and the Temporal services on Fargate.
+ *
+ * Plug-in points for the schema and visibility-index custom resources (other constructs create
+ * them in this stack): everything they need is a public property here, and
+ * `services.addStartupDependency(resource)` makes every ECS service wait for them.
+ */
+export class TemporalPlatformStack extends Stack {
+  /** The resolved configuration. */
+  public readonly config: PlatformConfig;
+  /** The network (VPC, endpoints). */
+  public readonly network: TemporalNetwork;
+  /** The VPC. */
+  public readonly vpc: ec2.IVpc;
+  /** The private subnets (one per AZ) for tasks and in-VPC Lambda functions. */
+  public readonly privateSubnets: ec2.SubnetSelection;
+  /** The DSQL cluster: identifier, endpoints, ARN, `grantConnect`, `grantConnectAdmin`, `connections`. */
+  public readonly dsqlCluster: TemporalDsqlCluster;
+  /** The OpenSearch domain: endpoint, ARN, `allowIndexJob(role)`, `connections`. */
+  public readonly visibility: TemporalVisibilityDomain;
+  /** The ECS services; `addStartupDependency(dep)` orders them after the schema and index jobs. */
+  public readonly services: TemporalServices;
+  /** Task role of the Temporal servers (map the database role to its ARN with `AWS IAM GRANT`). */
+  public readonly serverTaskRole: iam.IRole;
+  /**
+   * Security group for the schema and index jobs (in-VPC Lambda functions): it may reach the DSQL
+   * PrivateLink endpoint on 5432 and the OpenSearch domain on 443.
+   */
+  public readonly jobSecurityGroup: ec2.SecurityGroup;
+  /** History shard count (never changes after the first deploy). */
+  public readonly numHistoryShards: number;
+  /** Visibility index name. */
+  public readonly visibilityIndexName: string;
+  /** Database role the servers log in as. */
+  public readonly databaseRoleName: string;
+  /** The dynamic config YAML every role receives. */
+  public readonly dynamicConfigYaml: string;
+  /** Deploy-time guard of `numHistoryShards` (see README); every service depends on it. */
+  public readonly shardCountPin: ssm.StringParameter;
+
+  constructor(scope: Construct, id: string, props: TemporalPlatformStackProps) {
+    super(scope, id, {
+      ...props,
+      env: props.env ?? (props.config.env.account || props.config.env.region ? props.config.env : undefined),
+      description: props.description ?? `Temporal on Aurora DSQL (${props.config.envName}): DSQL persistence, OpenSearch visibility, ECS Fargate services`,
+    });
+    const config = props.config;
+    this.config = config;
+    this.numHistoryShards = config.numHistoryShards;
+    this.visibilityIndexName = config.opensearch.visibilityIndex;
+    this.databaseRoleName = config.dsql.databaseRole;
+    const logRetention = config.logRetentionDays as logs.RetentionDays;
+    const logRemovalPolicy = removal(config.removalPolicies.logs);
+    Tags.of(this).add('project', 'temporal-dsql');
+    Tags.of(this).add('environment', config.envName);
+    Tags.of(this).add('temporal:version', config.temporalVersion);
+    for (const [k, v] of Object.entries(config.tags)) Tags.of(this).add(k, v);
+
+    // Resolve inputs that can fail before creating resources, so errors come first and clearly.
+    const serverImage = props.serverImage
+      ?? resolveServerImage(this, config.serverImage, props.serverImageContext ?? path.join(REPO_ROOT, 'docker', 'temporal-server'));
+    this.dynamicConfigYaml = buildDynamicConfig(
+      props.dynamicConfigFile ?? path.join(REPO_ROOT, 'docker', 'temporal-server', 'config', 'dynamicconfig', 'default.yaml'),
+      config.dynamicConfig,
+    );
+
+    this.network = new TemporalNetwork(this, 'Network', {
+      azCount: config.network.azCount,
+      availabilityZones: config.network.availabilityZones,
+      natGateways: config.network.natGateways,
+      cidr: config.network.cidr,
+      existingVpc: config.network.existingVpc && {
+        vpcId: config.network.existingVpc.vpcId,
+        vpcCidrBlock: config.network.existingVpc.cidr,
+        availabilityZones: config.network.existingVpc.availabilityZones,
+        privateSubnetIds: config.network.existingVpc.privateSubnetIds,
+      },
+      createVpcEndpoints: config.network.createVpcEndpoints,
+      enableEcsExec: config.enableEcsExec,
+      flowLogRetention: logRetention,
+      logRemovalPolicy,
+    });
+    this.vpc = this.network.vpc;
+    this.privateSubnets = this.network.privateSubnets;
+
+    this.dsqlCluster = new TemporalDsqlCluster(this, 'Dsql', {
+      deletionProtection: config.dsql.deletionProtection,
+      kmsKeyArn: config.dsql.kmsKeyArn,
+      name: `temporal-${config.envName}`,
+      removalPolicy: removal(config.removalPolicies.dsqlCluster),
+      vpc: config.dsql.privateLink ? this.vpc : undefined,
+      vpcSubnets: this.privateSubnets,
+    });
+
+    this.visibility = new TemporalVisibilityDomain(this, 'Visibility', {
+      vpc: this.vpc,
+      vpcSubnets: { ...this.privateSubnets, onePerAz: true },
+      azCount: config.network.azCount,
+      domainName: config.opensearch.domainName,
+      engineVersion: config.opensearch.engineVersion,
+      dataNodeInstanceType: config.opensearch.dataNodeInstanceType,
+      dataNodes: config.opensearch.dataNodes,
+      masterNodes: config.opensearch.masterNodes,
+      masterNodeInstanceType: config.opensearch.masterNodeInstanceType,
+      volumeSizeGiB: config.opensearch.volumeSizeGiB,
+      logRetention,
+      logRemovalPolicy,
+      removalPolicy: removal(config.removalPolicies.visibilityDomain),
+    });
+
+    this.services = new TemporalServices(this, 'Temporal', {
+      vpc: this.vpc,
+      vpcSubnets: this.privateSubnets,
+      serverImage,
+      server: {
+        dsqlEndpoint: this.dsqlCluster.connectEndpoint,
+        dsqlRegion: this.region,
+        databaseRole: config.dsql.databaseRole,
+        openSearchEndpoint: `https://${this.visibility.domainEndpoint}`,
+        openSearchRegion: this.region,
+        visibilityIndex: config.opensearch.visibilityIndex,
+        numHistoryShards: config.numHistoryShards,
+        dynamicConfigYaml: this.dynamicConfigYaml,
+        logLevel: config.logLevel,
+      },
+      sizing: config.services,
+      uiVersion: config.uiVersion,
+      namespaceName: `temporal-${config.envName}.internal`,
+      clientPeers: (config.network.clientCidrs ?? [this.network.vpcCidr]).map((c) => ec2.Peer.ipv4(c)),
+      uiCertificateArn: config.ui.certificateArn,
+      logRetention,
+      logRemovalPolicy,
+      stopTimeout: Duration.seconds(config.stopTimeoutSeconds),
+      enableEcsExec: config.enableEcsExec,
+    });
+    this.serverTaskRole = this.services.serverTaskRole;
+
+    // Server access: DSQL as the non-admin role, OpenSearch through the access policy.
+    this.dsqlCluster.grantConnect(this.serverTaskRole);
+    this.visibility.grantAccess(this.serverTaskRole);
+    for (const role of TEMPORAL_ROLES) {
+      const sg = this.services.securityGroups[role];
+      this.dsqlCluster.connections.allowDefaultPortFrom(sg, `Temporal ${role} to DSQL`);
+      this.visibility.connections.allowFrom(sg, ec2.Port.tcp(443), `Temporal ${role} to OpenSearch`);
+    }
+
+    // Security group for the schema and index jobs.
+    this.jobSecurityGroup = new ec2.SecurityGroup(this, 'JobSecurityGroup', {
+      vpc: this.vpc,
+      description: 'Temporal schema and visibility index jobs (Lambda): DSQL and OpenSearch',
+      allowAllOutbound: true,
+    });
+    this.dsqlCluster.connections.allowDefaultPortFrom(this.jobSecurityGroup, 'Schema job to DSQL');
+    this.visibility.connections.allowFrom(this.jobSecurityGroup, ec2.Port.tcp(443), 'Index job to OpenSearch');
+
+    // Deploy-time guard of numHistoryShards: the logical id carries the count and the name is fixed.
+    // A changed count makes CloudFormation create a second parameter with the same name before it
+    // deletes the old one; that create fails ("already exists") and the update rolls back before
+    // any ECS service (all depend on it) picks up the new count.
+    this.shardCountPin = new ssm.StringParameter(this, `NumHistoryShardsPin${config.numHistoryShards}`, {
+      parameterName: `/temporal/${this.stackName}/num-history-shards`,
+      stringValue: String(config.numHistoryShards),
+      description: 'Temporal numHistoryShards, pinned at the first deploy. It can never change: a stack update that changes it fails here.',
+    });
+    this.services.addStartupDependency(this.shardCountPin);
+
+    this.acknowledgeNagFindings();
+
+    new CfnOutput(this, 'FrontendAddress', { value: `${this.services.frontendLoadBalancer.loadBalancerDnsName}:7233`, description: 'Temporal frontend gRPC through the internal NLB' });
+    new CfnOutput(this, 'FrontendServiceDiscoveryAddress', { value: this.services.frontendAddress, description: 'Temporal frontend gRPC through Cloud Map DNS' });
+    new CfnOutput(this, 'UiUrl', { value: this.services.uiUrl, description: 'Temporal UI (internal ALB)' });
+    new CfnOutput(this, 'DsqlClusterIdentifier', { value: this.dsqlCluster.clusterIdentifier });
+    new CfnOutput(this, 'DsqlEndpoint', { value: this.dsqlCluster.connectEndpoint, description: 'Host the servers connect to' });
+    new CfnOutput(this, 'VisibilityDomainEndpoint', { value: this.visibility.domainEndpoint });
+    new CfnOutput(this, 'VisibilityIndexName', { value: this.visibilityIndexName });
+    new CfnOutput(this, 'NumHistoryShards', { value: String(this.numHistoryShards) });
+    new CfnOutput(this, 'ServerTaskRoleArn', { value: this.serverTaskRole.roleArn });
+  }
+
+  /** cdk-nag (AwsSolutions) acknowledgements, each next to the resource it excuses and with its reason. */
+  private acknowledgeNagFindings(): void {
+    const ack = (scope: Construct, id: string, reason: string) => Validations.of(scope).acknowledge({ id, reason });
+
+    for (const role of TEMPORAL_ROLES) {
+      const svc = this.services.services[role];
+      ack(svc.taskDefinition, 'AwsSolutions-ECS2',
+        'The server container contract (docs/server-container.md) passes endpoints, shard count and dynamic config as environment variables so that every change shows in cdk diff; none of them is a secret (DSQL and OpenSearch use IAM).');
+    }
+    ack(this.services.services.ui.taskDefinition, 'AwsSolutions-ECS2',
+      'TEMPORAL_ADDRESS and TEMPORAL_UI_PORT are plain settings, not secrets.');
+    ack(this.services.frontendLoadBalancer, 'AwsSolutions-ELB2',
+      'Internal NLB for gRPC; connections are recorded by the VPC flow logs and the frontend logs every request it refuses.');
+    ack(this.services.uiLoadBalancer, 'AwsSolutions-ELB2',
+      'Internal ALB in front of the read-mostly Temporal UI; VPC flow logs record connections. Access logs need an S3 bucket this platform does not otherwise have.');
+    ack(this.visibility.domain, 'AwsSolutions-OS3',
+      'The domain is only reachable inside the VPC (its security group admits the Temporal tasks and the index job on 443), and its access policy admits only two IAM roles with SigV4; an IP allowlist would add nothing.');
+    ack(this.serverTaskRole, `AwsSolutions-IAM5[Resource::<${this.getLogicalId(this.visibility.domain.node.defaultChild as CfnElement)}.Arn>/*]`,
+      'The servers call index, _bulk, _search, _count, _mapping and _cluster paths of this one domain; the wildcard covers paths, not other domains.');
+    for (const svc of Object.values(this.services.services)) {
+      if (svc.taskDefinition.executionRole) {
+        ack(svc.taskDefinition.executionRole, 'AwsSolutions-IAM5[Resource::*]',
+          'ecr:GetAuthorizationToken has no resource-level permissions; the image pull actions themselves are scoped to the repository.');
+      }
+    }
+    if (this.config.enableEcsExec) {
+      for (const svc of Object.values(this.services.services)) {
+        ack(svc.taskDefinition.taskRole, 'AwsSolutions-IAM5[Resource::*]',
+          'ECS Exec (enableEcsExec) needs the ssmmessages channel actions, which have no resource-level permissions.');
+      }
+    }
+    if (this.config.opensearch.masterNodes === 0) {
+      ack(this.visibility.domain, 'AwsSolutions-OS4',
+        `Environment ${this.config.envName} runs without dedicated master nodes (opensearch.masterNodes = 0) to save cost; production uses 3.`);
+    }
+  }
+}

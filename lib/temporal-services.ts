@@ -1,0 +1,358 @@
+import { Duration, RemovalPolicy, Tags } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as cloudmap from 'aws-cdk-lib/aws-servicediscovery';
+import { Construct, IDependable } from 'constructs';
+import { PlatformService, ServiceSizing, TEMPORAL_ROLES, TemporalRole } from './config';
+
+/** gRPC and membership (ringpop) ports of each Temporal role. */
+export const TEMPORAL_PORTS: Readonly<Record<TemporalRole, { readonly grpc: number; readonly membership: number }>> = {
+  frontend: { grpc: 7233, membership: 6933 },
+  history: { grpc: 7234, membership: 6934 },
+  matching: { grpc: 7235, membership: 6935 },
+  worker: { grpc: 7239, membership: 6939 },
+};
+/** Frontend HTTP API port (also the target of Nexus completion callbacks from history). */
+export const FRONTEND_HTTP_PORT = 7243;
+/** Prometheus metrics port of every role. */
+export const METRICS_PORT = 9090;
+/** Port the Temporal UI container listens on. */
+export const UI_PORT = 8080;
+/** Name of the server container in every role's task definition. */
+export const SERVER_CONTAINER_NAME = 'temporal';
+
+/**
+ * The gRPC calls between roles: for each role, the roles that call its gRPC port. Membership
+ * ports are open between all roles. The internal worker role's gRPC port takes no calls.
+ */
+export const GRPC_CALLERS: Readonly<Record<TemporalRole, readonly TemporalRole[]>> = {
+  frontend: ['worker'],
+  history: ['frontend', 'history', 'matching', 'worker'],
+  matching: ['frontend', 'history', 'matching', 'worker'],
+  worker: [],
+};
+
+/** Settings every server role receives through its task definition (docs/server-container.md). */
+export interface TemporalServerSettings {
+  /** DSQL host name the servers connect to and sign tokens for (`DSQL_ENDPOINT`). */
+  readonly dsqlEndpoint: string;
+  /** Region the DSQL IAM token is signed for (`DSQL_REGION`). */
+  readonly dsqlRegion: string;
+  /** Non-admin database role (`DSQL_DATABASE_ROLE`). */
+  readonly databaseRole: string;
+  /** OpenSearch endpoint URL with scheme (`OPENSEARCH_ENDPOINT`). */
+  readonly openSearchEndpoint: string;
+  /** Region for OpenSearch request signing (`OPENSEARCH_REGION`). */
+  readonly openSearchRegion: string;
+  /** Visibility index name (`OPENSEARCH_VISIBILITY_INDEX`). */
+  readonly visibilityIndex: string;
+  /** History shard count (`NUM_HISTORY_SHARDS`). */
+  readonly numHistoryShards: number;
+  /** Dynamic config YAML (`TEMPORAL_DYNAMIC_CONFIG`). */
+  readonly dynamicConfigYaml: string;
+  /** Server log level (`LOG_LEVEL`). @default 'info' */
+  readonly logLevel?: string;
+}
+
+/** Properties of {@link TemporalServices}. */
+export interface TemporalServicesProps {
+  /** VPC of the cluster, load balancers and tasks. */
+  readonly vpc: ec2.IVpc;
+  /** Private subnets of tasks and load balancers. */
+  readonly vpcSubnets: ec2.SubnetSelection;
+  /** The Temporal server image (docs/server-container.md). */
+  readonly serverImage: ecs.ContainerImage;
+  /** What the servers need to know. */
+  readonly server: TemporalServerSettings;
+  /** Size of each service. */
+  readonly sizing: Readonly<Record<PlatformService, ServiceSizing>>;
+  /** `temporalio/ui` tag. @default '2.56.1' */
+  readonly uiVersion?: string;
+  /** Private DNS namespace for service discovery; the frontend registers as `frontend.<name>`. @default 'temporal.internal' */
+  readonly namespaceName?: string;
+  /** Peers allowed to reach the frontend NLB on 7233 and the UI ALB. @default - the VPC CIDR */
+  readonly clientPeers?: ec2.IPeer[];
+  /** ACM certificate for HTTPS on the UI ALB. @default - HTTP on port 80 */
+  readonly uiCertificateArn?: string;
+  /** Retention of the per-service log groups. @default ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+  /** Removal policy of the log groups. @default RETAIN */
+  readonly logRemovalPolicy?: RemovalPolicy;
+  /** Graceful stop timeout of the server containers (Fargate allows up to 120 s). @default 120 seconds */
+  readonly stopTimeout?: Duration;
+  /** Allow ECS Exec. @default false */
+  readonly enableEcsExec?: boolean;
+  /** CPU architecture of all tasks. @default ARM64 */
+  readonly cpuArchitecture?: ecs.CpuArchitecture;
+}
+
+function pascal(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/**
+ * The Temporal services on ECS Fargate: a cluster with Container Insights, one service per role
+ * (frontend, history, matching, worker) and one for the Temporal UI, each with its own security
+ * group, log group and task definition; the frontend behind an internal NLB on 7233 and
+ * registered in Cloud Map as `frontend.<namespace>`; the UI behind an internal ALB checking
+ * `/healthz`.
+ *
+ * Security groups allow exactly Temporal's intra-cluster traffic: every role to every role on the
+ * membership ports, the gRPC calls listed in {@link GRPC_CALLERS}, history to the frontend HTTP
+ * API (Nexus callbacks), the UI and the NLB to the frontend on 7233, the ALB to the UI. Access to
+ * DSQL and OpenSearch is granted by the caller through {@link serverConnections}.
+ *
+ * Deployments use the circuit breaker with rollback; every service keeps 100% of its tasks
+ * healthy while deploying (history and matching must not lose shard or partition owners at once).
+ * Call {@link addStartupDependency} with the schema and index custom resources so that no service
+ * starts before both exist.
+ */
+export class TemporalServices extends Construct {
+  /** The ECS cluster. */
+  public readonly cluster: ecs.Cluster;
+  /** Task role shared by the four server roles (DSQL `DbConnect`, OpenSearch access). */
+  public readonly serverTaskRole: iam.Role;
+  /** The ECS services by name. */
+  public readonly services: Readonly<Record<PlatformService, ecs.FargateService>>;
+  /** Security group of each server role. */
+  public readonly securityGroups: Readonly<Record<TemporalRole, ec2.SecurityGroup>>;
+  /** Connections of all four server roles (to be allowed into DSQL and OpenSearch). */
+  public readonly serverConnections: ec2.Connections;
+  /** Log group of each service. */
+  public readonly logGroups: Readonly<Record<PlatformService, logs.LogGroup>>;
+  /** Internal NLB in front of the frontend. */
+  public readonly frontendLoadBalancer: elbv2.NetworkLoadBalancer;
+  /** Its TCP listener on 7233. */
+  public readonly frontendListener: elbv2.NetworkListener;
+  /** Service-discovery address of the frontend, `frontend.<namespace>:7233`. */
+  public readonly frontendAddress: string;
+  /** Internal ALB in front of the UI. */
+  public readonly uiLoadBalancer: elbv2.ApplicationLoadBalancer;
+  /** URL of the UI through the ALB. */
+  public readonly uiUrl: string;
+
+  constructor(scope: Construct, id: string, props: TemporalServicesProps) {
+    super(scope, id);
+    const { vpc, vpcSubnets } = props;
+    const namespaceName = props.namespaceName ?? 'temporal.internal';
+    const clientPeers = props.clientPeers ?? [ec2.Peer.ipv4(vpc.vpcCidrBlock)];
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const logRemovalPolicy = props.logRemovalPolicy ?? RemovalPolicy.RETAIN;
+    const runtimePlatform: ecs.RuntimePlatform = {
+      cpuArchitecture: props.cpuArchitecture ?? ecs.CpuArchitecture.ARM64,
+      operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
+    };
+
+    this.cluster = new ecs.Cluster(this, 'Cluster', {
+      vpc,
+      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+    });
+    this.cluster.addDefaultCloudMapNamespace({ name: namespaceName, vpc, useForServiceConnect: false });
+    this.frontendAddress = `frontend.${namespaceName}:${TEMPORAL_PORTS.frontend.grpc}`;
+
+    this.serverTaskRole = new iam.Role(this, 'ServerTaskRole', {
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+      description: 'Temporal server tasks: DSQL DbConnect as the non-admin database role, OpenSearch visibility access',
+    });
+
+    // Security groups: one per role.
+    const sgs = {} as Record<TemporalRole, ec2.SecurityGroup>;
+    for (const role of TEMPORAL_ROLES) {
+      sgs[role] = new ec2.SecurityGroup(this, `${pascal(role)}SecurityGroup`, {
+        vpc,
+        description: `Temporal ${role} tasks`,
+        allowAllOutbound: true,
+      });
+    }
+    for (const target of TEMPORAL_ROLES) {
+      for (const source of TEMPORAL_ROLES) {
+        sgs[target].connections.allowFrom(sgs[source], ec2.Port.tcp(TEMPORAL_PORTS[target].membership),
+          `Temporal membership: ${source} to ${target}`);
+      }
+      for (const caller of GRPC_CALLERS[target]) {
+        sgs[target].connections.allowFrom(sgs[caller], ec2.Port.tcp(TEMPORAL_PORTS[target].grpc),
+          `Temporal gRPC: ${caller} to ${target}`);
+      }
+    }
+    sgs.frontend.connections.allowFrom(sgs.history, ec2.Port.tcp(FRONTEND_HTTP_PORT), 'Temporal HTTP API: history Nexus callbacks to frontend');
+    this.securityGroups = sgs;
+    this.serverConnections = new ec2.Connections({ securityGroups: TEMPORAL_ROLES.map((r) => sgs[r]) });
+
+    // Server roles.
+    const s = props.server;
+    const common: Record<string, string> = {
+      DSQL_ENDPOINT: s.dsqlEndpoint,
+      DSQL_PORT: '5432',
+      DSQL_REGION: s.dsqlRegion,
+      DSQL_DATABASE_ROLE: s.databaseRole,
+      OPENSEARCH_ENDPOINT: s.openSearchEndpoint,
+      OPENSEARCH_VISIBILITY_INDEX: s.visibilityIndex,
+      OPENSEARCH_AWS_SIGNING: 'true',
+      OPENSEARCH_REGION: s.openSearchRegion,
+      NUM_HISTORY_SHARDS: String(s.numHistoryShards),
+      TEMPORAL_DYNAMIC_CONFIG: s.dynamicConfigYaml,
+      LOG_LEVEL: s.logLevel ?? 'info',
+    };
+    const services = {} as Record<PlatformService, ecs.FargateService>;
+    const logGroups = {} as Record<PlatformService, logs.LogGroup>;
+    for (const role of TEMPORAL_ROLES) {
+      const id = pascal(role);
+      const size = props.sizing[role];
+      logGroups[role] = new logs.LogGroup(this, `${id}Logs`, { retention: logRetention, removalPolicy: logRemovalPolicy });
+      const taskDefinition = new ecs.FargateTaskDefinition(this, `${id}TaskDefinition`, {
+        cpu: size.cpu,
+        memoryLimitMiB: size.memoryMiB,
+        runtimePlatform,
+        taskRole: this.serverTaskRole,
+      });
+      const ports = [TEMPORAL_PORTS[role].grpc, TEMPORAL_PORTS[role].membership, METRICS_PORT];
+      if (role === 'frontend') ports.push(FRONTEND_HTTP_PORT);
+      taskDefinition.addContainer(SERVER_CONTAINER_NAME, {
+        image: props.serverImage,
+        essential: true,
+        environment: { SERVICES: role, ...common },
+        portMappings: ports.map((containerPort) => ({ containerPort, protocol: ecs.Protocol.TCP })),
+        logging: ecs.LogDrivers.awsLogs({ logGroup: logGroups[role], streamPrefix: role }),
+        stopTimeout: props.stopTimeout ?? Duration.seconds(120),
+      });
+      services[role] = new ecs.FargateService(this, `${id}Service`, {
+        cluster: this.cluster,
+        taskDefinition,
+        desiredCount: size.desiredCount,
+        vpcSubnets,
+        securityGroups: [sgs[role]],
+        assignPublicIp: false,
+        minHealthyPercent: 100,
+        maxHealthyPercent: 200,
+        circuitBreaker: { enable: true, rollback: true },
+        enableExecuteCommand: props.enableEcsExec ?? false,
+        propagateTags: ecs.PropagatedTagSource.SERVICE,
+        ...(role === 'frontend' ? {
+          cloudMapOptions: { name: 'frontend', dnsRecordType: cloudmap.DnsRecordType.A, dnsTtl: Duration.seconds(10) },
+          healthCheckGracePeriod: Duration.seconds(120),
+        } : {}),
+      });
+      Tags.of(services[role]).add('temporal:role', role);
+    }
+
+    // Frontend NLB: clients reach gRPC 7233 through it (plain TCP, so 60 s long polls pass).
+    const nlbSg = new ec2.SecurityGroup(this, 'FrontendLoadBalancerSecurityGroup', {
+      vpc,
+      description: 'Internal NLB in front of the Temporal frontend (gRPC 7233)',
+      allowAllOutbound: false,
+    });
+    for (const peer of clientPeers) {
+      nlbSg.addIngressRule(peer, ec2.Port.tcp(TEMPORAL_PORTS.frontend.grpc), 'Temporal clients to the frontend NLB');
+    }
+    this.frontendLoadBalancer = new elbv2.NetworkLoadBalancer(this, 'FrontendLoadBalancer', {
+      vpc,
+      vpcSubnets,
+      internetFacing: false,
+      crossZoneEnabled: true,
+      securityGroups: [nlbSg],
+    });
+    this.frontendListener = this.frontendLoadBalancer.addListener('Grpc', {
+      port: TEMPORAL_PORTS.frontend.grpc,
+      protocol: elbv2.Protocol.TCP,
+    });
+    this.frontendListener.addTargets('Frontend', {
+      port: TEMPORAL_PORTS.frontend.grpc,
+      protocol: elbv2.Protocol.TCP,
+      targets: [services.frontend.loadBalancerTarget({ containerName: SERVER_CONTAINER_NAME, containerPort: TEMPORAL_PORTS.frontend.grpc })],
+      // Long polls last about 60 s: let them finish before a draining task is cut off.
+      deregistrationDelay: Duration.seconds(75),
+      healthCheck: { protocol: elbv2.Protocol.TCP, interval: Duration.seconds(10), healthyThresholdCount: 2, unhealthyThresholdCount: 2 },
+    });
+    sgs.frontend.connections.allowFrom(nlbSg, ec2.Port.tcp(TEMPORAL_PORTS.frontend.grpc), 'Frontend NLB to the frontend (traffic and health checks)');
+
+    // Temporal UI.
+    const uiSg = new ec2.SecurityGroup(this, 'UiSecurityGroup', { vpc, description: 'Temporal UI tasks', allowAllOutbound: true });
+    sgs.frontend.connections.allowFrom(uiSg, ec2.Port.tcp(TEMPORAL_PORTS.frontend.grpc), 'Temporal UI to the frontend');
+    logGroups.ui = new logs.LogGroup(this, 'UiLogs', { retention: logRetention, removalPolicy: logRemovalPolicy });
+    const uiTask = new ecs.FargateTaskDefinition(this, 'UiTaskDefinition', {
+      cpu: props.sizing.ui.cpu,
+      memoryLimitMiB: props.sizing.ui.memoryMiB,
+      runtimePlatform,
+    });
+    uiTask.addContainer('ui', {
+      image: ecs.ContainerImage.fromRegistry(`temporalio/ui:${props.uiVersion ?? '2.56.1'}`),
+      essential: true,
+      environment: {
+        TEMPORAL_ADDRESS: this.frontendAddress,
+        TEMPORAL_UI_PORT: String(UI_PORT),
+      },
+      portMappings: [{ containerPort: UI_PORT, protocol: ecs.Protocol.TCP }],
+      logging: ecs.LogDrivers.awsLogs({ logGroup: logGroups.ui, streamPrefix: 'ui' }),
+    });
+    services.ui = new ecs.FargateService(this, 'UiService', {
+      cluster: this.cluster,
+      taskDefinition: uiTask,
+      desiredCount: props.sizing.ui.desiredCount,
+      vpcSubnets,
+      securityGroups: [uiSg],
+      assignPublicIp: false,
+      minHealthyPercent: 100,
+      maxHealthyPercent: 200,
+      circuitBreaker: { enable: true, rollback: true },
+      enableExecuteCommand: props.enableEcsExec ?? false,
+      propagateTags: ecs.PropagatedTagSource.SERVICE,
+      healthCheckGracePeriod: Duration.seconds(60),
+    });
+    Tags.of(services.ui).add('temporal:role', 'ui');
+
+    const albSg = new ec2.SecurityGroup(this, 'UiLoadBalancerSecurityGroup', {
+      vpc,
+      description: 'Internal ALB in front of the Temporal UI',
+      allowAllOutbound: false,
+    });
+    const uiListenerPort = props.uiCertificateArn ? 443 : 80;
+    for (const peer of clientPeers) {
+      albSg.addIngressRule(peer, ec2.Port.tcp(uiListenerPort), 'Users to the Temporal UI ALB');
+    }
+    this.uiLoadBalancer = new elbv2.ApplicationLoadBalancer(this, 'UiLoadBalancer', {
+      vpc,
+      vpcSubnets,
+      internetFacing: false,
+      securityGroup: albSg,
+      dropInvalidHeaderFields: true,
+    });
+    const uiListener = this.uiLoadBalancer.addListener('Http', {
+      port: uiListenerPort,
+      open: false,
+      ...(props.uiCertificateArn
+        ? { protocol: elbv2.ApplicationProtocol.HTTPS, certificates: [elbv2.ListenerCertificate.fromArn(props.uiCertificateArn)], sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS }
+        : { protocol: elbv2.ApplicationProtocol.HTTP }),
+    });
+    uiListener.addTargets('Ui', {
+      port: UI_PORT,
+      protocol: elbv2.ApplicationProtocol.HTTP,
+      targets: [services.ui.loadBalancerTarget({ containerName: 'ui', containerPort: UI_PORT })],
+      healthCheck: { path: '/healthz', interval: Duration.seconds(15), healthyHttpCodes: '200' },
+      deregistrationDelay: Duration.seconds(30),
+    });
+    this.uiUrl = `${props.uiCertificateArn ? 'https' : 'http'}://${this.uiLoadBalancer.loadBalancerDnsName}`;
+
+    this.services = services;
+    this.logGroups = logGroups;
+  }
+
+  /**
+   * Makes every service (the four roles and the UI) wait for `dependency` (e.g. the DSQL schema
+   * and visibility index custom resources) before it is created or updated.
+   */
+  public addStartupDependency(...dependencies: IDependable[]): void {
+    for (const svc of Object.values(this.services)) {
+      svc.node.addDependency(...dependencies);
+    }
+  }
+
+  /** Allows `peer` (e.g. a Prometheus scraper) to read the metrics port 9090 of every role. */
+  public allowMetricsFrom(peer: ec2.IConnectable, description = 'Prometheus metrics scrape'): void {
+    for (const role of TEMPORAL_ROLES) {
+      this.securityGroups[role].connections.allowFrom(peer, ec2.Port.tcp(METRICS_PORT), description);
+    }
+  }
+}

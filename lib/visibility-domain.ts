@@ -1,0 +1,161 @@
+import { Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as opensearch from 'aws-cdk-lib/aws-opensearchservice';
+import { Construct } from 'constructs';
+
+/** Properties of {@link TemporalVisibilityDomain}. */
+export interface TemporalVisibilityDomainProps {
+  /** VPC of the domain. */
+  readonly vpc: ec2.IVpc;
+  /** Private subnets, exactly one per availability zone (`azCount` of them). */
+  readonly vpcSubnets: ec2.SubnetSelection;
+  /** Number of availability zones the domain spreads over (2 or 3). */
+  readonly azCount: number;
+  /**
+   * Domain name (3-28 characters). Fixed rather than generated so that the access policy can
+   * name this domain's ARN without a circular reference.
+   */
+  readonly domainName: string;
+  /** OpenSearch version `major.minor`. @default '2.19' */
+  readonly engineVersion?: string;
+  /** Data node instance type. @default 'r7g.large.search' */
+  readonly dataNodeInstanceType?: string;
+  /** Data node count, a multiple of `azCount`. @default azCount */
+  readonly dataNodes?: number;
+  /** Dedicated master nodes (0, 3 or 5). @default 3 */
+  readonly masterNodes?: number;
+  /** Dedicated master instance type. @default 'm7g.large.search' */
+  readonly masterNodeInstanceType?: string;
+  /** gp3 volume size per data node, GiB. @default 100 */
+  readonly volumeSizeGiB?: number;
+  /** Retention of the slow and error log groups. @default ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+  /** Removal policy of the log groups. @default RETAIN */
+  readonly logRemovalPolicy?: RemovalPolicy;
+  /** Removal policy of the domain. @default RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The OpenSearch Service domain that holds Temporal's visibility index.
+ *
+ * Defaults and fixed settings: OpenSearch 2.19 (never 2.11 or 2.17, whose gzip request handling
+ * breaks Temporal's bulk writes); in the VPC's private subnets with zone awareness over all AZs;
+ * encryption at rest; node-to-node encryption; HTTPS only with TLS 1.2 or newer
+ * (`Policy-Min-TLS-1-2-PFS-2023-10`); gp3 volumes; slow search, slow index and error (application)
+ * logs to CloudWatch Logs; no fine-grained access control, so requests are authorized by IAM
+ * (SigV4, service `es`) against the domain access policy.
+ *
+ * The access policy allows only the principals added with {@link grantAccess} (the Temporal server
+ * task role) and {@link allowIndexJob} (the index job's role): `es:ESHttp*` on this domain's
+ * paths. It is written straight into the domain resource, not through the L2's custom resource,
+ * so no Lambda function is needed and the policy shows in `cdk diff`.
+ */
+export class TemporalVisibilityDomain extends Construct implements ec2.IConnectable {
+  /** The L2 domain. */
+  public readonly domain: opensearch.Domain;
+  /** Domain endpoint host name (no scheme), e.g. `vpc-temporal-prod-abc.us-east-1.es.amazonaws.com`. */
+  public readonly domainEndpoint: string;
+  /** Domain ARN. */
+  public readonly domainArn: string;
+  /** Domain name. */
+  public readonly domainName: string;
+  /** The domain's security group (HTTPS 443). */
+  public readonly connections: ec2.Connections;
+  private readonly principals: iam.IPrincipal[] = [];
+
+  constructor(scope: Construct, id: string, props: TemporalVisibilityDomainProps) {
+    super(scope, id);
+    const logGroup = (lid: string) => new logs.LogGroup(this, lid, {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    const slowSearchLogGroup = logGroup('SlowSearchLogs');
+    const slowIndexLogGroup = logGroup('SlowIndexLogs');
+    const appLogGroup = logGroup('ErrorLogs');
+    // The domain publishes logs under this resource policy (a plain AWS::Logs::ResourcePolicy
+    // instead of the L2's custom resource).
+    const logsPolicy = new logs.ResourcePolicy(this, 'LogsResourcePolicy', {
+      policyStatements: [new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('es.amazonaws.com')],
+        actions: ['logs:PutLogEvents', 'logs:CreateLogStream'],
+        resources: [slowSearchLogGroup, slowIndexLogGroup, appLogGroup].map((g) => g.logGroupArn),
+      })],
+    });
+
+    const masterNodes = props.masterNodes ?? 3;
+    this.domain = new opensearch.Domain(this, 'Resource', {
+      domainName: props.domainName,
+      version: opensearch.EngineVersion.openSearch(props.engineVersion ?? '2.19'),
+      vpc: props.vpc,
+      vpcSubnets: [props.vpcSubnets],
+      zoneAwareness: { enabled: true, availabilityZoneCount: props.azCount },
+      capacity: {
+        dataNodes: props.dataNodes ?? props.azCount,
+        dataNodeInstanceType: props.dataNodeInstanceType ?? 'r7g.large.search',
+        masterNodes: masterNodes > 0 ? masterNodes : undefined,
+        masterNodeInstanceType: masterNodes > 0 ? (props.masterNodeInstanceType ?? 'm7g.large.search') : undefined,
+        multiAzWithStandbyEnabled: false,
+      },
+      ebs: { volumeSize: props.volumeSizeGiB ?? 100, volumeType: ec2.EbsDeviceVolumeType.GP3 },
+      encryptionAtRest: { enabled: true },
+      nodeToNodeEncryption: true,
+      enforceHttps: true,
+      tlsSecurityPolicy: opensearch.TLSSecurityPolicy.TLS_1_2_PFS,
+      logging: {
+        slowSearchLogEnabled: true,
+        slowSearchLogGroup,
+        slowIndexLogEnabled: true,
+        slowIndexLogGroup,
+        appLogEnabled: true,
+        appLogGroup,
+      },
+      suppressLogsResourcePolicy: true,
+      enableVersionUpgrade: true,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    this.domain.node.addDependency(logsPolicy);
+    this.domainEndpoint = this.domain.domainEndpoint;
+    this.domainArn = this.domain.domainArn;
+    this.domainName = props.domainName;
+    this.connections = this.domain.connections;
+
+    // Resource ARN from the fixed name: referencing the domain's own ARN would be circular.
+    const arn = Stack.of(this).formatArn({ service: 'es', resource: 'domain', resourceName: props.domainName });
+    const cfn = this.domain.node.defaultChild as opensearch.CfnDomain;
+    cfn.accessPolicies = Lazy.any({
+      produce: () => this.principals.length === 0 ? undefined : new iam.PolicyDocument({
+        statements: [new iam.PolicyStatement({
+          sid: 'TemporalVisibilityAccess',
+          effect: iam.Effect.ALLOW,
+          principals: this.principals,
+          actions: ['es:ESHttpGet', 'es:ESHttpHead', 'es:ESHttpPost', 'es:ESHttpPut', 'es:ESHttpDelete', 'es:ESHttpPatch'],
+          resources: [`${arn}/*`],
+        })],
+      }).toJSON(),
+    });
+  }
+
+  /**
+   * Adds `grantee` to the domain access policy and gives it the same HTTP actions on this domain in
+   * its own IAM policy. Used for the Temporal server task role.
+   */
+  public grantAccess(grantee: iam.IGrantable): iam.Grant {
+    this.principals.push(grantee.grantPrincipal);
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['es:ESHttpGet', 'es:ESHttpHead', 'es:ESHttpPost', 'es:ESHttpPut', 'es:ESHttpDelete', 'es:ESHttpPatch'],
+      resourceArns: [this.domainArn, `${this.domainArn}/*`],
+    });
+  }
+
+  /**
+   * Lets the visibility index job's role (the custom resource that creates the index template and
+   * index) in: adds it to the access policy and grants it the HTTP actions on this domain.
+   */
+  public allowIndexJob(role: iam.IGrantable): iam.Grant {
+    return this.grantAccess(role);
+  }
+}
