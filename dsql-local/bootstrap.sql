@@ -1,0 +1,186 @@
+-- Objects dsql-local creates in the PostgreSQL behind it (idempotent; run by the bootstrap
+-- superuser at every start). The proxy fills in {{ROW_LIMIT}} and {{BYTE_LIMIT}}.
+--
+-- sys.*                : what DSQL exposes (sys.jobs, sys.iam_pg_role_mappings, sys.wait_for_job).
+-- dsql_local_internal.*: helpers the proxy rewrites statements into; never called by users.
+
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'admin') THEN
+    -- DSQL's admin can do everything the dialect allows; the proxy refuses the rest.
+    CREATE ROLE admin WITH LOGIN SUPERUSER;
+  END IF;
+END $$;
+
+CREATE SCHEMA IF NOT EXISTS sys;
+CREATE SCHEMA IF NOT EXISTS dsql_local_internal;
+GRANT USAGE ON SCHEMA sys, dsql_local_internal TO PUBLIC;
+
+-- DSQL's columns: job_id, status, details, job_type, object_name, start_time, update_time.
+CREATE TABLE IF NOT EXISTS sys.jobs (
+  job_id      text PRIMARY KEY,
+  status      text NOT NULL,
+  details     text,
+  job_type    text NOT NULL,
+  object_name text,
+  start_time  timestamptz NOT NULL DEFAULT now(),
+  update_time timestamptz NOT NULL DEFAULT now()
+);
+GRANT SELECT ON sys.jobs TO PUBLIC;
+
+-- The statement each job runs (hidden from users).
+CREATE TABLE IF NOT EXISTS dsql_local_internal.job_statements (
+  job_id     text PRIMARY KEY,
+  index_name text NOT NULL,
+  statement  text NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS sys.iam_pg_role_mappings (
+  iam_oid              bigint GENERATED ALWAYS AS IDENTITY,
+  arn                  text NOT NULL,
+  pg_role_oid          oid NOT NULL,
+  pg_role_name         name NOT NULL,
+  grantor_pg_role_oid  oid,
+  grantor_pg_role_name name,
+  PRIMARY KEY (pg_role_name, arn)
+);
+GRANT SELECT ON sys.iam_pg_role_mappings TO PUBLIC;
+
+-- AWS IAM GRANT role TO 'arn'
+CREATE OR REPLACE PROCEDURE dsql_local_internal.iam_grant(p_role text, p_arn text)
+LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE r_oid oid; g record;
+BEGIN
+  SELECT oid INTO r_oid FROM pg_roles WHERE rolname = p_role;
+  IF r_oid IS NULL THEN
+    RAISE EXCEPTION 'role "%" does not exist', p_role USING ERRCODE = '42704';
+  END IF;
+  IF p_arn !~ '^arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:' THEN
+    RAISE EXCEPTION 'invalid IAM ARN "%"', p_arn USING ERRCODE = '22023';
+  END IF;
+  SELECT oid, rolname INTO g FROM pg_roles WHERE rolname = session_user;
+  INSERT INTO sys.iam_pg_role_mappings (arn, pg_role_oid, pg_role_name, grantor_pg_role_oid, grantor_pg_role_name)
+  VALUES (p_arn, r_oid, p_role, g.oid, g.rolname)
+  ON CONFLICT (pg_role_name, arn) DO NOTHING;
+END $$;
+
+-- AWS IAM REVOKE role FROM 'arn'
+CREATE OR REPLACE PROCEDURE dsql_local_internal.iam_revoke(p_role text, p_arn text)
+LANGUAGE plpgsql SECURITY DEFINER AS $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = p_role) THEN
+    RAISE EXCEPTION 'role "%" does not exist', p_role USING ERRCODE = '42704';
+  END IF;
+  DELETE FROM sys.iam_pg_role_mappings WHERE pg_role_name = p_role AND arn = p_arn;
+END $$;
+
+-- CREATE [UNIQUE] INDEX ASYNC: validates like DSQL does at submission, records the job and
+-- returns its id. The proxy's job runner builds the index after the transaction commits.
+CREATE OR REPLACE FUNCTION dsql_local_internal.submit_index_job(
+  p_job_id text, p_schema text, p_table text, p_index text, p_unique boolean,
+  p_keys text[], p_include text[], p_if_not_exists boolean)
+RETURNS TABLE (job_id text)
+LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE
+  rel regclass; nsp name; relname name; owner oid; col text; typ text; is_key boolean;
+BEGIN
+  IF p_schema IS NULL THEN
+    rel := to_regclass(format('%I', p_table));
+  ELSE
+    rel := to_regclass(format('%I.%I', p_schema, p_table));
+  END IF;
+  IF rel IS NULL THEN
+    RAISE EXCEPTION 'relation "%" does not exist', coalesce(p_schema || '.', '') || p_table USING ERRCODE = '42P01';
+  END IF;
+  SELECT n.nspname, c.relname, c.relowner INTO nsp, relname, owner
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = rel;
+  IF NOT pg_has_role(session_user, owner, 'MEMBER') THEN
+    RAISE EXCEPTION 'must be owner of table %', relname USING ERRCODE = '42501';
+  END IF;
+  FOR col, is_key IN SELECT k, true FROM unnest(p_keys) k UNION ALL SELECT i, false FROM unnest(p_include) i LOOP
+    SELECT format_type(a.atttypid, a.atttypmod) INTO typ FROM pg_attribute a
+      WHERE a.attrelid = rel AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+    IF typ IS NULL THEN
+      RAISE EXCEPTION 'column "%" does not exist', col USING ERRCODE = '42703';
+    END IF;
+    IF is_key AND typ IN ('bytea', 'json', 'jsonb') THEN
+      RAISE EXCEPTION 'unsupported data type % for index key column "%"', typ, col USING ERRCODE = '0A000';
+    END IF;
+  END LOOP;
+  IF EXISTS (SELECT 1 FROM pg_class c WHERE c.relname = p_index AND c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = rel))
+     OR EXISTS (SELECT 1 FROM dsql_local_internal.job_statements s JOIN sys.jobs j USING (job_id)
+                WHERE s.index_name = format('%I.%I', nsp, p_index) AND j.status IN ('submitted', 'processing')) THEN
+    IF p_if_not_exists THEN
+      RAISE NOTICE 'relation "%" already exists, skipping', p_index;
+      RETURN;
+    END IF;
+    RAISE EXCEPTION 'relation "%" already exists', p_index USING ERRCODE = '42P07';
+  END IF;
+  INSERT INTO sys.jobs (job_id, status, job_type, object_name)
+    VALUES (p_job_id, 'submitted', 'INDEX_BUILD', format('%I.%I', nsp, p_index));
+  INSERT INTO dsql_local_internal.job_statements (job_id, index_name, statement)
+    VALUES (p_job_id, format('%I.%I', nsp, p_index),
+      format('CREATE %sINDEX %I ON %I.%I (%s)%s',
+        CASE WHEN p_unique THEN 'UNIQUE ' ELSE '' END, p_index, nsp, relname,
+        (SELECT string_agg(format('%I', k), ', ') FROM unnest(p_keys) k),
+        CASE WHEN cardinality(p_include) > 0
+          THEN format(' INCLUDE (%s)', (SELECT string_agg(format('%I', i), ', ') FROM unnest(p_include) i))
+          ELSE '' END));
+  job_id := p_job_id;
+  RETURN NEXT;
+END $$;
+
+-- CALL sys.wait_for_job(job_id): the proxy waits for the job to finish before it forwards the
+-- call, so this only reads the final state.
+CREATE OR REPLACE PROCEDURE sys.wait_for_job(IN job_id text, INOUT succeeded boolean DEFAULT NULL)
+LANGUAGE plpgsql AS $$
+DECLARE st text;
+BEGIN
+  SELECT j.status INTO st FROM sys.jobs j WHERE j.job_id = wait_for_job.job_id;
+  IF st IS NULL THEN
+    RAISE EXCEPTION 'job "%" not found', wait_for_job.job_id USING ERRCODE = '42704';
+  END IF;
+  succeeded := (st = 'completed');
+END $$;
+
+-- Per-transaction limits on rows and bytes written (DSQL: 3,000 rows, 10 MiB; 54000). A row
+-- trigger on every user table counts into transaction-local settings.
+CREATE OR REPLACE FUNCTION dsql_local_internal.count_write() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE n bigint; b bigint;
+BEGIN
+  n := coalesce(nullif(current_setting('dsql_local.tx_rows', true), ''), '0')::bigint + 1;
+  PERFORM set_config('dsql_local.tx_rows', n::text, true);
+  IF {{ROW_LIMIT}} > 0 AND n > {{ROW_LIMIT}} THEN
+    RAISE EXCEPTION 'transaction row limit exceeded' USING ERRCODE = '54000',
+      DETAIL = format('dsql-local: more than %s rows changed in one transaction', {{ROW_LIMIT}});
+  END IF;
+  IF {{BYTE_LIMIT}} > 0 AND TG_OP <> 'DELETE' THEN
+    b := coalesce(nullif(current_setting('dsql_local.tx_bytes', true), ''), '0')::bigint
+         + coalesce(pg_column_size(NEW), 0);
+    PERFORM set_config('dsql_local.tx_bytes', b::text, true);
+    IF b > {{BYTE_LIMIT}} THEN
+      RAISE EXCEPTION 'transaction size limit exceeded' USING ERRCODE = '54000',
+        DETAIL = format('dsql-local: more than %s bytes written in one transaction', {{BYTE_LIMIT}});
+    END IF;
+  END IF;
+  RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION dsql_local_internal.on_create_table() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT * FROM pg_event_trigger_ddl_commands()
+           WHERE command_tag = 'CREATE TABLE' AND object_type = 'table'
+             AND schema_name NOT IN ('sys', 'dsql_local_internal') LOOP
+    EXECUTE format('CREATE TRIGGER dsql_local_write_limits AFTER INSERT OR UPDATE OR DELETE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION dsql_local_internal.count_write()', r.objid::regclass);
+  END LOOP;
+END $$;
+
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'dsql_local_write_limits') THEN
+    CREATE EVENT TRIGGER dsql_local_write_limits ON ddl_command_end WHEN TAG IN ('CREATE TABLE')
+      EXECUTE FUNCTION dsql_local_internal.on_create_table();
+  END IF;
+END $$;

@@ -1,0 +1,472 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"math/rand/v2"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// Messages DSQL uses for optimistic-concurrency failures (SQLSTATE 40001).
+const (
+	msgOC000 = "change conflicts with another transaction, please retry: (OC000)"
+	msgOC001 = "schema has been updated by another transaction, please retry: (OC001)"
+)
+
+func ocRefusal(code string) *refusal {
+	if code == "OC001" {
+		return &refusal{Code: "40001", Message: msgOC001}
+	}
+	return &refusal{Code: "40001", Message: msgOC000}
+}
+
+var reMarker = regexp.MustCompile(`dsql_local_refusal_[0-9]+`)
+
+type portal struct {
+	info    *stmtInfo
+	params  [][]byte
+	formats []int16
+}
+
+// session relays one client connection to its own PostgreSQL backend connection, applying
+// DSQL's rules on the way.
+//
+// Refusals are made by PostgreSQL itself: the proxy replaces the refused statement with a
+// unique identifier ("dsql_local_refusal_N"), which PostgreSQL rejects as a syntax error; the
+// proxy rewrites that error into DSQL's SQLSTATE and message. This keeps PostgreSQL's
+// transaction state (aborted transaction, extended-protocol error recovery) exactly right.
+type session struct {
+	srv         *server
+	id          uint64
+	user        string
+	principal   string
+	connectedAt time.Time
+	client      net.Conn
+	backend     net.Conn
+	cr          *bufio.Reader
+	cw          *bufio.Writer
+	br          *bufio.Reader
+	bw          *bufio.Writer
+	backendPID  uint32
+	backendKey  []byte
+
+	cmu sync.Mutex // serialises writes to the client
+
+	mu             sync.Mutex
+	txStatus       byte
+	txDDL, txDML   int
+	txStmts        int
+	txStart        time.Time
+	txStartVersion uint64
+	seenVersion    uint64
+	markers        map[string]*refusal
+	commitFail     *refusal
+	cycleErr       bool
+	pendingDDL     bool
+	lastTag        string
+	stmts          map[string]*stmtInfo
+	portals        map[string]*portal
+	closed         bool
+	closeReason    string
+}
+
+func (s *session) newMarker(r *refusal) string {
+	m := "dsql_local_refusal_" + strconv.FormatUint(s.srv.nextMarker(), 10)
+	s.markers[m] = r
+	return m
+}
+
+// run relays until either side closes.
+func (s *session) run() {
+	done := make(chan struct{}, 2)
+	go func() { s.clientLoop(); done <- struct{}{} }()
+	go func() { s.backendLoop(); done <- struct{}{} }()
+	<-done
+	s.close("")
+	<-done
+}
+
+// close ends the session; reason, when set, is sent to the client as a FATAL error first.
+func (s *session) close(reason string) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	s.mu.Unlock()
+	if reason != "" {
+		s.cmu.Lock()
+		_ = s.client.SetWriteDeadline(time.Now().Add(time.Second))
+		_ = writeMsg(s.cw, errorResponse("FATAL", "57P01", reason, ""))
+		_ = s.cw.Flush()
+		s.cmu.Unlock()
+	}
+	_ = s.client.Close()
+	_ = s.backend.Close()
+}
+
+func (s *session) forward(m rawMsg) error { return writeRaw(s.bw, m) }
+
+func (s *session) forwardQuery(q string) error {
+	return writeMsg(s.bw, &pgproto3.Query{String: q})
+}
+
+func (s *session) clientLoop() {
+	for {
+		m, err := readMsg(s.cr)
+		if err != nil {
+			return
+		}
+		if err := s.handleClient(m); err != nil {
+			return
+		}
+		if m.typ == 'X' {
+			_ = s.bw.Flush()
+			return
+		}
+		if s.cr.Buffered() == 0 {
+			if err := s.bw.Flush(); err != nil {
+				return
+			}
+		}
+	}
+}
+
+func (s *session) handleClient(m rawMsg) error {
+	switch m.typ {
+	case 'Q':
+		var q pgproto3.Query
+		if err := q.Decode(m.body); err != nil {
+			return s.forward(m)
+		}
+		return s.handleQuery(m, q.String)
+	case 'P':
+		var p pgproto3.Parse
+		if err := p.Decode(m.body); err != nil {
+			return s.forward(m)
+		}
+		info := s.srv.classify(p.Query)
+		s.mu.Lock()
+		s.stmts[p.Name] = info
+		var replaced string
+		if info.Refusal != nil {
+			replaced = s.newMarker(info.Refusal)
+		} else if info.Rewrite != "" {
+			replaced = info.Rewrite
+		}
+		s.mu.Unlock()
+		if replaced != "" {
+			return writeMsg(s.bw, &pgproto3.Parse{Name: p.Name, Query: replaced})
+		}
+		return s.forward(m)
+	case 'B':
+		var b pgproto3.Bind
+		if err := b.Decode(m.body); err == nil {
+			s.mu.Lock()
+			p := &portal{info: s.stmts[b.PreparedStatement], formats: append([]int16(nil), b.ParameterFormatCodes...)}
+			if p.info != nil && p.info.WaitForJob {
+				for _, v := range b.Parameters {
+					p.params = append(p.params, append([]byte(nil), v...))
+				}
+			}
+			s.portals[b.DestinationPortal] = p
+			s.mu.Unlock()
+		}
+		return s.forward(m)
+	case 'E':
+		var e pgproto3.Execute
+		if err := e.Decode(m.body); err != nil {
+			return s.forward(m)
+		}
+		return s.handleExecute(m, e.Portal)
+	case 'C':
+		var c pgproto3.Close
+		if err := c.Decode(m.body); err == nil {
+			s.mu.Lock()
+			if c.ObjectType == 'S' {
+				delete(s.stmts, c.Name)
+			} else {
+				delete(s.portals, c.Name)
+			}
+			s.mu.Unlock()
+		}
+		return s.forward(m)
+	default:
+		return s.forward(m)
+	}
+}
+
+// txCheck applies the transaction rules that depend on session state to one statement about to
+// run. Callers hold s.mu. counts are the running DDL/DML/statement counts of the transaction.
+func (s *session) txCheck(info *stmtInfo, inBlock, multi bool, ddl, dml, stmts *int) *refusal {
+	srv := s.srv
+	if inBlock && srv.cfg.txMaxAge > 0 && info.Tx != txRollback && info.Tx != txCommit && time.Since(s.txStart) > srv.cfg.txMaxAge {
+		return refuse("54000", "transaction age limit of %ds exceeded", int(srv.cfg.txMaxAge.Seconds()))
+	}
+	if info.WaitForJob && (inBlock || multi) {
+		return refuse("25001", "sys.wait_for_job cannot be called inside a transaction block")
+	}
+	if info.Tx == txBegin && inBlock {
+		return nil // PostgreSQL answers with its own warning
+	}
+	if !info.Neutral {
+		if *stmts == 0 {
+			global := srv.schemaVersion.Load()
+			if srv.cfg.staleSchemaOC001 && s.seenVersion < global {
+				s.seenVersion = global
+				return ocRefusal("OC001")
+			}
+			s.txStartVersion = global
+		}
+		if code := srv.faults.matchStatement(info.Text); code != "" {
+			return ocRefusal(code)
+		}
+		*stmts++
+	}
+	switch info.Kind {
+	case kindDDL:
+		if *ddl > 0 {
+			return unsupported("multiple ddl statements not supported in a transaction")
+		}
+		if *dml > 0 {
+			return unsupported("ddl and dml are not supported in the same transaction")
+		}
+		*ddl++
+		s.pendingDDL = true
+	case kindDML:
+		if *ddl > 0 {
+			return unsupported("ddl and dml are not supported in the same transaction")
+		}
+		*dml++
+	}
+	return nil
+}
+
+// commitCheck decides whether a COMMIT of the current transaction fails (OC001 after a schema
+// change by another session, or an injected fault). Callers hold s.mu.
+func (s *session) commitCheck() *refusal {
+	if s.txStatus != 'T' || s.txStmts == 0 {
+		return nil
+	}
+	if global := s.srv.schemaVersion.Load(); global > s.txStartVersion && s.txDDL == 0 {
+		s.seenVersion = global
+		return ocRefusal("OC001")
+	}
+	if code := s.srv.faults.failCommit(); code != "" {
+		return ocRefusal(code)
+	}
+	return nil
+}
+
+func (s *session) handleQuery(m rawMsg, sql string) error {
+	parts, err := splitStatements(sql)
+	if err != nil || len(parts) == 0 {
+		return s.forward(m)
+	}
+	infos := make([]*stmtInfo, len(parts))
+	for i, p := range parts {
+		infos[i] = s.srv.classify(p)
+	}
+	s.mu.Lock()
+	inBlock := s.txStatus == 'T' || s.txStatus == 'E'
+	if !inBlock {
+		s.txStart = time.Now()
+		s.txDDL, s.txDML, s.txStmts = 0, 0, 0
+	}
+	// A lone COMMIT may be turned into a failed commit.
+	if len(infos) == 1 && infos[0].Tx == txCommit {
+		if r := s.commitCheck(); r != nil {
+			s.commitFail = r
+			s.mu.Unlock()
+			return s.forwardQuery("ROLLBACK")
+		}
+	}
+	ddl, dml, n := s.txDDL, s.txDML, s.txStmts
+	var ref *refusal
+	rewritten := false
+	var waits []*stmtInfo
+	for _, info := range infos {
+		if info.Refusal != nil {
+			ref = info.Refusal
+			break
+		}
+		if r := s.txCheck(info, inBlock, len(infos) > 1, &ddl, &dml, &n); r != nil {
+			ref = r
+			break
+		}
+		switch info.Tx {
+		case txBegin:
+			inBlock = true
+			ddl, dml, n = 0, 0, 0
+		case txCommit, txRollback:
+			inBlock = false
+			ddl, dml, n = 0, 0, 0
+		}
+		if info.Rewrite != "" {
+			rewritten = true
+		}
+		if info.WaitForJob {
+			waits = append(waits, info)
+		}
+	}
+	s.txDDL, s.txDML, s.txStmts = ddl, dml, n
+	if ref != nil {
+		marker := s.newMarker(ref)
+		s.mu.Unlock()
+		return s.forwardQuery(marker)
+	}
+	s.mu.Unlock()
+	for _, w := range waits {
+		s.srv.jobs.wait(context.Background(), w.JobIDLiteral)
+	}
+	if rewritten {
+		texts := make([]string, len(infos))
+		for i, info := range infos {
+			texts[i] = info.Text
+			if info.Rewrite != "" {
+				texts[i] = info.Rewrite
+			}
+		}
+		return s.forwardQuery(strings.Join(texts, ";\n"))
+	}
+	return s.forward(m)
+}
+
+func (s *session) handleExecute(m rawMsg, portalName string) error {
+	s.mu.Lock()
+	p := s.portals[portalName]
+	if p == nil || p.info == nil || p.info.Refusal != nil {
+		s.mu.Unlock()
+		return s.forward(m)
+	}
+	info := p.info
+	inBlock := s.txStatus == 'T' || s.txStatus == 'E'
+	if !inBlock && s.txStmts == 0 {
+		s.txStart = time.Now()
+	}
+	ddl, dml, n := s.txDDL, s.txDML, s.txStmts
+	r := s.txCheck(info, inBlock, false, &ddl, &dml, &n)
+	s.txDDL, s.txDML, s.txStmts = ddl, dml, n
+	if r != nil {
+		marker := s.newMarker(r)
+		s.mu.Unlock()
+		return writeMsg(s.bw, &pgproto3.Parse{Query: marker})
+	}
+	s.mu.Unlock()
+	if info.WaitForJob {
+		id := info.JobIDLiteral
+		if info.JobIDParam > 0 && info.JobIDParam <= len(p.params) {
+			id = string(p.params[info.JobIDParam-1])
+		}
+		// Let the client see earlier results while we wait.
+		_ = s.bw.Flush()
+		s.srv.jobs.wait(context.Background(), id)
+	}
+	return s.forward(m)
+}
+
+func (s *session) backendLoop() {
+	for {
+		m, err := readMsg(s.br)
+		if err != nil {
+			return
+		}
+		out, err := s.handleBackend(m)
+		if err != nil {
+			return
+		}
+		s.cmu.Lock()
+		if out != nil {
+			err = writeMsg(s.cw, out)
+		} else {
+			err = writeRaw(s.cw, m)
+		}
+		if err == nil && s.br.Buffered() == 0 {
+			err = s.cw.Flush()
+		}
+		s.cmu.Unlock()
+		if err != nil {
+			return
+		}
+	}
+}
+
+// handleBackend inspects one message from PostgreSQL; a non-nil result replaces it.
+func (s *session) handleBackend(m rawMsg) (encoder, error) {
+	switch m.typ {
+	case 'E':
+		var e pgproto3.ErrorResponse
+		if err := e.Decode(m.body); err != nil {
+			return nil, nil
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.cycleErr = true
+		if mk := reMarker.FindString(e.Message); mk != "" {
+			if r, ok := s.markers[mk]; ok {
+				delete(s.markers, mk)
+				return errorResponse("ERROR", r.Code, r.Message, r.Detail), nil
+			}
+		}
+		switch e.Code {
+		case "40001", "40P01":
+			return errorResponse("ERROR", "40001", msgOC000, "dsql-local: PostgreSQL reported: "+e.Message), nil
+		}
+		return nil, nil
+	case 'C':
+		var c pgproto3.CommandComplete
+		if err := c.Decode(m.body); err != nil {
+			return nil, nil
+		}
+		tag := string(c.CommandTag)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.lastTag = tag
+		if s.commitFail != nil && tag == "ROLLBACK" {
+			r := s.commitFail
+			s.commitFail = nil
+			s.cycleErr = true
+			return errorResponse("ERROR", r.Code, r.Message, r.Detail), nil
+		}
+		return nil, nil
+	case 'Z':
+		if len(m.body) != 1 {
+			return nil, nil
+		}
+		st := m.body[0]
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if st == 'I' {
+			if s.pendingDDL && !s.cycleErr && s.lastTag != "ROLLBACK" {
+				s.seenVersion = s.srv.schemaVersion.Add(1)
+			}
+			s.txDDL, s.txDML, s.txStmts = 0, 0, 0
+			s.pendingDDL = false
+			s.commitFail = nil
+		}
+		s.txStatus = st
+		s.cycleErr = false
+		s.lastTag = ""
+		return nil, nil
+	}
+	return nil, nil
+}
+
+// describe is a one-line summary for the control API.
+func (s *session) describe() map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return map[string]any{"id": s.id, "user": s.user, "principal": s.principal,
+		"connectedAt": s.connectedAt.UTC().Format(time.RFC3339Nano), "txStatus": string(s.txStatus)}
+}
+
+// randFloat is a seam for tests.
+var randFloat = rand.Float64
