@@ -1,0 +1,152 @@
+/**
+ * Starts and stops a real OpenSearch 2.19 node for tests: the embedded node of opensearch-local/
+ * (built by `bash scripts/setup.d/30-opensearch.sh`), on 127.0.0.1 and a free port chosen by the OS,
+ * with its data in a fresh temporary directory that stop() removes.
+ *
+ * Usage (jest):
+ * ```ts
+ * let os: LocalOpenSearch;
+ * beforeAll(async () => { os = await startOpenSearchLocal(); });
+ * afterAll(async () => { await os?.stop(); });
+ * // os.url === 'http://127.0.0.1:41234'
+ * ```
+ * The node also stops when this process exits (it watches its stdin), so a crashed test run leaves
+ * no server behind. No security plugin: requests are not authenticated and SigV4 headers are ignored.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/** A running node. */
+export interface LocalOpenSearch {
+  /** Base URL, `http://127.0.0.1:<port>`. */
+  readonly url: string;
+  /** HTTP port. */
+  readonly port: number;
+  /** Milliseconds from spawning the JVM to the node answering on HTTP. */
+  readonly startupMs: number;
+  /** Stops the node (SIGTERM, SIGKILL after 15 s) and removes its data directory. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Options for {@link startOpenSearchLocal}. */
+export interface LocalOpenSearchOptions {
+  /** JVM heap in MiB (-Xms and -Xmx). @default 512 */
+  readonly heapMb?: number;
+  /** OpenSearch log level printed to stdout/stderr. @default 'WARN' */
+  readonly logLevel?: string;
+  /** Give up when the node is not up after this many milliseconds. @default 90000 */
+  readonly timeoutMs?: number;
+}
+
+/** Repository root (this file is test/support/opensearch-local.ts). */
+const ROOT = resolve(__dirname, '..', '..');
+/** Built by scripts/setup.d/30-opensearch.sh. */
+export const OPENSEARCH_LOCAL_DIR = join(ROOT, 'opensearch-local');
+
+/**
+ * The java command line for the node, or an error telling how to build it.
+ * @throws Error when opensearch-local has not been built.
+ */
+export function openSearchLocalCommand(homeDir: string, opts: LocalOpenSearchOptions = {}): { cmd: string; args: string[] } {
+  const classpathFile = join(OPENSEARCH_LOCAL_DIR, 'target', 'classpath.txt');
+  const classes = join(OPENSEARCH_LOCAL_DIR, 'target', 'classes');
+  if (!existsSync(classpathFile) || !existsSync(join(classes, 'org', 'opensearch', 'node', 'LocalOpenSearchNode.class'))) {
+    throw new Error(`opensearch-local is not built (${classpathFile} missing): run bash scripts/setup.d/30-opensearch.sh`);
+  }
+  const heap = opts.heapMb ?? 512;
+  const classpath = `${classes}:${readFileSync(classpathFile, 'utf8').trim()}`;
+  return {
+    cmd: process.env.JAVA ?? 'java',
+    args: [
+      `-Xms${heap}m`,
+      `-Xmx${heap}m`,
+      '-XX:+UseSerialGC',
+      '-XX:TieredStopAtLevel=1',
+      `-Dopensearch.local.log.level=${opts.logLevel ?? 'WARN'}`,
+      '-cp',
+      classpath,
+      'org.opensearch.node.LocalOpenSearchNode',
+      homeDir,
+      '0',
+    ],
+  };
+}
+
+/**
+ * Starts a node and resolves when it answers on HTTP.
+ * @throws Error with the node's last output when it exits or does not come up within timeoutMs.
+ */
+export async function startOpenSearchLocal(opts: LocalOpenSearchOptions = {}): Promise<LocalOpenSearch> {
+  const home = mkdtempSync(join(tmpdir(), 'opensearch-local-'));
+  const { cmd, args } = openSearchLocalCommand(home, opts);
+  const started = Date.now();
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-8000);
+  };
+  child.stderr.on('data', keep);
+
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await terminate(child);
+    rmSync(home, { recursive: true, force: true });
+  };
+
+  try {
+    const port = await new Promise<number>((resolvePort, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`OpenSearch did not start within ${opts.timeoutMs ?? 90000} ms; output:\n${output}`)),
+        opts.timeoutMs ?? 90000,
+      );
+      child.stdout.on('data', (chunk: Buffer) => {
+        keep(chunk);
+        const m = /OPENSEARCH_HTTP_PORT=(\d+)/.exec(output);
+        if (m) {
+          clearTimeout(timer);
+          resolvePort(Number(m[1]));
+        }
+      });
+      child.on('error', (e) => {
+        clearTimeout(timer);
+        reject(new Error(`cannot run ${cmd}: ${e.message}`));
+      });
+      child.on('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`OpenSearch exited (code ${code}, signal ${signal}) before it was up; output:\n${output}`));
+      });
+    });
+    const url = `http://127.0.0.1:${port}`;
+    await waitForGreenOrYellow(url, started + (opts.timeoutMs ?? 90000));
+    return { url, port, startupMs: Date.now() - started, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+async function waitForGreenOrYellow(url: string, deadline: number): Promise<void> {
+  for (;;) {
+    try {
+      const r = await fetch(`${url}/_cluster/health?wait_for_status=yellow&timeout=5s`);
+      if (r.ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`OpenSearch at ${url} did not become healthy`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function terminate(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15000);
+  await exited;
+  clearTimeout(timer);
+}
