@@ -129,16 +129,22 @@ BEGIN
   RETURN NEXT;
 END $$;
 
--- CALL sys.wait_for_job(job_id): the proxy waits for the job to finish before it forwards the
--- call, so this only reads the final state.
+-- CALL sys.wait_for_job(job_id): polls sys.jobs until the job is finished. Each round commits
+-- first, so the next read gets a fresh snapshot (sessions run at REPEATABLE READ); the proxy
+-- refuses the call inside a transaction block, as DSQL does.
 CREATE OR REPLACE PROCEDURE sys.wait_for_job(IN job_id text, INOUT succeeded boolean DEFAULT NULL)
 LANGUAGE plpgsql AS $$
-DECLARE st text;
+DECLARE st text; deadline timestamptz := clock_timestamp() + interval '15 minutes';
 BEGIN
-  SELECT j.status INTO st FROM sys.jobs j WHERE j.job_id = wait_for_job.job_id;
-  IF st IS NULL THEN
-    RAISE EXCEPTION 'job "%" not found', wait_for_job.job_id USING ERRCODE = '42704';
-  END IF;
+  LOOP
+    COMMIT;
+    SELECT j.status INTO st FROM sys.jobs j WHERE j.job_id = wait_for_job.job_id;
+    IF st IS NULL THEN
+      RAISE EXCEPTION 'job "%" not found', wait_for_job.job_id USING ERRCODE = '42704';
+    END IF;
+    EXIT WHEN st IN ('completed', 'failed', 'cancelled') OR clock_timestamp() > deadline;
+    PERFORM pg_sleep(0.025);
+  END LOOP;
   succeeded := (st = 'completed');
 END $$;
 

@@ -13,10 +13,10 @@ import (
 type stmtKind int
 
 const (
-	kindOther stmtKind = iota // SELECT, SHOW, SET ...: no DDL/DML accounting
-	kindDML                   // writes (INSERT/UPDATE/DELETE, COPY FROM, SELECT ... FOR UPDATE)
-	kindDDL                   // schema and role changes
-	kindTxControl             // BEGIN/COMMIT/ROLLBACK
+	kindOther     stmtKind = iota // SELECT, SHOW, SET ...: no DDL/DML accounting
+	kindDML                       // writes (INSERT/UPDATE/DELETE, COPY FROM, SELECT ... FOR UPDATE)
+	kindDDL                       // schema and role changes
+	kindTxControl                 // BEGIN/COMMIT/ROLLBACK
 )
 
 // txAction is the transaction-control effect of a statement.
@@ -55,11 +55,8 @@ type stmtInfo struct {
 	Refusal *refusal // non-nil: refuse regardless of transaction state
 	// Rewrite replaces the statement text sent to PostgreSQL (CREATE INDEX ASYNC, AWS IAM ...).
 	Rewrite string
-	// WaitForJob: CALL sys.wait_for_job(...); JobIDLiteral is the id when given as a literal,
-	// JobIDParam the 1-based parameter number when given as $n.
-	WaitForJob   bool
-	JobIDLiteral string
-	JobIDParam   int
+	// WaitForJob: CALL sys.wait_for_job(...), refused inside transaction blocks.
+	WaitForJob bool
 	// Neutral statements (SET, SHOW, BEGIN...) never get the "stale schema" OC001.
 	Neutral bool
 }
@@ -537,22 +534,6 @@ func classifyNode(info *stmtInfo, n *pg_query.Node) {
 		}
 		info.WaitForJob = true
 		info.Neutral = true
-		args := n.GetCallStmt().Funccall.GetArgs()
-		if len(args) != 1 {
-			info.Refusal = refuse("42883", "procedure sys.wait_for_job takes one argument, the job_id")
-			return
-		}
-		if s := args[0].GetAConst().GetSval(); s != nil {
-			info.JobIDLiteral = s.Sval
-		} else if p := args[0].GetParamRef(); p != nil {
-			info.JobIDParam = int(p.Number)
-		} else if tc := args[0].GetTypeCast(); tc != nil && tc.Arg.GetParamRef() != nil {
-			info.JobIDParam = int(tc.Arg.GetParamRef().Number)
-		} else if tc != nil && tc.Arg.GetAConst().GetSval() != nil {
-			info.JobIDLiteral = tc.Arg.GetAConst().GetSval().Sval
-		} else {
-			info.Refusal = unsupported("sys.wait_for_job needs a literal or parameter job_id")
-		}
 	case n.GetCreateStmt() != nil:
 		info.Kind = kindDDL
 		info.Refusal = checkCreateTable(n.GetCreateStmt())

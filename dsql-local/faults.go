@@ -165,9 +165,9 @@ func (f *faults) snapshot() map[string]any {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return map[string]any{
-		"statements":         append([]*statementFault{}, f.statements...),
-		"commits":            map[string]any{"fraction": f.commitFrac, "code": f.commitCode},
+		"statements":             append([]*statementFault{}, f.statements...),
+		"commits":                map[string]any{"fraction": f.commitFrac, "code": f.commitCode},
 		"refuseConnectionsUntil": f.refuseUntil.UTC().Format(time.RFC3339Nano),
-		"indexBuildFailures": append([]*indexFault{}, f.indexFailures...),
+		"indexBuildFailures":     append([]*indexFault{}, f.indexFailures...),
 	}
 }

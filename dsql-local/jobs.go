@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -86,27 +84,5 @@ func (j *jobRunner) build(ctx context.Context, id, object string) {
 	_, err := j.pool.Exec(ctx, `UPDATE sys.jobs SET status = $2, details = nullif($3, ''), update_time = now() WHERE job_id = $1`, id, status, details)
 	if err != nil && ctx.Err() == nil {
 		log.Printf("job runner: recording job %s: %v", id, err)
-	}
-}
-
-// wait blocks until job id has finished (or is unknown/invisible, or 15 minutes pass).
-func (j *jobRunner) wait(ctx context.Context, id string) {
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
-	defer cancel()
-	for {
-		var status string
-		err := j.pool.QueryRow(ctx, `SELECT status FROM sys.jobs WHERE job_id = $1`, id).Scan(&status)
-		if errors.Is(err, pgx.ErrNoRows) || err != nil {
-			return
-		}
-		switch status {
-		case "completed", "failed", "cancelled":
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(25 * time.Millisecond):
-		}
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"math/rand/v2"
 	"net"
 	"regexp"
@@ -30,9 +29,7 @@ func ocRefusal(code string) *refusal {
 var reMarker = regexp.MustCompile(`dsql_local_refusal_[0-9]+`)
 
 type portal struct {
-	info    *stmtInfo
-	params  [][]byte
-	formats []int16
+	info *stmtInfo
 }
 
 // session relays one client connection to its own PostgreSQL backend connection, applying
@@ -171,13 +168,7 @@ func (s *session) handleClient(m rawMsg) error {
 		var b pgproto3.Bind
 		if err := b.Decode(m.body); err == nil {
 			s.mu.Lock()
-			p := &portal{info: s.stmts[b.PreparedStatement], formats: append([]int16(nil), b.ParameterFormatCodes...)}
-			if p.info != nil && p.info.WaitForJob {
-				for _, v := range b.Parameters {
-					p.params = append(p.params, append([]byte(nil), v...))
-				}
-			}
-			s.portals[b.DestinationPortal] = p
+			s.portals[b.DestinationPortal] = &portal{info: s.stmts[b.PreparedStatement]}
 			s.mu.Unlock()
 		}
 		return s.forward(m)
@@ -292,7 +283,6 @@ func (s *session) handleQuery(m rawMsg, sql string) error {
 	ddl, dml, n := s.txDDL, s.txDML, s.txStmts
 	var ref *refusal
 	rewritten := false
-	var waits []*stmtInfo
 	for _, info := range infos {
 		if info.Refusal != nil {
 			ref = info.Refusal
@@ -313,9 +303,6 @@ func (s *session) handleQuery(m rawMsg, sql string) error {
 		if info.Rewrite != "" {
 			rewritten = true
 		}
-		if info.WaitForJob {
-			waits = append(waits, info)
-		}
 	}
 	s.txDDL, s.txDML, s.txStmts = ddl, dml, n
 	if ref != nil {
@@ -324,9 +311,6 @@ func (s *session) handleQuery(m rawMsg, sql string) error {
 		return s.forwardQuery(marker)
 	}
 	s.mu.Unlock()
-	for _, w := range waits {
-		s.srv.jobs.wait(context.Background(), w.JobIDLiteral)
-	}
 	if rewritten {
 		texts := make([]string, len(infos))
 		for i, info := range infos {
@@ -361,15 +345,6 @@ func (s *session) handleExecute(m rawMsg, portalName string) error {
 		return writeMsg(s.bw, &pgproto3.Parse{Query: marker})
 	}
 	s.mu.Unlock()
-	if info.WaitForJob {
-		id := info.JobIDLiteral
-		if info.JobIDParam > 0 && info.JobIDParam <= len(p.params) {
-			id = string(p.params[info.JobIDParam-1])
-		}
-		// Let the client see earlier results while we wait.
-		_ = s.bw.Flush()
-		s.srv.jobs.wait(context.Background(), id)
-	}
 	return s.forward(m)
 }
 
