@@ -279,8 +279,9 @@ export class SchemaRunner {
       if (Date.now() >= deadline) throw new OutOfTime(`before ${this.where(v, st)}`);
       if (st.kind === 'async-index') {
         if (p?.state === 'submitted' && p.jobId) {
-          if (await this.resumeJob(s, v, st, p.jobId)) pending.set(st.index, { statement: st, jobId: p.jobId });
-          continue;
+          const next = await this.resumeJob(s, v, st, p.jobId);
+          if (next === 'wait') pending.set(st.index, { statement: st, jobId: p.jobId });
+          if (next !== 'resubmit') continue;
         }
         const jobId = await this.submitIndex(s, v, st, p?.state === 'started');
         executed++;
@@ -371,18 +372,29 @@ export class SchemaRunner {
   }
 
   /**
-   * A job id recorded by an earlier run: true when the job is still running (wait for it); false
-   * when it is known to be complete (recorded as done). Finished jobs leave `sys.jobs` after about
-   * 30 minutes, so a missing job is judged by the index's validity.
+   * A job id recorded by an earlier run. `wait`: still running; `done`: the index is built (recorded
+   * as done); `resubmit`: the build failed or was lost and left no index (after the operator fixed
+   * the cause), so the statement is submitted again. Finished jobs leave `sys.jobs` after about 30
+   * minutes, so a missing job is judged by the index itself.
+   * @throws MigrationError when the build failed and left an index behind (the operator must drop it)
    */
-  private async resumeJob(s: DsqlSession, v: SchemaVersionDir, st: SchemaStatement, jobId: string): Promise<boolean> {
+  private async resumeJob(s: DsqlSession, v: SchemaVersionDir, st: SchemaStatement, jobId: string): Promise<'wait' | 'done' | 'resubmit'> {
     const r = await s.query(`read job ${jobId}`, 'SELECT status FROM sys.jobs WHERE job_id = $1', [jobId]);
     const status = r.rows[0]?.status as string | undefined;
-    if (status === 'failed') throw new MigrationError(await this.describeJobFailure(s, v, { statement: st, jobId }));
-    if (status !== undefined && status !== 'completed') return true;
+    if (status !== undefined && !['completed', 'failed', 'cancelled'].includes(status)) return 'wait';
+    if (status !== 'completed' && !(await this.indexExists(s, st))) {
+      this.log(`${this.where(v, st)} index ${st.indexName}: earlier job ${jobId} ${status ?? 'is gone'} and left no index; submitting again`);
+      return 'resubmit';
+    }
     await this.checkIndexValid(s, v, st, true);
     await this.record(s, v.version, st, 'done', jobId);
-    return false;
+    return 'done';
+  }
+
+  private async indexExists(s: DsqlSession, st: SchemaStatement): Promise<boolean> {
+    const r = await s.query(`check index ${st.indexName}`,
+      `SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = $1 AND n.nspname = 'public'`, [st.indexName]);
+    return r.rows.length > 0;
   }
 
   private async findRunningJob(s: DsqlSession, st: SchemaStatement): Promise<string | undefined> {
