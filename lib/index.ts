@@ -1,0 +1,20 @@
+/**
+ * Reusable constructs and helpers of the Temporal-on-DSQL platform.
+ *
+ * - {@link TemporalNetwork}: VPC, flow logs, VPC endpoints for private Fargate tasks
+ * - {@link TemporalDsqlCluster}: Aurora DSQL cluster, PrivateLink endpoint, `grantConnect` / `grantConnectAdmin`
+ * - {@link TemporalVisibilityDomain}: OpenSearch domain for Temporal visibility
+ * - {@link TemporalServices}: ECS cluster, one Fargate service per role and the UI, NLB, ALB
+ * - {@link TemporalPlatformStack}: all of the above for one environment
+ * - configuration: {@link resolveConfig}, {@link checkShardLock}, {@link buildDynamicConfig}
+ */
+export * from './app';
+export * from './config';
+export * from './dsql-cluster';
+export * from './dynamic-config';
+export * from './network';
+export * from './platform-stack';
+export * from './server-image';
+export * from './shard-lock';
+export * from './temporal-services';
+export * from './visibility-domain';

@@ -1,0 +1,53 @@
+/**
+ * Shared helpers of the CDK tests: the app built exactly as bin/app.ts builds it (same cdk.json
+ * context and feature flags), with a temporary numHistoryShards lock directory and an explicit
+ * registry image so that the tests do not depend on docker/temporal-server/Dockerfile.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import type { PlatformConfigInput } from '../../lib/config';
+import { createPlatformApp, PlatformApp } from '../../lib/app';
+
+export const REPO = path.resolve(__dirname, '..', '..');
+
+/** Image used by the tests instead of the project's image asset. */
+export const TEST_SERVER_IMAGE = '123456789012.dkr.ecr.us-east-1.amazonaws.com/temporal-dsql:1.31.2';
+
+/** The `context` of cdk.json (feature flags), without `env`; version reporting off for stable templates. */
+export function cdkJsonContext(): Record<string, unknown> {
+  const ctx = { ...JSON.parse(fs.readFileSync(path.join(REPO, 'cdk.json'), 'utf8')).context };
+  delete ctx.env;
+  ctx['aws:cdk:version-reporting'] = false;
+  return ctx;
+}
+
+/** A fresh temporary directory (removed by the OS; tests clean up what they can). */
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `temporal-cdk-${prefix}-`));
+}
+
+/** Builds the app of one environment as bin/app.ts does, without cdk-nag registered by default. */
+export function buildApp(envName: string, environments: Record<string, PlatformConfigInput>, options: {
+  nag?: boolean; lockDir?: string; outdir?: string; image?: ecs.ContainerImage | 'config';
+} = {}): PlatformApp {
+  const lockDir = options.lockDir ?? tempDir('lock');
+  return createPlatformApp({
+    environments,
+    envName,
+    lockDir,
+    nag: options.nag ?? false,
+    appProps: { context: cdkJsonContext(), outdir: options.outdir ?? tempDir('out') },
+    serverImage: options.image === 'config' ? undefined
+      : options.image ?? ecs.ContainerImage.fromRegistry(TEST_SERVER_IMAGE),
+  });
+}
+
+/**
+ * Replaces asset hashes (64 hex digits) with a fixed marker so snapshots do not change when an
+ * asset's content or the machine changes.
+ */
+export function redactAssetHashes<T>(template: T): T {
+  return JSON.parse(JSON.stringify(template).replace(/[a-f0-9]{64}/g, 'REDACTED_ASSET_HASH'));
+}

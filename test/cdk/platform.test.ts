@@ -1,0 +1,359 @@
+/**
+ * Fine-grained assertions on the synthesized prod and dev templates, snapshots (asset hashes
+ * redacted) and cdk-nag. Each environment is synthesized once and shared by all its tests.
+ */
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { ENVIRONMENTS } from '../../config';
+import { TemporalPlatformStack } from '../../lib/platform-stack';
+import { FRONTEND_HTTP_PORT, GRPC_CALLERS, TEMPORAL_PORTS } from '../../lib/temporal-services';
+import { TEMPORAL_ROLES, TemporalRole } from '../../lib/config';
+import { buildApp, redactAssetHashes } from './helpers';
+
+type Resources = Record<string, { Type: string; Properties?: any; DependsOn?: string[]; DeletionPolicy?: string }>;
+
+interface Built {
+  stack: TemporalPlatformStack;
+  template: Template;
+  resources: Resources;
+  nagViolations: unknown[];
+}
+
+function build(envName: 'dev' | 'prod'): Built {
+  const { app, stack } = buildApp(envName, { ...ENVIRONMENTS });
+  app.synth();
+  const template = Template.fromStack(stack);
+  const nag = new AwsSolutionsChecks(app).validateScope(app);
+  return { stack, template, resources: template.toJSON().Resources, nagViolations: nag.violations };
+}
+
+/** Logical id of the one resource of `type` whose construct path ends with `pathSuffix`. */
+function logicalId(b: Built, c: { node: { defaultChild?: unknown } } | any): string {
+  return b.stack.getLogicalId((c.node.defaultChild ?? c) as any);
+}
+
+/** Ingress rules of a security group: "<source logical id or cidr>:<from>-<to>". */
+function ingressOf(b: Built, sgLogicalId: string): string[] {
+  const rules: string[] = [];
+  for (const r of Object.values(b.resources)) {
+    if (r.Type === 'AWS::EC2::SecurityGroupIngress' && r.Properties.GroupId?.['Fn::GetAtt']?.[0] === sgLogicalId) {
+      const src = r.Properties.SourceSecurityGroupId?.['Fn::GetAtt']?.[0] ?? r.Properties.CidrIp;
+      rules.push(`${src}:${r.Properties.FromPort}-${r.Properties.ToPort}`);
+    }
+  }
+  for (const r of b.resources[sgLogicalId]?.Properties?.SecurityGroupIngress ?? []) {
+    rules.push(`${r.CidrIp ?? r.SourceSecurityGroupId}:${r.FromPort}-${r.ToPort}`);
+  }
+  return rules.sort();
+}
+
+let prod: Built;
+let dev: Built;
+beforeAll(() => {
+  prod = build('prod');
+  dev = build('dev');
+});
+
+describe('prod: DSQL', () => {
+  test('one cluster with deletion protection, retained, Name tag', () => {
+    prod.template.resourceCountIs('AWS::DSQL::Cluster', 1);
+    prod.template.hasResource('AWS::DSQL::Cluster', {
+      Properties: {
+        DeletionProtectionEnabled: true,
+        Tags: Match.arrayWith([{ Key: 'Name', Value: 'temporal-prod' }]),
+      },
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
+  });
+
+  test('PrivateLink endpoint for the cluster in the private subnets, servers connect through it', () => {
+    const clusterId = logicalId(prod, prod.stack.dsqlCluster.resource);
+    prod.template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      VpcEndpointType: 'Interface',
+      ServiceName: { 'Fn::GetAtt': [clusterId, 'VpcEndpointServiceName'] },
+      PrivateDnsEnabled: true,
+      SubnetIds: Match.arrayWith([Match.objectLike({ Ref: Match.stringLikeRegexp('PrivateSubnet1') })]),
+    });
+    const frontendTd = Object.values(prod.resources).find((r) => r.Type === 'AWS::ECS::TaskDefinition'
+      && r.Properties.ContainerDefinitions[0].Environment.some((e: any) => e.Name === 'SERVICES' && e.Value === 'frontend'))!;
+    const env = Object.fromEntries(frontendTd.Properties.ContainerDefinitions[0].Environment.map((e: any) => [e.Name, e.Value]));
+    expect(env.DSQL_ENDPOINT).toEqual({ 'Fn::GetAtt': [clusterId, 'VpcEndpoint'] });
+  });
+
+  test('DSQL endpoint admits 5432 only from the four roles and the job security group', () => {
+    const sg = logicalId(prod, prod.stack.dsqlCluster.connections.securityGroups[0]);
+    const expected = [...TEMPORAL_ROLES.map((r) => logicalId(prod, prod.stack.services.securityGroups[r])), logicalId(prod, prod.stack.jobSecurityGroup)]
+      .map((src) => `${src}:5432-5432`).sort();
+    expect(ingressOf(prod, sg)).toEqual(expected);
+  });
+
+  test('servers get dsql:DbConnect on this cluster only; nobody in the stack gets DbConnectAdmin', () => {
+    const clusterId = logicalId(prod, prod.stack.dsqlCluster.resource);
+    const roleId = logicalId(prod, prod.stack.serverTaskRole);
+    prod.template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: roleId }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([{ Action: 'dsql:DbConnect', Effect: 'Allow', Resource: { 'Fn::GetAtt': [clusterId, 'ResourceArn'] } }]),
+      },
+    });
+    expect(JSON.stringify(prod.resources)).not.toContain('DbConnectAdmin');
+  });
+});
+
+describe('prod: network', () => {
+  test('VPC in three AZs with flow logs, a NAT gateway per AZ, no public IPs on launch', () => {
+    prod.template.resourceCountIs('AWS::EC2::VPC', 1);
+    prod.template.resourceCountIs('AWS::EC2::NatGateway', 3);
+    prod.template.resourceCountIs('AWS::EC2::FlowLog', 1);
+    const subnets = Object.values(prod.resources).filter((r) => r.Type === 'AWS::EC2::Subnet');
+    expect(new Set(subnets.map((s) => s.Properties.AvailabilityZone))).toEqual(new Set(['us-east-1a', 'us-east-1b', 'us-east-1c']));
+    expect(subnets.every((s) => s.Properties.MapPublicIpOnLaunch === false)).toBe(true);
+  });
+
+  test('endpoints for ECR api and dkr, CloudWatch Logs, STS (interface) and S3 (gateway); no SSM messages without ECS Exec', () => {
+    const names = Object.values(prod.resources).filter((r) => r.Type === 'AWS::EC2::VPCEndpoint')
+      .map((r) => JSON.stringify(r.Properties.ServiceName));
+    for (const svc of ['ecr.api', 'ecr.dkr', 'logs', 'sts', 's3']) {
+      expect(names.some((n) => n.includes(`.${svc}`))).toBe(true);
+    }
+    expect(names.some((n) => n.includes('ssmmessages'))).toBe(false);
+    prod.template.hasResourceProperties('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Gateway', ServiceName: Match.anyValue() });
+  });
+});
+
+describe('prod: OpenSearch visibility domain', () => {
+  test('OpenSearch 2.19, encrypted, HTTPS with TLS 1.2+, zone aware over 3 AZs, in the VPC, dedicated masters', () => {
+    prod.template.resourceCountIs('AWS::OpenSearchService::Domain', 1);
+    prod.template.hasResourceProperties('AWS::OpenSearchService::Domain', {
+      DomainName: 'temporal-prod',
+      EngineVersion: 'OpenSearch_2.19',
+      EncryptionAtRestOptions: { Enabled: true },
+      NodeToNodeEncryptionOptions: { Enabled: true },
+      DomainEndpointOptions: { EnforceHTTPS: true, TLSSecurityPolicy: 'Policy-Min-TLS-1-2-PFS-2023-10' },
+      ClusterConfig: Match.objectLike({
+        ZoneAwarenessEnabled: true,
+        ZoneAwarenessConfig: { AvailabilityZoneCount: 3 },
+        InstanceCount: 3,
+        DedicatedMasterEnabled: true,
+        DedicatedMasterCount: 3,
+      }),
+      VPCOptions: { SubnetIds: Match.anyValue(), SecurityGroupIds: Match.anyValue() },
+      LogPublishingOptions: {
+        SEARCH_SLOW_LOGS: Match.objectLike({ Enabled: true }),
+        INDEX_SLOW_LOGS: Match.objectLike({ Enabled: true }),
+        ES_APPLICATION_LOGS: Match.objectLike({ Enabled: true }),
+      },
+    });
+    const domain = Object.values(prod.resources).find((r) => r.Type === 'AWS::OpenSearchService::Domain')!;
+    expect(domain.Properties.VPCOptions.SubnetIds).toHaveLength(3);
+  });
+
+  test('access policy lets in only the server task role, on this domain only', () => {
+    const domain = Object.values(prod.resources).find((r) => r.Type === 'AWS::OpenSearchService::Domain')!;
+    const statements = domain.Properties.AccessPolicies.Statement;
+    expect(statements).toHaveLength(1);
+    expect(statements[0].Principal).toEqual({ AWS: { 'Fn::GetAtt': [logicalId(prod, prod.stack.serverTaskRole), 'Arn'] } });
+    expect(statements[0].Effect).toBe('Allow');
+    expect(statements[0].Action.every((a: string) => a.startsWith('es:ESHttp'))).toBe(true);
+    expect(JSON.stringify(statements[0].Resource)).toContain(':domain/temporal-prod/*');
+    expect(JSON.stringify(domain.Properties.AccessPolicies)).not.toContain('"*"');
+  });
+
+  test('allowIndexJob adds the job role to the access policy', () => {
+    const { app, stack } = buildApp('dev', { ...ENVIRONMENTS });
+    const iam = require('aws-cdk-lib/aws-iam');
+    const jobRole = new iam.Role(stack, 'IndexJobRole', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    stack.visibility.allowIndexJob(jobRole);
+    app.synth();
+    const t = Template.fromStack(stack);
+    const domain = Object.values(t.toJSON().Resources as Resources).find((r) => r.Type === 'AWS::OpenSearchService::Domain')!;
+    const principals = domain.Properties.AccessPolicies.Statement[0].Principal.AWS;
+    expect(principals).toHaveLength(2);
+    expect(principals).toContainEqual({ 'Fn::GetAtt': [stack.getLogicalId(jobRole.node.defaultChild), 'Arn'] });
+  });
+
+  test('domain admits 443 only from the four roles and the job security group', () => {
+    const sg = logicalId(prod, prod.stack.visibility.connections.securityGroups[0]);
+    const expected = [...TEMPORAL_ROLES.map((r) => logicalId(prod, prod.stack.services.securityGroups[r])), logicalId(prod, prod.stack.jobSecurityGroup)]
+      .map((src) => `${src}:443-443`).sort();
+    expect(ingressOf(prod, sg)).toEqual(expected);
+  });
+
+  test('the servers get es:ESHttp* on this domain only', () => {
+    const domainId = logicalId(prod, prod.stack.visibility.domain);
+    const policy = Object.values(prod.resources).find((r) => r.Type === 'AWS::IAM::Policy'
+      && r.Properties.Roles[0].Ref === logicalId(prod, prod.stack.serverTaskRole))!;
+    const es = policy.Properties.PolicyDocument.Statement.filter((s: any) => [s.Action].flat().some((a: string) => a.startsWith('es:')));
+    expect(es).toHaveLength(1);
+    expect(es[0].Resource).toEqual([{ 'Fn::GetAtt': [domainId, 'Arn'] }, { 'Fn::Join': ['', [{ 'Fn::GetAtt': [domainId, 'Arn'] }, '/*']] }]);
+  });
+});
+
+describe('prod: Temporal services', () => {
+  test('ECS cluster with Container Insights and five services (four roles and the UI)', () => {
+    prod.template.hasResourceProperties('AWS::ECS::Cluster', { ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }] });
+    prod.template.resourceCountIs('AWS::ECS::Service', 5);
+  });
+
+  test('every service: circuit breaker with rollback, 100% minimum healthy, private subnets, no public IP', () => {
+    const services = Object.values(prod.resources).filter((r) => r.Type === 'AWS::ECS::Service');
+    for (const s of services) {
+      expect(s.Properties.DeploymentConfiguration).toEqual({
+        DeploymentCircuitBreaker: { Enable: true, Rollback: true }, MaximumPercent: 200, MinimumHealthyPercent: 100,
+      });
+      expect(s.Properties.NetworkConfiguration.AwsvpcConfiguration.AssignPublicIp).toBe('DISABLED');
+      expect(s.Properties.LaunchType).toBe('FARGATE');
+    }
+  });
+
+  test('task definitions: ARM64, sizes from the config, graceful stop, per-role logs, the container contract', () => {
+    const cfg = prod.stack.config;
+    for (const role of TEMPORAL_ROLES) {
+      const td = Object.values(prod.resources).find((r) => r.Type === 'AWS::ECS::TaskDefinition'
+        && r.Properties.ContainerDefinitions[0].Environment?.some((e: any) => e.Name === 'SERVICES' && e.Value === role))!;
+      expect(td.Properties.RuntimePlatform).toEqual({ CpuArchitecture: 'ARM64', OperatingSystemFamily: 'LINUX' });
+      expect(td.Properties.Cpu).toBe(String(cfg.services[role].cpu));
+      expect(td.Properties.Memory).toBe(String(cfg.services[role].memoryMiB));
+      const c = td.Properties.ContainerDefinitions[0];
+      expect(c.Image).toBe('123456789012.dkr.ecr.us-east-1.amazonaws.com/temporal-dsql:1.31.2');
+      expect(c.StopTimeout).toBe(120);
+      expect(c.LogConfiguration.LogDriver).toBe('awslogs');
+      expect(c.LogConfiguration.Options['awslogs-group']).toEqual({ Ref: logicalId(prod, prod.stack.services.logGroups[role]) });
+      const ports = c.PortMappings.map((p: any) => p.ContainerPort).sort();
+      const expectedPorts = [TEMPORAL_PORTS[role].grpc, TEMPORAL_PORTS[role].membership, 9090, ...(role === 'frontend' ? [FRONTEND_HTTP_PORT] : [])].sort();
+      expect(ports).toEqual(expectedPorts);
+      const env = Object.fromEntries(c.Environment.map((e: any) => [e.Name, e.Value]));
+      expect(Object.keys(env).sort()).toEqual([
+        'DSQL_DATABASE_ROLE', 'DSQL_ENDPOINT', 'DSQL_PORT', 'DSQL_REGION', 'LOG_LEVEL', 'NUM_HISTORY_SHARDS',
+        'OPENSEARCH_AWS_SIGNING', 'OPENSEARCH_ENDPOINT', 'OPENSEARCH_REGION', 'OPENSEARCH_VISIBILITY_INDEX',
+        'SERVICES', 'TEMPORAL_DYNAMIC_CONFIG',
+      ]);
+      expect(env.DSQL_DATABASE_ROLE).toBe('temporal_server');
+      expect(env.NUM_HISTORY_SHARDS).toBe('512');
+      expect(env.OPENSEARCH_VISIBILITY_INDEX).toBe('temporal_visibility_v1_prod');
+      expect(env.OPENSEARCH_AWS_SIGNING).toBe('true');
+      expect(env.DSQL_REGION).toBe('us-east-1');
+      expect(env.TEMPORAL_DYNAMIC_CONFIG).toContain('limit.maxIDLength:\n  - value: 255');
+      expect(env.TEMPORAL_DYNAMIC_CONFIG).toContain('history.persistenceMaxQPS:\n  - value: 3000');
+    }
+  });
+
+  test('log groups of the services have the configured retention and are retained', () => {
+    for (const svc of ['frontend', 'history', 'matching', 'worker', 'ui'] as const) {
+      const lg = prod.resources[logicalId(prod, prod.stack.services.logGroups[svc])] as any;
+      expect(lg.Properties.RetentionInDays).toBe(90);
+      expect(lg.DeletionPolicy).toBe('Retain');
+    }
+  });
+
+  test('security-group matrix: membership between all roles, exactly the gRPC paths Temporal uses', () => {
+    const sgId = (r: TemporalRole) => logicalId(prod, prod.stack.services.securityGroups[r]);
+    const nlbSg = logicalId(prod, prod.stack.services.frontendLoadBalancer.connections.securityGroups[0]);
+    const uiSg = logicalId(prod, prod.stack.services.services.ui.connections.securityGroups[0]);
+    for (const target of TEMPORAL_ROLES) {
+      const expected = TEMPORAL_ROLES.map((s) => `${sgId(s)}:${TEMPORAL_PORTS[target].membership}-${TEMPORAL_PORTS[target].membership}`);
+      for (const caller of GRPC_CALLERS[target]) expected.push(`${sgId(caller)}:${TEMPORAL_PORTS[target].grpc}-${TEMPORAL_PORTS[target].grpc}`);
+      if (target === 'frontend') {
+        expected.push(`${sgId('history')}:7243-7243`, `${nlbSg}:7233-7233`, `${uiSg}:7233-7233`);
+      }
+      expect(ingressOf(prod, sgId(target))).toEqual(expected.sort());
+    }
+    // Spot-check the matrix itself against Temporal's call graph.
+    expect(GRPC_CALLERS.history).toEqual(expect.arrayContaining(['frontend', 'matching', 'history', 'worker']));
+    expect(GRPC_CALLERS.matching).toEqual(expect.arrayContaining(['frontend', 'history']));
+    expect(GRPC_CALLERS.worker).toEqual([]);
+  });
+
+  test('internal NLB with a TCP listener on 7233 to the frontend tasks (IP targets)', () => {
+    prod.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { Type: 'network', Scheme: 'internal' });
+    prod.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 7233, Protocol: 'TCP' });
+    prod.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
+      Port: 7233, Protocol: 'TCP', TargetType: 'ip',
+      TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: '75' }]),
+    });
+    const nlbSg = logicalId(prod, prod.stack.services.frontendLoadBalancer.connections.securityGroups[0]);
+    expect(ingressOf(prod, nlbSg)).toEqual(['10.40.0.0/16:7233-7233']);
+  });
+
+  test('frontend registered in Cloud Map; the UI uses that name', () => {
+    prod.template.hasResourceProperties('AWS::ServiceDiscovery::PrivateDnsNamespace', { Name: 'temporal-prod.internal' });
+    prod.template.hasResourceProperties('AWS::ServiceDiscovery::Service', { Name: 'frontend' });
+    const ui = Object.values(prod.resources).find((r) => r.Type === 'AWS::ECS::TaskDefinition'
+      && r.Properties.ContainerDefinitions[0].Name === 'ui')!;
+    const c = ui.Properties.ContainerDefinitions[0];
+    expect(c.Image).toBe('temporalio/ui:2.56.1');
+    expect(c.Environment).toContainEqual({ Name: 'TEMPORAL_ADDRESS', Value: 'frontend.temporal-prod.internal:7233' });
+  });
+
+  test('UI behind an internal ALB with a /healthz health check, reachable from the VPC only', () => {
+    prod.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { Type: 'application', Scheme: 'internal' });
+    prod.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', { Port: 8080, HealthCheckPath: '/healthz', TargetType: 'ip' });
+    const albSg = logicalId(prod, prod.stack.services.uiLoadBalancer.connections.securityGroups[0]);
+    expect(ingressOf(prod, albSg)).toEqual(['10.40.0.0/16:80-80']);
+  });
+
+  test('numHistoryShards pin: SSM parameter named per stack, and every service depends on it', () => {
+    const pinId = logicalId(prod, prod.stack.shardCountPin);
+    expect(pinId).toMatch(/^NumHistoryShardsPin512/);
+    prod.template.hasResourceProperties('AWS::SSM::Parameter', { Name: '/temporal/Temporal-prod/num-history-shards', Value: '512' });
+    for (const s of Object.values(prod.resources).filter((r) => r.Type === 'AWS::ECS::Service')) {
+      expect(s.DependsOn).toContain(pinId);
+    }
+  });
+});
+
+describe('dev', () => {
+  test('environment-agnostic, two AZs, one NAT, ECS Exec endpoint, DSQL and domain destroyed with the stack', () => {
+    expect(dev.stack.config.env).toEqual({ account: undefined, region: undefined });
+    dev.template.resourceCountIs('AWS::EC2::NatGateway', 1);
+    dev.template.hasResource('AWS::DSQL::Cluster', { Properties: { DeletionProtectionEnabled: false }, DeletionPolicy: 'Delete' });
+    dev.template.hasResource('AWS::OpenSearchService::Domain', { DeletionPolicy: 'Delete' });
+    const names = Object.values(dev.resources).filter((r) => r.Type === 'AWS::EC2::VPCEndpoint').map((r) => JSON.stringify(r.Properties.ServiceName));
+    expect(names.some((n) => n.includes('ssmmessages'))).toBe(true);
+    dev.template.hasResourceProperties('AWS::ECS::Service', { EnableExecuteCommand: true });
+    dev.template.hasResourceProperties('AWS::OpenSearchService::Domain', {
+      ClusterConfig: Match.objectLike({ DedicatedMasterEnabled: false, InstanceCount: 2, ZoneAwarenessConfig: { AvailabilityZoneCount: 2 } }),
+    });
+  });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  test.each(['prod', 'dev'])('%s: no unacknowledged findings', (env) => {
+    const b = env === 'prod' ? prod : dev;
+    expect(b.nagViolations).toEqual([]);
+  });
+
+  test('an unacknowledged finding is reported (the check can fail)', () => {
+    const { app, stack } = buildApp('dev', { ...ENVIRONMENTS });
+    const iam = require('aws-cdk-lib/aws-iam');
+    const role = new iam.Role(stack, 'TooBroad', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:*'], resources: ['*'] }));
+    app.synth();
+    const report = new AwsSolutionsChecks(app).validateScope(app);
+    expect(JSON.stringify(report.violations)).toContain('AwsSolutions-IAM5');
+  });
+
+  test('every acknowledgement carries a reason', () => {
+    for (const b of [prod, dev]) {
+      // Validations.acknowledge records { '<plugin>::<rule id>': reason } on the excused construct.
+      const acks = b.stack.node.findAll().flatMap((c) => c.node.metadata
+        .filter((m) => m.type === 'aws:cdk:acknowledged-rules')
+        .flatMap((m) => Object.entries(m.data as Record<string, string>)))
+        // aws-cdk-lib acknowledges some of its own CloudFormation-Validate rules; ours are the nag ones.
+        .filter(([id]) => id.includes('AwsSolutions-'));
+      expect(acks.length).toBeGreaterThan(5);
+      for (const [id, reason] of acks) {
+        expect(id).toMatch(/^(Annotation|AwsSolutions)::AwsSolutions-[A-Z]+\d+/);
+        expect(reason.length).toBeGreaterThan(40);
+      }
+    }
+  });
+});
+
+describe('snapshots (asset hashes redacted)', () => {
+  test.each(['prod', 'dev'])('%s template', (env) => {
+    const b = env === 'prod' ? prod : dev;
+    expect(redactAssetHashes(b.template.toJSON())).toMatchSnapshot();
+  });
+});
