@@ -1,0 +1,240 @@
+/**
+ * dsql-local conformance, connections: TLS and SNI, IAM-token authentication, AWS IAM GRANT /
+ * REVOKE role mappings, connection age and rate limits, and the fault-injection API.
+ */
+import { Client } from 'pg';
+import { DsqlLocal, startDsqlLocal } from '../support/dsql-local';
+import { expectSqlError } from './expect-sql';
+
+let dsql: DsqlLocal;
+const clients: Client[] = [];
+
+async function connect(options: Parameters<DsqlLocal['connect']>[0] = {}): Promise<Client> {
+  const c = await dsql.connect(options);
+  clients.push(c);
+  return c;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+beforeAll(async () => {
+  dsql = await startDsqlLocal();
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+  await dsql?.stop();
+});
+
+describe('TLS', () => {
+  test('a connection without TLS is refused', async () => {
+    const cfg = await dsql.clientConfig();
+    const c = new Client({ ...cfg, ssl: false });
+    await expectSqlError(c.connect(), '28000', 'TLS is required');
+  });
+
+  test('the certificate verifies against caFile for the hostname', async () => {
+    const c = await connect();
+    const r = await c.query('SELECT current_user AS u, current_database() AS d');
+    expect(r.rows).toEqual([{ u: 'admin', d: 'postgres' }]);
+  });
+
+  test('a client that sends another server name (SNI) is refused', async () => {
+    const cfg = await dsql.clientConfig();
+    const c = new Client({ ...cfg, ssl: { ca: (cfg.ssl as { ca: string }).ca, servername: 'other.example.com', checkServerIdentity: () => undefined } });
+    await expectSqlError(c.connect(), '08004', 'unknown endpoint');
+  });
+});
+
+describe('authentication', () => {
+  test('database other than postgres is refused with 3D000', async () => {
+    const c = new Client(await dsql.clientConfig({ database: 'other' }));
+    await expectSqlError(c.connect(), '3D000');
+  });
+
+  test('a password that is not an IAM token is refused with 28P01', async () => {
+    const c = new Client(await dsql.clientConfig({ password: 'hunter2' }));
+    await expectSqlError(c.connect(), '28P01', 'password authentication failed for user "admin"');
+  });
+
+  test('a token with a tampered signature is refused', async () => {
+    const token = await dsql.token();
+    const tampered = token.replace(/X-Amz-Signature=([0-9a-f])/, (_m, ch: string) => `X-Amz-Signature=${ch === '0' ? '1' : '0'}`);
+    expect(tampered).not.toBe(token);
+    const c = new Client(await dsql.clientConfig({ password: tampered }));
+    await expectSqlError(c.connect(), '28P01');
+  });
+
+  test('a token signed for another host is refused', async () => {
+    const { DsqlSigner } = await import('@aws-sdk/dsql-signer');
+    const admin = dsql.credentials.find((x) => x.admin)!;
+    const token = await new DsqlSigner({
+      hostname: 'abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws',
+      region: dsql.region,
+      credentials: { accessKeyId: admin.accessKeyId, secretAccessKey: admin.secretAccessKey },
+    }).getDbConnectAdminAuthToken();
+    const c = new Client(await dsql.clientConfig({ password: token }));
+    await expectSqlError(c.connect(), '28P01');
+  });
+
+  test('a token signed with an unknown secret is refused', async () => {
+    const { DsqlSigner } = await import('@aws-sdk/dsql-signer');
+    const admin = dsql.credentials.find((x) => x.admin)!;
+    const token = await new DsqlSigner({
+      hostname: dsql.hostname,
+      region: dsql.region,
+      credentials: { accessKeyId: admin.accessKeyId, secretAccessKey: 'not-the-secret' },
+    }).getDbConnectAdminAuthToken();
+    const c = new Client(await dsql.clientConfig({ password: token }));
+    await expectSqlError(c.connect(), '28P01');
+  });
+
+  test('an expired token is refused', async () => {
+    const token = await dsql.token({ expiresIn: 1 });
+    await sleep(2100);
+    const c = new Client(await dsql.clientConfig({ password: token }));
+    await expectSqlError(c.connect(), '28P01');
+  });
+
+  test('admin needs a DbConnectAdmin token: a DbConnect token is refused', async () => {
+    const dbConnectToken = await dsql.token({ user: 'someone', principal: 'admin' });
+    expect(dbConnectToken).toContain('Action=DbConnect&');
+    const c = new Client(await dsql.clientConfig({ password: dbConnectToken }));
+    await expectSqlError(c.connect(), '28P01');
+  });
+
+  test('a principal without dsql:DbConnectAdmin cannot connect as admin', async () => {
+    const c = new Client(await dsql.clientConfig({ principal: 'temporal-server' }));
+    await expectSqlError(c.connect(), '28P01');
+  });
+});
+
+describe('AWS IAM GRANT / REVOKE', () => {
+  test('a custom role logs in only after AWS IAM GRANT, only for that principal, and not after REVOKE', async () => {
+    const admin = await connect();
+    await admin.query('CREATE ROLE app WITH LOGIN');
+    await admin.query('GRANT USAGE ON SCHEMA public TO app');
+    const server = dsql.principal('temporal-server');
+
+    await expectSqlError(dsql.connect({ user: 'app', principal: 'temporal-server' }), '28P01');
+    await admin.query(`AWS IAM GRANT app TO '${server}'`);
+
+    const mappings = await admin.query('SELECT arn, pg_role_name, grantor_pg_role_name FROM sys.iam_pg_role_mappings');
+    expect(mappings.rows).toEqual([{ arn: server, pg_role_name: 'app', grantor_pg_role_name: 'admin' }]);
+
+    const app = await connect({ user: 'app', principal: 'temporal-server' });
+    expect((await app.query('SELECT current_user AS u')).rows).toEqual([{ u: 'app' }]);
+    await expectSqlError(dsql.connect({ user: 'app', principal: 'other' }), '28P01');
+
+    await admin.query(`AWS IAM REVOKE app FROM '${server}'`);
+    expect((await admin.query('SELECT count(*)::int AS n FROM sys.iam_pg_role_mappings')).rows[0].n).toBe(0);
+    await expectSqlError(dsql.connect({ user: 'app', principal: 'temporal-server' }), '28P01');
+    // The open connection outlives the revocation (the token is checked only at connect); its
+    // next transaction fails once with OC001 because REVOKE changed the catalog.
+    await expectSqlError(app.query('SELECT 1 AS ok'), '40001', '(OC001)');
+    expect((await app.query('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }]);
+  });
+
+  test('AWS IAM GRANT of an unknown role fails with 42704', async () => {
+    const admin = await connect();
+    await expectSqlError(admin.query(`AWS IAM GRANT nobody TO '${dsql.principal('other')}'`), '42704');
+  });
+});
+
+describe('fault injection', () => {
+  test('chosen statements fail with OC000 the given number of times', async () => {
+    const c = await connect();
+    await dsql.failStatements('^SELECT 42', 'OC000', 1);
+    await expectSqlError(c.query('SELECT 42 AS v'), '40001', '(OC000)');
+    expect((await c.query('SELECT 42 AS v')).rows).toEqual([{ v: 42 }]);
+  });
+
+  test('chosen statements fail with OC001 until cleared (extended protocol too)', async () => {
+    const c = await connect();
+    await dsql.failStatements('fault_target', 'OC001');
+    await expectSqlError(c.query('SELECT $1::int AS fault_target', [1]), '40001', '(OC001)');
+    await expectSqlError(c.query('SELECT 2 AS fault_target'), '40001', '(OC001)');
+    await dsql.clearFaults();
+    expect((await c.query('SELECT 3 AS fault_target')).rows).toEqual([{ fault_target: 3 }]);
+  });
+
+  test('a fraction of commits fails: with fraction 1 every COMMIT fails and nothing is committed', async () => {
+    const c = await connect();
+    await c.query('CREATE TABLE commits (id int PRIMARY KEY)');
+    await dsql.failCommits(1, 'OC000');
+    try {
+      await c.query('BEGIN');
+      await c.query('INSERT INTO commits VALUES (1)');
+      await expectSqlError(c.query('COMMIT'), '40001', '(OC000)');
+    } finally {
+      await dsql.failCommits(0);
+    }
+    expect((await c.query('SELECT count(*)::int AS n FROM commits')).rows[0].n).toBe(0);
+    await c.query('BEGIN');
+    await c.query('INSERT INTO commits VALUES (1)');
+    await c.query('COMMIT');
+    expect((await c.query('SELECT count(*)::int AS n FROM commits')).rows[0].n).toBe(1);
+  });
+
+  test('a fraction of 0.5 fails some commits and not others', async () => {
+    const c = await connect();
+    await dsql.failCommits(0.5, 'OC001');
+    let failed = 0;
+    try {
+      for (let i = 0; i < 40; i++) {
+        await c.query('BEGIN');
+        await c.query('SELECT 1');
+        try {
+          await c.query('COMMIT');
+        } catch (e) {
+          expect((e as { code: string }).code).toBe('40001');
+          failed++;
+        }
+      }
+    } finally {
+      await dsql.failCommits(0);
+    }
+    expect(failed).toBeGreaterThan(0);
+    expect(failed).toBeLessThan(40);
+  });
+
+  test('dropped connections fail their next query', async () => {
+    const c = await connect();
+    const n = await dsql.dropConnections();
+    expect(n).toBeGreaterThanOrEqual(1);
+    await expect(c.query('SELECT 1')).rejects.toThrow();
+  });
+
+  test('new connections are refused for a while, then accepted again', async () => {
+    await dsql.refuseConnections(1.5, 'error');
+    await expectSqlError(dsql.connect(), '08006');
+    await sleep(1700);
+    const c = await connect();
+    expect((await c.query('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }]);
+  });
+
+  test('bad fault requests are rejected with a message naming the field', async () => {
+    await expect(dsql.failCommits(2)).rejects.toThrow(/fraction must be between 0 and 1, got 2/);
+    await expect(dsql.failStatements('(', 'OC000')).rejects.toThrow(/pattern/);
+  });
+});
+
+describe('limits', () => {
+  let limited: DsqlLocal;
+  afterAll(async () => {
+    await limited?.stop();
+  });
+
+  test('connections are closed at the maximum age; new connections beyond the rate get 53400', async () => {
+    limited = await startDsqlLocal({ maxConnAgeSeconds: 1, connRate: 0.5, connBurst: 2 });
+    const a = await limited.connect();
+    const b = await limited.connect();
+    await expectSqlError(limited.connect(), '53400', 'rate exceeded');
+    expect((await a.query('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }]);
+    await sleep(1300);
+    await expect(a.query('SELECT 1')).rejects.toThrow();
+    await expect(b.query('SELECT 1')).rejects.toThrow();
+    await a.end().catch(() => undefined);
+    await b.end().catch(() => undefined);
+  });
+});
