@@ -1,0 +1,135 @@
+package dsqllocal
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// TestEndToEndWithPgx connects through dsql-local the way the Temporal server does (pgx, tokens
+// from feature/dsql/auth) and checks the main DSQL behaviours over pgx's extended protocol.
+func TestEndToEndWithPgx(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	ep, err := Start(ctx, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ep.Stop()
+
+	admin, err := ep.Connect(ctx, "admin", "")
+	if err != nil {
+		t.Fatalf("connect as admin: %v", err)
+	}
+	defer admin.Close(ctx)
+
+	mustExec := func(c *pgx.Conn, sql string, args ...any) {
+		t.Helper()
+		if _, err := c.Exec(ctx, sql, args...); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	wantCode := func(err error, code, part string) {
+		t.Helper()
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) {
+			t.Fatalf("want SQLSTATE %s, got %v", code, err)
+		}
+		if pgErr.Code != code || (part != "" && !contains(pgErr.Message, part)) {
+			t.Fatalf("want %s %q, got %s %q", code, part, pgErr.Code, pgErr.Message)
+		}
+	}
+
+	mustExec(admin, "CREATE TABLE shards (shard_id int PRIMARY KEY, range_id bigint NOT NULL, data bytea)")
+	mustExec(admin, "INSERT INTO shards VALUES ($1, $2, $3)", 1, int64(1), []byte{1})
+
+	t.Run("refusals over the extended protocol", func(t *testing.T) {
+		_, err := admin.Exec(ctx, "SELECT * FROM shards WHERE shard_id = $1 FOR SHARE", 1)
+		wantCode(err, "0A000", "locking clauses other than FOR UPDATE/FOR KEY SHARE are not supported")
+		_, err = admin.Exec(ctx, "CREATE INDEX shards_range ON shards (range_id)")
+		wantCode(err, "0A000", "CREATE INDEX ASYNC")
+	})
+
+	t.Run("transaction with FOR UPDATE and conditional update", func(t *testing.T) {
+		tx, err := admin.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rangeID int64
+		if err := tx.QueryRow(ctx, "SELECT range_id FROM shards WHERE shard_id = $1 FOR UPDATE", 1).Scan(&rangeID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, "UPDATE shards SET range_id = $1 WHERE shard_id = $2", rangeID+1, 1); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("async index with wait_for_job by parameter", func(t *testing.T) {
+		var jobID string
+		if err := admin.QueryRow(ctx, "CREATE INDEX ASYNC shards_range ON shards (range_id)").Scan(&jobID); err != nil {
+			t.Fatal(err)
+		}
+		var ok bool
+		if err := admin.QueryRow(ctx, "CALL sys.wait_for_job($1)", jobID).Scan(&ok); err != nil || !ok {
+			t.Fatalf("wait_for_job(%s) = %v, %v", jobID, ok, err)
+		}
+	})
+
+	t.Run("custom role mapped with AWS IAM GRANT", func(t *testing.T) {
+		mustExec(admin, "CREATE ROLE temporal WITH LOGIN")
+		if _, err := ep.Connect(ctx, "temporal", "temporal-server"); err == nil {
+			t.Fatal("role connected before AWS IAM GRANT")
+		}
+		cred, _ := ep.Credential("temporal-server")
+		mustExec(admin, "AWS IAM GRANT temporal TO '"+cred.PrincipalArn+"'")
+		c, err := ep.Connect(ctx, "temporal", "temporal-server")
+		if err != nil {
+			t.Fatalf("connect as mapped role: %v", err)
+		}
+		defer c.Close(ctx)
+		var user string
+		if err := c.QueryRow(ctx, "SELECT current_user").Scan(&user); err != nil || user != "temporal" {
+			t.Fatalf("current_user = %q, %v", user, err)
+		}
+	})
+
+	t.Run("injected commit failure surfaces from tx.Commit as 40001 OC000", func(t *testing.T) {
+		if _, err := ep.Control(ctx, "POST", "/faults/commits", map[string]any{"fraction": 1, "code": "OC000"}); err != nil {
+			t.Fatal(err)
+		}
+		defer ep.Control(ctx, "DELETE", "/faults", nil) //nolint:errcheck
+		c, err := ep.Connect(ctx, "admin", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(ctx)
+		tx, err := c.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, "UPDATE shards SET range_id = range_id + 1 WHERE shard_id = $1", 1); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(tx.Commit(ctx), "40001", "(OC000)")
+	})
+}
+
+func contains(s, part string) bool {
+	return len(part) == 0 || (len(s) >= len(part) && indexOf(s, part) >= 0)
+}
+
+func indexOf(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return i
+		}
+	}
+	return -1
+}
