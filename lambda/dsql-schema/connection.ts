@@ -42,7 +42,8 @@ export async function signToken(options: DsqlConnectionOptions): Promise<string>
   const signer = new DsqlSigner({
     hostname: options.hostname,
     region: options.region,
-    credentials: options.credentials,
+    // An explicit `credentials: undefined` would override the SDK's default chain: leave the key out.
+    ...(options.credentials ? { credentials: options.credentials } : {}),
     expiresIn: options.tokenExpiresInSeconds ?? 900,
   });
   return (options.user ?? 'admin') === 'admin' ? signer.getDbConnectAdminAuthToken() : signer.getDbConnectAuthToken();
