@@ -1,0 +1,141 @@
+// Command temporal-dsql-server runs the upstream Temporal server (go.temporal.io/server,
+// pinned in go.mod) with the "dsql" persistence plugin for Amazon Aurora DSQL registered.
+//
+// Usage:
+//
+//	temporal-dsql-server --config-file /etc/temporal/config.yaml [--service frontend ...] start
+//	temporal-dsql-server --config-file /etc/temporal/config.yaml render-config
+//
+// Services default to $SERVICES (comma-separated), else all four roles.
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	_ "time/tzdata" // embed tzdata as a fallback
+
+	"github.com/urfave/cli/v2"
+	"go.temporal.io/server/common/authorization"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/headers"
+	"go.temporal.io/server/common/log"
+	"go.temporal.io/server/common/log/tag"
+	"go.temporal.io/server/temporal"
+
+	"temporal-dsql/server/dsql"
+)
+
+func main() {
+	if err := newApp().Run(os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "temporal-dsql-server:", err)
+		os.Exit(1)
+	}
+}
+
+func newApp() *cli.App {
+	app := cli.NewApp()
+	app.Name = "temporal-dsql-server"
+	app.Usage = "Temporal server " + headers.ServerVersion + " with the Aurora DSQL persistence plugin (schema v" + dsql.SchemaVersion + ")"
+	app.Version = headers.ServerVersion + "+dsql" + dsql.SchemaVersion
+	app.Flags = []cli.Flag{
+		&cli.StringFlag{Name: "config-file", Usage: "path to the server config file (may start with '# enable-template')", EnvVars: []string{"TEMPORAL_CONFIG_FILE"}, Value: "/etc/temporal/config.yaml"},
+	}
+	app.Commands = []*cli.Command{
+		{
+			Name:  "render-config",
+			Usage: "print the rendered server config",
+			Action: func(c *cli.Context) error {
+				cfg, err := config.Load(config.WithConfigFile(c.String("config-file")))
+				if err != nil {
+					return fmt.Errorf("loading config %s: %w", c.String("config-file"), err)
+				}
+				fmt.Println(cfg.String())
+				return nil
+			},
+		},
+		{
+			Name:  "start",
+			Usage: "start the Temporal services",
+			Flags: []cli.Flag{
+				&cli.StringSliceFlag{Name: "service", Usage: "service(s) to start: frontend, history, matching, worker (default $SERVICES or all)"},
+				&cli.BoolFlag{Name: "allow-no-auth", Usage: "run without an authorizer", EnvVars: []string{"TEMPORAL_ALLOW_NO_AUTH"}},
+			},
+			Action: start,
+		},
+	}
+	return app
+}
+
+func services(c *cli.Context) ([]string, error) {
+	svcs := c.StringSlice("service")
+	if len(svcs) == 0 {
+		if env := os.Getenv("SERVICES"); env != "" {
+			svcs = strings.Split(env, ",")
+		} else {
+			svcs = temporal.DefaultServices
+		}
+	}
+	known := map[string]bool{}
+	for _, s := range temporal.DefaultServices {
+		known[s] = true
+	}
+	out := make([]string, 0, len(svcs))
+	for _, s := range svcs {
+		s = strings.TrimSpace(s)
+		if !known[s] {
+			return nil, fmt.Errorf("unknown service %q in SERVICES/--service; allowed: %s", s, strings.Join(temporal.DefaultServices, ", "))
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func start(c *cli.Context) error {
+	svcs, err := services(c)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(config.WithConfigFile(c.String("config-file")))
+	if err != nil {
+		return fmt.Errorf("loading config %s: %w", c.String("config-file"), err)
+	}
+	logger := log.NewZapLogger(log.BuildZapLogger(cfg.Log))
+	logger.Info("Starting Temporal with the DSQL persistence plugin.",
+		tag.String("server-version", headers.ServerVersion),
+		tag.String("dsql-schema-version", dsql.SchemaVersion),
+		tag.String("services", strings.Join(svcs, ",")))
+
+	authorizer, err := authorization.GetAuthorizerFromConfig(&cfg.Global.Authorization)
+	if err != nil {
+		return fmt.Errorf("creating the authorizer: %w", err)
+	}
+	if authorization.IsNoopAuthorizer(authorizer) && !c.Bool("allow-no-auth") {
+		logger.Warn("No authorizer configured and --allow-no-auth not set.")
+	}
+	claimMapper, err := authorization.GetClaimMapperFromConfig(&cfg.Global.Authorization, logger)
+	if err != nil {
+		return fmt.Errorf("creating the claim mapper: %w", err)
+	}
+	audienceMapper, err := authorization.GetAudienceMapperFromConfig(&cfg.Global.Authorization)
+	if err != nil {
+		return fmt.Errorf("creating the audience mapper: %w", err)
+	}
+	s, err := temporal.NewServer(
+		temporal.ForServices(svcs),
+		temporal.WithConfig(cfg),
+		temporal.WithLogger(logger),
+		temporal.InterruptOn(temporal.InterruptCh()),
+		temporal.WithAuthorizer(authorizer),
+		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
+		temporal.WithAudienceGetter(func(*config.Config) authorization.JWTAudienceMapper { return audienceMapper }),
+	)
+	if err != nil {
+		return fmt.Errorf("creating the server: %w", err)
+	}
+	if err := s.Start(); err != nil {
+		return fmt.Errorf("starting the server: %w", err)
+	}
+	logger.Info("All services are stopped.")
+	return nil
+}

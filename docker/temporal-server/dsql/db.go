@@ -1,0 +1,77 @@
+package dsql
+
+import (
+	"context"
+	"fmt"
+
+	"go.temporal.io/server/common/persistence/sql/sqlplugin"
+)
+
+// upstreamDB and upstreamAdmin hold upstream's PostgreSQL implementation one level deeper
+// than ops, so ops' methods take precedence and every other method is upstream's.
+type upstreamDB struct{ sqlplugin.DB }
+type upstreamAdmin struct{ sqlplugin.AdminCRUD }
+type upstreamTx struct{ sqlplugin.Tx }
+
+// db is the plugin's sqlplugin.DB and sqlplugin.AdminDB.
+type db struct {
+	ops
+	upstreamDB
+	upstreamAdmin
+	counters *Counters
+}
+
+var (
+	_ sqlplugin.DB      = (*db)(nil)
+	_ sqlplugin.AdminDB = (*db)(nil)
+	_ sqlplugin.Tx      = (*tx)(nil)
+)
+
+func newDB(upstream sqlplugin.DB, counters *Counters, chunk int) (*db, error) {
+	q, ok := upstream.(querier)
+	if !ok {
+		return nil, fmt.Errorf("dsql: upstream db %T does not expose its statement methods", upstream)
+	}
+	admin, ok := upstream.(sqlplugin.AdminCRUD)
+	if !ok {
+		return nil, errNotAdmin
+	}
+	return &db{ops: ops{q: q, chunkSize: chunk}, upstreamDB: upstreamDB{upstream}, upstreamAdmin: upstreamAdmin{admin}, counters: counters}, nil
+}
+
+// PluginName returns "dsql".
+func (d *db) PluginName() string { return PluginName }
+
+// Counters returns the plugin's counters (conflicts, retries, connections).
+func (d *db) Counters() *Counters { return d.counters }
+
+// BeginTx starts a transaction whose DSQL-specific operations use our statements.
+func (d *db) BeginTx(ctx context.Context) (sqlplugin.Tx, error) {
+	t, err := d.upstreamDB.DB.BeginTx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q, ok := t.(querier)
+	if !ok {
+		_ = t.Rollback()
+		return nil, fmt.Errorf("dsql: upstream tx %T does not expose its statement methods", t)
+	}
+	return &tx{ops: ops{q: q, chunkSize: d.chunkSize}, upstreamTx: upstreamTx{t}}, nil
+}
+
+// ExpectedVersion is the DSQL schema version this build needs.
+func (d *db) ExpectedVersion() string { return SchemaVersion }
+
+// VerifyVersion fails unless the installed DSQL schema is compatible with this build.
+func (d *db) VerifyVersion() error {
+	installed, err := d.ReadSchemaVersion(d.DbName())
+	if err != nil {
+		return fmt.Errorf("dsql: cannot read the schema version (table schema_version): %w; apply schema/dsql/temporal/versioned up to v%s with the schema migration first", err, SchemaVersion)
+	}
+	return CheckSchemaVersion(installed)
+}
+
+type tx struct {
+	ops
+	upstreamTx
+}

@@ -1,0 +1,67 @@
+package dsql
+
+import (
+	"sync/atomic"
+
+	"go.temporal.io/server/common/metrics"
+)
+
+// Server metrics the plugin exports (Prometheus names get the usual Temporal suffixes).
+var (
+	metricConflicts        = metrics.NewCounterDef("dsql_occ_conflicts", metrics.WithDescription("Optimistic-concurrency conflicts (SQLSTATE 40001) seen by the DSQL plugin, tagged by where: commit or statement."))
+	metricRetries          = metrics.NewCounterDef("dsql_occ_retries", metrics.WithDescription("Statements outside transactions retried by the DSQL plugin after a conflict."))
+	metricRetriesExhausted = metrics.NewCounterDef("dsql_occ_retries_exhausted", metrics.WithDescription("Statements outside transactions that still conflicted after the last retry."))
+	metricConnections      = metrics.NewCounterDef("dsql_connections_opened", metrics.WithDescription("Physical connections opened by the DSQL plugin (each with a fresh IAM token)."))
+	metricConnectRetries   = metrics.NewCounterDef("dsql_connect_retries", metrics.WithDescription("Connection attempts retried after DSQL refused them for rate or connection limits."))
+)
+
+// Counters counts the plugin's events, both in memory (for tests and logs) and as
+// server metrics when a handler is given.
+type Counters struct {
+	handler metrics.Handler
+
+	Conflicts, Retries, Exhausted, Connections, ConnectRetryCount atomic.Int64
+}
+
+// NewCounters returns counters that also record to h (nil: in memory only).
+func NewCounters(h metrics.Handler) *Counters { return &Counters{handler: h} }
+
+// Conflict counts one 40001; where is "commit" or "statement".
+func (c *Counters) Conflict(where string) {
+	c.Conflicts.Add(1)
+	if c.handler != nil {
+		metricConflicts.With(c.handler.WithTags(metrics.StringTag("where", where))).Record(1)
+	}
+}
+
+// Retry counts one retried statement.
+func (c *Counters) Retry() {
+	c.Retries.Add(1)
+	if c.handler != nil {
+		metricRetries.With(c.handler).Record(1)
+	}
+}
+
+// RetriesExhausted counts one statement that failed after its last retry.
+func (c *Counters) RetriesExhausted() {
+	c.Exhausted.Add(1)
+	if c.handler != nil {
+		metricRetriesExhausted.With(c.handler).Record(1)
+	}
+}
+
+// ConnectionOpened counts one new physical connection.
+func (c *Counters) ConnectionOpened() {
+	c.Connections.Add(1)
+	if c.handler != nil {
+		metricConnections.With(c.handler).Record(1)
+	}
+}
+
+// ConnectRetries counts one retried connection attempt.
+func (c *Counters) ConnectRetries() {
+	c.ConnectRetryCount.Add(1)
+	if c.handler != nil {
+		metricConnectRetries.With(c.handler).Record(1)
+	}
+}
