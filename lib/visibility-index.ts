@@ -92,16 +92,11 @@ export interface TemporalVisibilityIndexProps {
   /** Security groups for the handler. @default - a new security group with all outbound allowed */
   readonly securityGroups?: ec2.ISecurityGroup[];
   /**
-   * Network peer of the domain to open port 443 on for the handler.
+   * Network peer of the domain to open port 443 on for the handler (e.g. the domain's security group).
    * @default - the domain itself when it is a `Domain` in a VPC; otherwise no rule is added and the
    * caller must allow `this.connections` into the domain
    */
   readonly domainConnections?: ec2.IConnectable;
-  /**
-   * Add the handler role to the domain's resource-based access policy (`Domain.addAccessPolicies`).
-   * @default true when `domain` is a `Domain` (not an imported one)
-   */
-  readonly addToDomainAccessPolicy?: boolean;
   /** Template schema version from schema/visibility/. @default 'v14' (Temporal server 1.31.x) */
   readonly templateVersion?: string;
   /**
@@ -148,6 +143,8 @@ export class TemporalVisibilityIndex extends Construct implements ec2.IConnectab
   public readonly indexName: string;
   /** The template applied. */
   public readonly template: VisibilityTemplate;
+  private readonly domainArn: string;
+  private readonly options: { disableAutoCreateIndex: boolean; destroyIndexOnDelete: boolean };
 
   constructor(scope: Construct, id: string, props: TemporalVisibilityIndexProps) {
     super(scope, id);
@@ -162,6 +159,7 @@ export class TemporalVisibilityIndex extends Construct implements ec2.IConnectab
     }
     this.indexName = props.indexName;
     this.template = template;
+    this.domainArn = props.domain.domainArn;
     const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
     const removalPolicy = props.logRemovalPolicy ?? RemovalPolicy.DESTROY;
     const disableAutoCreateIndex = props.disableAutoCreateIndex ?? true;
@@ -211,15 +209,9 @@ export class TemporalVisibilityIndex extends Construct implements ec2.IConnectab
     });
     for (const statement of statements) role.addToPrincipalPolicy(statement);
 
+    this.options = { disableAutoCreateIndex, destroyIndexOnDelete };
+
     const domainIsL2 = props.domain instanceof opensearch.Domain;
-    if (props.addToDomainAccessPolicy ?? domainIsL2) {
-      if (!domainIsL2) {
-        throw new Error('addToDomainAccessPolicy needs a Domain created in this app (opensearch.Domain), got an imported IDomain');
-      }
-      (props.domain as opensearch.Domain).addAccessPolicies(
-        ...statements.map((st) => new iam.PolicyStatement({ principals: [role], actions: st.actions, resources: st.resources })),
-      );
-    }
     const peer = props.domainConnections ?? (domainIsL2 ? vpcDomainConnections(props.domain as opensearch.Domain) : undefined);
     peer?.connections.allowFrom(this.handler, ec2.Port.tcp(443), 'Temporal visibility index custom resource to OpenSearch HTTPS');
 
@@ -247,6 +239,21 @@ export class TemporalVisibilityIndex extends Construct implements ec2.IConnectab
     // The domain (and its access policy, a child of it) before the index; the role's policy too.
     this.resource.node.addDependency(props.domain);
     this.resource.node.addDependency(role);
+  }
+
+  /**
+   * Statements for the domain's resource-based access policy that let this handler in, with the
+   * same actions and paths as its IAM policy, principal = the handler role. The domain owner adds
+   * them to the access policy (this construct does not change the domain's policy, which its owner
+   * manages as a whole).
+   * @param domainArn the domain ARN to use. Inside the domain's own access policy, pass an ARN built
+   * from the domain name (`Stack.formatArn`): the domain's `Arn` attribute there would be circular.
+   * @default - the `domain.domainArn` given in props
+   */
+  public accessPolicyStatements(domainArn: string = this.domainArn): iam.PolicyStatement[] {
+    return handlerStatements(domainArn, this.template.name, this.indexName, this.options).map(
+      (st) => new iam.PolicyStatement({ principals: [this.role], actions: st.actions, resources: st.resources }),
+    );
   }
 }
 
