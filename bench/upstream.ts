@@ -1,0 +1,158 @@
+/**
+ * The benchmark baseline: upstream Temporal server v1.31.2 with its own `postgres12` persistence
+ * plugin and schema, built from Go modules (bench/upstream/go.mod pins it), all four roles in one
+ * process on free loopback ports. Its schema is applied with upstream's own `temporal-sql-tool`
+ * (that is the baseline being measured, not our schema); visibility goes to the same OpenSearch
+ * node as our server's, in its own index created by our visibility-index code.
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { stringify } from 'yaml';
+import { freePorts, ManagedProcess, startProcess, tcpOpen, waitFor } from '../local/process';
+
+const run = promisify(execFile);
+const ROOT = resolve(__dirname, '..');
+const MODULE_DIR = join(ROOT, 'bench', 'upstream');
+/** Where {@link buildUpstream} puts the binaries. */
+export const UPSTREAM_BIN_DIR = join(ROOT, '.cache', 'bin', 'upstream-v1.31.2');
+
+/** Builds upstream's server and temporal-sql-tool (cached by Go; about 0.5 s when up to date). */
+export async function buildUpstream(): Promise<{ server: string; sqlTool: string; schemaDir: string }> {
+  mkdirSync(UPSTREAM_BIN_DIR, { recursive: true });
+  const server = join(UPSTREAM_BIN_DIR, 'temporal-server');
+  const sqlTool = join(UPSTREAM_BIN_DIR, 'temporal-sql-tool');
+  await run('go', ['build', '-o', server, 'go.temporal.io/server/cmd/server'], { cwd: MODULE_DIR, maxBuffer: 1 << 24 });
+  await run('go', ['build', '-o', sqlTool, 'go.temporal.io/server/cmd/tools/sql'], { cwd: MODULE_DIR, maxBuffer: 1 << 24 });
+  const { stdout } = await run('go', ['list', '-m', '-f', '{{.Dir}}', 'go.temporal.io/server'], { cwd: MODULE_DIR });
+  return { server, sqlTool, schemaDir: join(stdout.trim(), 'schema', 'postgresql', 'v12', 'temporal', 'versioned') };
+}
+
+/** Options of {@link startUpstreamTemporal}. */
+export interface UpstreamTemporalOptions {
+  /** PostgreSQL to use (superuser, trust auth on loopback). */
+  readonly postgres: { readonly host: string; readonly port: number; readonly user: string };
+  /** Database to create for the persistence store. */
+  readonly database: string;
+  /** OpenSearch visibility: node URL and an index that already exists with Temporal's template. */
+  readonly openSearch: { readonly url: string; readonly index: string };
+  /** Directory for the config, dynamic config and log. */
+  readonly dir: string;
+  /** @default 4 */
+  readonly numHistoryShards?: number;
+  /** Dynamic config YAML text. @default '' */
+  readonly dynamicConfig?: string;
+  /** Max open connections to PostgreSQL. @default 20 */
+  readonly maxConns?: number;
+}
+
+/** A running upstream server. */
+export interface UpstreamTemporal {
+  /** Frontend gRPC address, `127.0.0.1:<port>`. */
+  readonly address: string;
+  readonly process: ManagedProcess;
+  stop(): Promise<void>;
+}
+
+/**
+ * Creates the database and upstream's schema with temporal-sql-tool, writes a config file and
+ * starts all four roles. Resolves when the frontend accepts connections.
+ * @throws Error with the tool's output or the server's log tail on failure.
+ */
+export async function startUpstreamTemporal(o: UpstreamTemporalOptions): Promise<UpstreamTemporal> {
+  const bin = await buildUpstream();
+  const pg = o.postgres;
+  const tool = async (...args: string[]) => {
+    try {
+      await run(bin.sqlTool, ['--plugin', 'postgres12', '--ep', pg.host, '--port', String(pg.port), '--user', pg.user, '--db', o.database, ...args]);
+    } catch (e) {
+      const err = e as { stderr?: string; stdout?: string };
+      throw new Error(`temporal-sql-tool ${args[0]} failed: ${err.stderr ?? ''}${err.stdout ?? ''}`);
+    }
+  };
+  await tool('create-database');
+  await tool('setup-schema', '-v', '0.0');
+  await tool('update-schema', '-d', bin.schemaDir);
+
+  mkdirSync(o.dir, { recursive: true });
+  const [frontend, history, matching, worker, mFrontend, mHistory, mMatching, mWorker, http] = await freePorts(9);
+  const rpc = (grpcPort: number, membershipPort: number, httpPort?: number) => ({
+    rpc: { grpcPort, membershipPort, bindOnIP: '127.0.0.1', ...(httpPort ? { httpPort } : {}) },
+  });
+  const dynamicConfigFile = join(o.dir, 'dynamicconfig.yaml');
+  writeFileSync(dynamicConfigFile, o.dynamicConfig ?? '');
+  const config = {
+    log: { stdout: true, level: 'warn' },
+    persistence: {
+      defaultStore: 'default',
+      visibilityStore: 'visibility',
+      numHistoryShards: o.numHistoryShards ?? 4,
+      datastores: {
+        default: {
+          sql: {
+            pluginName: 'postgres12',
+            databaseName: o.database,
+            connectAddr: `${pg.host}:${pg.port}`,
+            connectProtocol: 'tcp',
+            user: pg.user,
+            password: '',
+            maxConns: o.maxConns ?? 20,
+            maxIdleConns: o.maxConns ?? 20,
+            maxConnLifetime: '1h',
+          },
+        },
+        visibility: {
+          elasticsearch: {
+            version: 'v7',
+            url: { scheme: 'http', host: o.openSearch.url.replace(/^https?:\/\//, '') },
+            indices: { visibility: o.openSearch.index },
+            enableSniff: false,
+            enableHealthcheck: false,
+          },
+        },
+      },
+    },
+    global: { membership: { maxJoinDuration: '30s', broadcastAddress: '127.0.0.1' } },
+    services: {
+      frontend: rpc(frontend, mFrontend, http),
+      history: rpc(history, mHistory),
+      matching: rpc(matching, mMatching),
+      worker: rpc(worker, mWorker),
+    },
+    clusterMetadata: {
+      enableGlobalNamespace: false,
+      failoverVersionIncrement: 10,
+      masterClusterName: 'active',
+      currentClusterName: 'active',
+      clusterInformation: {
+        active: {
+          enabled: true,
+          initialFailoverVersion: 1,
+          rpcName: 'frontend',
+          rpcAddress: `127.0.0.1:${frontend}`,
+          httpAddress: `127.0.0.1:${http}`,
+        },
+      },
+    },
+    dcRedirectionPolicy: { policy: 'noop' },
+    archival: { history: { state: 'disabled' }, visibility: { state: 'disabled' } },
+    namespaceDefaults: { archival: { history: { state: 'disabled' }, visibility: { state: 'disabled' } } },
+    dynamicConfigClient: { filepath: dynamicConfigFile, pollInterval: '10s' },
+  };
+  const configFile = join(o.dir, 'config.yaml');
+  writeFileSync(configFile, stringify(config));
+  const proc = startProcess({
+    name: 'upstream-temporal',
+    command: bin.server,
+    args: ['--config-file', configFile, '--allow-no-auth', 'start', '--service', 'frontend', '--service', 'history', '--service', 'matching', '--service', 'worker'],
+    logFile: join(o.dir, 'server.log'),
+  });
+  try {
+    await waitFor(`upstream Temporal frontend on 127.0.0.1:${frontend}`, () => tcpOpen(frontend), { timeoutMs: 120_000, proc });
+  } catch (e) {
+    await proc.stop();
+    throw e;
+  }
+  return { address: `127.0.0.1:${frontend}`, process: proc, stop: () => proc.stop(20_000) };
+}
