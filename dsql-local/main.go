@@ -30,13 +30,19 @@ import (
 
 // readyLine is the JSON line printed on stdout once the endpoint accepts connections.
 type readyLine struct {
-	Host        string       `json:"host"`
-	Port        int          `json:"port"`
-	Hostname    string       `json:"hostname"`
-	Region      string       `json:"region"`
-	CAFile      string       `json:"caFile"`
-	ControlURL  string       `json:"controlUrl"`
-	PgData      string       `json:"pgData,omitempty"`
+	Host       string `json:"host"`
+	Port       int    `json:"port"`
+	Hostname   string `json:"hostname"`
+	Region     string `json:"region"`
+	CAFile     string `json:"caFile"`
+	ControlURL string `json:"controlUrl"`
+	PgData     string `json:"pgData,omitempty"`
+	// PgSocketDir/PgPort/PgUser reach the PostgreSQL behind the proxy directly (Unix socket,
+	// trust auth), for debugging and for measuring the proxy's overhead. Only when dsql-local
+	// started PostgreSQL itself.
+	PgSocketDir string       `json:"pgSocketDir,omitempty"`
+	PgPort      int          `json:"pgPort,omitempty"`
+	PgUser      string       `json:"pgUser,omitempty"`
 	Credentials []Credential `json:"credentials"`
 }
 
@@ -185,6 +191,7 @@ func run() error {
 	}
 	if cluster != nil {
 		ready.PgData = cluster.dataDir
+		ready.PgSocketDir, ready.PgPort, ready.PgUser = cluster.dataDir, cluster.port, cluster.owner
 	}
 	line, _ := json.Marshal(ready)
 	fmt.Println(string(line))

@@ -56,6 +56,7 @@ type server struct {
 	markerSeq     atomic.Uint64
 	sessionSeq    atomic.Uint64
 	classifyCache sync.Map // statement text -> *stmtInfo (only statements without generated parts)
+	queryCache    sync.Map // simple-query text -> []*stmtInfo
 	cacheSize     atomic.Int64
 
 	mu       sync.Mutex
@@ -76,6 +77,31 @@ func (srv *server) classify(text string) *stmtInfo {
 		srv.cacheSize.Add(1)
 	}
 	return info
+}
+
+// classifyQuery splits a simple-protocol query string and classifies each statement, with a
+// cache keyed by the whole string. Returns nil when the string cannot be split.
+func (srv *server) classifyQuery(sql string) []*stmtInfo {
+	if v, ok := srv.queryCache.Load(sql); ok {
+		return v.([]*stmtInfo)
+	}
+	parts, err := splitStatements(sql)
+	if err != nil || len(parts) == 0 {
+		return nil
+	}
+	infos := make([]*stmtInfo, len(parts))
+	cacheable := true
+	for i, p := range parts {
+		infos[i] = srv.classify(p)
+		if reIdxAsync.MatchString(p) {
+			cacheable = false
+		}
+	}
+	if cacheable && srv.cacheSize.Load() < 20000 {
+		srv.queryCache.Store(sql, infos)
+		srv.cacheSize.Add(1)
+	}
+	return infos
 }
 
 func bootstrap(ctx context.Context, pool *pgxpool.Pool, cfg config) error {

@@ -258,13 +258,9 @@ func (s *session) commitCheck() *refusal {
 }
 
 func (s *session) handleQuery(m rawMsg, sql string) error {
-	parts, err := splitStatements(sql)
-	if err != nil || len(parts) == 0 {
+	infos := s.srv.classifyQuery(sql)
+	if len(infos) == 0 {
 		return s.forward(m)
-	}
-	infos := make([]*stmtInfo, len(parts))
-	for i, p := range parts {
-		infos[i] = s.srv.classify(p)
 	}
 	s.mu.Lock()
 	inBlock := s.txStatus == 'T' || s.txStatus == 'E'

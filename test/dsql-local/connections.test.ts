@@ -19,7 +19,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
   dsql = await startDsqlLocal();
-});
+}, 300_000); // a cold `go build` of dsql-local compiles PostgreSQL's parser (cgo)
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.end().catch(() => undefined)));

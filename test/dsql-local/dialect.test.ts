@@ -13,7 +13,7 @@ beforeAll(async () => {
   dsql = await startDsqlLocal();
   db = await dsql.connect();
   await db.query('CREATE TABLE base (id uuid PRIMARY KEY, n bigint, doc jsonb)');
-});
+}, 300_000); // a cold `go build` of dsql-local compiles PostgreSQL's parser (cgo)
 
 afterAll(async () => {
   await db?.end();

@@ -35,7 +35,7 @@ async function retryOc001<T>(fn: () => Promise<T>): Promise<T> {
 
 beforeAll(async () => {
   dsql = await startDsqlLocal();
-});
+}, 300_000); // a cold `go build` of dsql-local compiles PostgreSQL's parser (cgo)
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.end().catch(() => undefined)));

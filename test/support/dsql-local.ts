@@ -14,6 +14,7 @@
  * several test files (and engineers) can run at once.
  */
 import { ChildProcess, execFileSync, spawn } from 'child_process';
+import * as fs from 'fs';
 import * as path from 'path';
 import * as readline from 'readline';
 import { DsqlSigner } from '@aws-sdk/dsql-signer';
@@ -106,6 +107,12 @@ export interface DsqlLocal {
   /** Base URL of the fault-injection API. */
   readonly controlUrl: string;
   readonly credentials: readonly DsqlLocalCredential[];
+  /** Unix-socket directory of the PostgreSQL behind the proxy (direct access, trust auth; debugging and benchmarks). */
+  readonly pgSocketDir?: string;
+  /** Port naming that socket. */
+  readonly pgPort?: number;
+  /** PostgreSQL superuser for direct access. */
+  readonly pgUser?: string;
   /** ARN of a test principal by role name ('admin', 'temporal-server', 'other'). Throws if unknown. */
   principal(name: string): string;
   /** Signs a DSQL IAM token (DbConnectAdmin for admin, DbConnect otherwise). */
@@ -213,6 +220,9 @@ interface ReadyLine {
   caFile: string;
   controlUrl: string;
   credentials: DsqlLocalCredential[];
+  pgSocketDir?: string;
+  pgPort?: number;
+  pgUser?: string;
 }
 
 class Endpoint implements DsqlLocal {
@@ -223,6 +233,9 @@ class Endpoint implements DsqlLocal {
   readonly caFile: string;
   readonly controlUrl: string;
   readonly credentials: readonly DsqlLocalCredential[];
+  readonly pgSocketDir?: string;
+  readonly pgPort?: number;
+  readonly pgUser?: string;
   private readonly ca: string;
 
   constructor(r: ReadyLine, private readonly child: ChildProcess, private readonly exited: Promise<void>) {
@@ -233,8 +246,10 @@ class Endpoint implements DsqlLocal {
     this.caFile = r.caFile;
     this.controlUrl = r.controlUrl;
     this.credentials = r.credentials;
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    this.ca = require('fs').readFileSync(r.caFile, 'utf8');
+    this.pgSocketDir = r.pgSocketDir;
+    this.pgPort = r.pgPort;
+    this.pgUser = r.pgUser;
+    this.ca = fs.readFileSync(r.caFile, 'utf8');
   }
 
   principal(name: string): string {
