@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
-	"encoding/base32"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -129,13 +127,4 @@ func (v *tokenVerifier) verify(token, user string) (Credential, error) {
 		return none, fmt.Errorf("principal %s is not allowed dsql:DbConnectAdmin", cred.PrincipalArn)
 	}
 	return cred, nil
-}
-
-var jobIDAlphabet = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-// newJobID returns a DSQL-shaped job id: 26 characters of [a-z2-7].
-func newJobID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return jobIDAlphabet.EncodeToString(b)[:26]
 }

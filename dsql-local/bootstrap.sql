@@ -115,6 +115,11 @@ BEGIN
     END IF;
     RAISE EXCEPTION 'relation "%" already exists', p_index USING ERRCODE = '42P07';
   END IF;
+  IF p_job_id IS NULL THEN
+    -- DSQL's shape: 26 characters of [a-z2-7].
+    SELECT string_agg(substr('abcdefghijklmnopqrstuvwxyz234567', 1 + floor(random() * 32)::int, 1), '')
+      INTO p_job_id FROM generate_series(1, 26);
+  END IF;
   INSERT INTO sys.jobs (job_id, status, job_type, object_name)
     VALUES (p_job_id, 'submitted', 'INDEX_BUILD', format('%I.%I', nsp, p_index));
   INSERT INTO dsql_local_internal.job_statements (job_id, index_name, statement)

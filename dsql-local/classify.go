@@ -69,9 +69,6 @@ var (
 	reAltAsync  = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+ASYNC\b`)
 )
 
-// jobIDGen produces DSQL-shaped job ids; replaced in tests.
-var jobIDGen = newJobID
-
 // splitStatements splits a simple-protocol query string into statements with PostgreSQL's own
 // scanner (so semicolons in strings, comments and dollar quotes are handled).
 func splitStatements(sql string) ([]string, error) {
@@ -176,7 +173,7 @@ func classifyIndexAsync(info *stmtInfo) *stmtInfo {
 		schema = quoteLiteral(ix.Relation.Schemaname)
 	}
 	info.Rewrite = fmt.Sprintf("SELECT job_id FROM dsql_local_internal.submit_index_job(%s, %s, %s, %s, %t, %s, %s, %t)",
-		quoteLiteral(jobIDGen()), schema, quoteLiteral(ix.Relation.Relname), quoteLiteral(ix.Idxname), ix.Unique,
+		"NULL", schema, quoteLiteral(ix.Relation.Relname), quoteLiteral(ix.Idxname), ix.Unique,
 		textArray(keys), textArray(include), ix.IfNotExists)
 	return info
 }

@@ -72,7 +72,7 @@ func (srv *server) classify(text string) *stmtInfo {
 		return v.(*stmtInfo)
 	}
 	info := classify(text)
-	if !reIdxAsync.MatchString(text) && srv.cacheSize.Load() < 20000 {
+	if srv.cacheSize.Load() < 20000 {
 		srv.classifyCache.Store(text, info)
 		srv.cacheSize.Add(1)
 	}
@@ -90,14 +90,10 @@ func (srv *server) classifyQuery(sql string) []*stmtInfo {
 		return nil
 	}
 	infos := make([]*stmtInfo, len(parts))
-	cacheable := true
 	for i, p := range parts {
 		infos[i] = srv.classify(p)
-		if reIdxAsync.MatchString(p) {
-			cacheable = false
-		}
 	}
-	if cacheable && srv.cacheSize.Load() < 20000 {
+	if srv.cacheSize.Load() < 20000 {
 		srv.queryCache.Store(sql, infos)
 		srv.cacheSize.Add(1)
 	}
@@ -271,7 +267,7 @@ func (srv *server) checkMapping(user, arn string) error {
 }
 
 // passedParams are client start-up parameters forwarded to PostgreSQL.
-var blockedParams = map[string]bool{"user": true, "database": true, "options": true, "replication": true,
+var blockedParams = map[string]bool{"user": true, "database": true, "replication": true,
 	"default_transaction_isolation": true, "transaction_isolation": true}
 
 func (srv *server) startSession(tc net.Conn, w *bufio.Writer, user, principal string, params map[string]string) {
@@ -281,9 +277,14 @@ func (srv *server) startSession(tc net.Conn, w *bufio.Writer, user, principal st
 	bcfg.User = user
 	bcfg.Database = "postgres"
 	for k, v := range params {
-		if !blockedParams[k] {
-			bcfg.RuntimeParams[k] = v
+		if blockedParams[k] {
+			continue
 		}
+		if k == "options" && strings.Contains(v, "isolation") {
+			fatal(tc, "0A000", "setting the transaction isolation level is not supported", "options: "+v)
+			return
+		}
+		bcfg.RuntimeParams[k] = v
 	}
 	bcfg.RuntimeParams["default_transaction_isolation"] = "repeatable read"
 	pc, err := pgconn.ConnectConfig(ctx, bcfg)

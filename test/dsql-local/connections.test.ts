@@ -221,8 +221,31 @@ describe('fault injection', () => {
 
 describe('limits', () => {
   let limited: DsqlLocal;
+  let small: DsqlLocal;
   afterAll(async () => {
     await limited?.stop();
+    await small?.stop();
+  });
+
+  test('transaction age, bytes per transaction and open connections are limited', async () => {
+    small = await startDsqlLocal({ txMaxAgeSeconds: 1, txByteLimit: 100_000, maxConns: 2 });
+    const a = await small.connect();
+    const b = await small.connect();
+    try {
+      await expectSqlError(small.connect(), '53300');
+      await a.query('CREATE TABLE blobs (id int PRIMARY KEY, body text)');
+      await expectSqlError(a.query("INSERT INTO blobs SELECT g, repeat('x', 1000) FROM generate_series(1, 200) g"), '54000', 'transaction size limit exceeded');
+      await a.query("INSERT INTO blobs SELECT g, repeat('x', 1000) FROM generate_series(1, 50) g");
+      await expectSqlError(b.query('SELECT 1'), '40001', '(OC001)'); // a's DDL
+      await b.query('BEGIN');
+      await b.query('SELECT count(*) FROM blobs');
+      await sleep(1200);
+      await expectSqlError(b.query('SELECT count(*) FROM blobs'), '54000', 'transaction age limit');
+      expect((await b.query('ROLLBACK')).command).toBe('ROLLBACK');
+    } finally {
+      await a.end();
+      await b.end();
+    }
   });
 
   test('connections are closed at the maximum age; new connections beyond the rate get 53400', async () => {

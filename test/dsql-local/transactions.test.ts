@@ -266,6 +266,17 @@ describe('async indexes and sys.jobs', () => {
     await c.query('ROLLBACK');
   });
 
+  test('a reused prepared CREATE INDEX ASYNC gets a new job id each time', async () => {
+    const c = await freshTable('idx7', 1);
+    const q = { name: 'mk_idx7', text: 'CREATE INDEX ASYNC IF NOT EXISTS idx7_v ON idx7 (v)' };
+    const first = (await c.query(q)).rows[0].job_id as string;
+    expect((await c.query(`CALL sys.wait_for_job('${first}')`)).rows).toEqual([{ succeeded: true }]);
+    await c.query('DROP INDEX idx7_v');
+    const second = (await c.query(q)).rows[0].job_id as string;
+    expect(second).toMatch(/^[a-z2-7]{26}$/);
+    expect(second).not.toBe(first);
+  });
+
   test('CREATE INDEX ASYNC on a missing table or column fails like PostgreSQL', async () => {
     const c = await connect();
     await retryOc001(() => c.query('SELECT 1'));
