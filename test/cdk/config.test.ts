@@ -1,0 +1,219 @@
+/**
+ * Configuration validation, the numHistoryShards lock, the dynamic config merge and the server
+ * image choice. No full synth here except where an error must come out of the stack itself.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { App } from 'aws-cdk-lib';
+import * as YAML from 'yaml';
+import { ENVIRONMENTS } from '../../config';
+import { ConfigError, PlatformConfigInput, resolveConfig, SIZING_PRESETS } from '../../lib/config';
+import { buildDynamicConfig } from '../../lib/dynamic-config';
+import { TemporalPlatformStack } from '../../lib/platform-stack';
+import { checkShardLock } from '../../lib/shard-lock';
+import { createPlatformApp } from '../../lib/app';
+import { cdkJsonContext, REPO, tempDir } from './helpers';
+
+const base: PlatformConfigInput = { numHistoryShards: 16 };
+const withBase = (extra: Record<string, unknown>) => ({ ...base, ...extra }) as PlatformConfigInput;
+
+describe('resolveConfig: defaults', () => {
+  test('only numHistoryShards given: documented defaults', () => {
+    const c = resolveConfig('test', base);
+    expect(c.sizing).toBe('medium');
+    expect(c.services).toEqual(SIZING_PRESETS.medium);
+    expect(c.temporalVersion).toBe('1.31.2');
+    expect(c.uiVersion).toBe('2.56.1');
+    expect(c.network).toMatchObject({ azCount: 2, natGateways: 'perAz', cidr: '10.0.0.0/16', createVpcEndpoints: true });
+    expect(c.dsql).toEqual({ deletionProtection: true, kmsKeyArn: undefined, databaseRole: 'temporal_server', privateLink: true });
+    expect(c.opensearch).toMatchObject({
+      engineVersion: '2.19', dataNodes: 2, masterNodes: 3, domainName: 'temporal-test', visibilityIndex: 'temporal_visibility_v1_test',
+    });
+    expect(c.removalPolicies).toEqual({ dsqlCluster: 'retain', visibilityDomain: 'retain', logs: 'retain' });
+    expect(c.logRetentionDays).toBe(30);
+    expect(c.stopTimeoutSeconds).toBe(120);
+    expect(c.serverImage).toBeUndefined();
+  });
+
+  test('per-service overrides apply on top of the preset', () => {
+    const c = resolveConfig('test', withBase({ sizing: 'small', services: { history: { desiredCount: 4 } } }));
+    expect(c.services.history).toEqual({ ...SIZING_PRESETS.small.history, desiredCount: 4 });
+    expect(c.services.frontend).toEqual(SIZING_PRESETS.small.frontend);
+  });
+
+  test('the committed dev and prod examples are valid', () => {
+    expect(resolveConfig('dev', ENVIRONMENTS.dev).numHistoryShards).toBe(16);
+    expect(resolveConfig('prod', ENVIRONMENTS.prod).network.azCount).toBe(3);
+  });
+});
+
+describe('resolveConfig: each kind of bad input names the field, the value and what is allowed', () => {
+  const cases: Array<[string, Record<string, unknown>, string, RegExp]> = [
+    ['shards not a power of two', { numHistoryShards: 500 }, 'test.numHistoryShards', /= 500; allowed: a power of two from 1 to 16384/],
+    ['shards too large', { numHistoryShards: 32768 }, 'test.numHistoryShards', /= 32768;/],
+    ['shards missing', { numHistoryShards: undefined }, 'test.numHistoryShards', /= undefined;/],
+    ['unknown top-level field', { numHistoryShard: 4 }, 'test.numHistoryShard', /allowed: one of the known fields/],
+    ['OpenSearch 2.11 refused', { opensearch: { engineVersion: '2.11' } }, 'test.opensearch.engineVersion', /"2\.11".*gzip request handling breaks Temporal's bulk writes/],
+    ['OpenSearch 2.17 refused', { opensearch: { engineVersion: '2.17' } }, 'test.opensearch.engineVersion', /"2\.17".*gzip/],
+    ['OpenSearch unknown version', { opensearch: { engineVersion: '1.3' } }, 'test.opensearch.engineVersion', /allowed: one of 2\.3, .*2\.19/],
+    ['data nodes not a multiple of AZs', { opensearch: { dataNodes: 3 } }, 'test.opensearch.dataNodes', /= 3; allowed: a multiple of network.azCount \(2\)/],
+    ['master nodes', { opensearch: { masterNodes: 2 } }, 'test.opensearch.masterNodes', /= 2; allowed: 0, 3 or 5/],
+    ['t2 instance', { opensearch: { dataNodeInstanceType: 't2.small.search' } }, 'test.opensearch.dataNodeInstanceType', /encryption at rest/],
+    ['index name prefix', { opensearch: { visibilityIndex: 'visibility' } }, 'test.opensearch.visibilityIndex', /starting with temporal_visibility_v1/],
+    ['domain name too long', { opensearch: { domainName: 'a'.repeat(29) } }, 'test.opensearch.domainName', /3-28 characters/],
+    ['fargate cpu', { services: { history: { cpu: 3000 } } }, 'test.services.history.cpu', /= 3000; allowed: one of Fargate's CPU sizes/],
+    ['fargate memory', { services: { history: { cpu: 1024, memoryMiB: 1024 } } }, 'test.services.history.memoryMiB', /= 1024; allowed: a Fargate memory size for cpu 1024: 2048-8192 MiB/],
+    ['desired count', { services: { ui: { desiredCount: -1 } } }, 'test.services.ui.desiredCount', /= -1; allowed: an integer from 0 to 100/],
+    ['unknown service', { services: { scheduler: {} } }, 'test.services.scheduler', /known fields frontend, history, matching, worker, ui/],
+    ['preset', { sizing: 'huge' }, 'test.sizing', /= "huge"; allowed: 'small' or 'medium' or 'large'/],
+    ['AZ count', { network: { azCount: 4 } }, 'test.network.azCount', /= 4; allowed: 2 or 3/],
+    ['3 AZs without zones or env', { network: { azCount: 3 } }, 'test.network.availabilityZones', /a list of 3 zones/],
+    ['zone count mismatch', { network: { availabilityZones: ['us-east-1a'] } }, 'test.network.availabilityZones', /2 distinct availability zone names/],
+    ['zones outside the region', { env: { region: 'eu-west-1' }, network: { availabilityZones: ['us-east-1a', 'us-east-1b'] } }, 'test.network.availabilityZones', /zones of env.region eu-west-1/],
+    ['NAT', { network: { natGateways: 'none' } }, 'test.network.natGateways', /= "none"; allowed: 'one' or 'perAz'/],
+    ['CIDR', { network: { cidr: '10.0.0.0/33' } }, 'test.network.cidr', /IPv4 CIDR block/],
+    ['CIDR too small', { network: { cidr: '10.0.0.0/24' } }, 'test.network.cidr', /\/20 or larger/],
+    ['client CIDR open to the world', { network: { clientCidrs: ['0.0.0.0/0'] } }, 'test.network.clientCidrs', /0\.0\.0\.0\/0 is refused/],
+    ['existing VPC id', { network: { existingVpc: { vpcId: 'vpc-1', availabilityZones: ['a', 'b'], privateSubnetIds: [], cidr: '10.0.0.0/16' } } }, 'test.network.existingVpc.vpcId', /a VPC id/],
+    ['existing VPC subnets', { network: { existingVpc: { vpcId: 'vpc-0123456789abcdef0', availabilityZones: ['us-east-1a', 'us-east-1b'], privateSubnetIds: ['subnet-01234567'], cidr: '10.0.0.0/16' } } }, 'test.network.existingVpc.privateSubnetIds', /2 subnet ids \(one per availability zone\)/],
+    ['account', { env: { account: '123' } }, 'test.env.account', /12-digit AWS account id/],
+    ['region', { env: { region: 'mars-1' } }, 'test.env.region', /AWS region name/],
+    ['database role admin', { dsql: { databaseRole: 'admin' } }, 'test.dsql.databaseRole', /non-admin role/],
+    ['database role syntax', { dsql: { databaseRole: 'Temporal Server' } }, 'test.dsql.databaseRole', /PostgreSQL role name/],
+    ['KMS key', { dsql: { kmsKeyArn: 'alias/foo' } }, 'test.dsql.kmsKeyArn', /a KMS key ARN/],
+    ['deletion protection type', { dsql: { deletionProtection: 'yes' } }, 'test.dsql.deletionProtection', /= "yes"; allowed: true or false/],
+    ['log retention', { logRetentionDays: 31 }, 'test.logRetentionDays', /= 31; allowed: one of 1, 3, 5, 7, 14, 30/],
+    ['removal policy', { removalPolicies: { dsqlCluster: 'snapshot' } }, 'test.removalPolicies.dsqlCluster', /'retain' or 'destroy'/],
+    ['server image without tag', { serverImage: 'temporal-dsql' }, 'test.serverImage', /explicit tag or digest/],
+    ['UI version latest', { uiVersion: 'latest' }, 'test.uiVersion', /never latest/],
+    ['stop timeout', { stopTimeoutSeconds: 300 }, 'test.stopTimeoutSeconds', /from 2 to 120/],
+    ['log level', { logLevel: 'verbose' }, 'test.logLevel', /'debug' or 'info' or 'warn' or 'error'/],
+    ['dynamic config key', { dynamicConfig: { persistenceMaxQPS: [{ value: 1 }] } }, 'test.dynamicConfig["persistenceMaxQPS"]', /a dynamic config key/],
+    ['dynamic config not a list', { dynamicConfig: { 'history.persistenceMaxQPS': 3000 } }, 'test.dynamicConfig["history.persistenceMaxQPS"]', /a non-empty list/],
+    ['dynamic config item without value', { dynamicConfig: { 'history.persistenceMaxQPS': [{ constraints: {} }] } }, 'test.dynamicConfig["history.persistenceMaxQPS"][0]', /with a value/],
+    ['tag key', { tags: { 'aws:owner': 'x' } }, 'test.tags["aws:owner"]', /not starting with aws:/],
+  ];
+  test.each(cases)('%s', (_name, extra, field, message) => {
+    let error: unknown;
+    try {
+      resolveConfig('test', withBase(extra));
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).field).toBe(field);
+    expect((error as Error).message).toContain(`Invalid configuration: ${field} = `);
+    expect((error as Error).message).toMatch(message);
+  });
+
+  test('environment name', () => {
+    expect(() => resolveConfig('Prod_1', base)).toThrow(/env = "Prod_1"; allowed: an environment name/);
+  });
+
+  test('unknown environment selected with -c env=', () => {
+    expect(() => createPlatformApp({ environments: ENVIRONMENTS, envName: 'staging', lockDir: tempDir('lock') }))
+      .toThrow('Invalid configuration: env = "staging"; allowed: one of dev, prod');
+  });
+});
+
+describe('numHistoryShards lock', () => {
+  test('first synth writes the lock, the same value matches, another value fails loudly', () => {
+    const dir = tempDir('lock');
+    expect(checkShardLock(dir, 'prod', 512)).toBe('created');
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'prod.lock.json'), 'utf8'))).toMatchObject({ environment: 'prod', numHistoryShards: 512 });
+    expect(checkShardLock(dir, 'prod', 512)).toBe('matched');
+    expect(() => checkShardLock(dir, 'prod', 1024)).toThrow(
+      /numHistoryShards of environment prod is 1024, but .*prod\.lock\.json pins it to 512\. Temporal can never change the history shard count after the first deploy\. Set numHistoryShards back to 512/);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a malformed lock file is an error, not a reset', () => {
+    const dir = tempDir('lock');
+    fs.writeFileSync(path.join(dir, 'dev.lock.json'), '{"numHistoryShards": "sixteen"}');
+    expect(() => checkShardLock(dir, 'dev', 16)).toThrow(/has no numeric numHistoryShards; restore it from git/);
+    fs.writeFileSync(path.join(dir, 'dev.lock.json'), 'not json');
+    expect(() => checkShardLock(dir, 'dev', 16)).toThrow(/is not valid JSON/);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a missing lock can be required', () => {
+    expect(() => checkShardLock(tempDir('lock'), 'dev', 16, { createIfMissing: false })).toThrow(/does not exist/);
+  });
+
+  test('the committed locks match the committed environments', () => {
+    for (const [name, input] of Object.entries(ENVIRONMENTS)) {
+      expect(checkShardLock(path.join(REPO, 'config'), name, input.numHistoryShards, { createIfMissing: false })).toBe('matched');
+    }
+  });
+
+  test('the app refuses to build when the configuration differs from the lock', () => {
+    const dir = tempDir('lock');
+    fs.writeFileSync(path.join(dir, 'dev.lock.json'), JSON.stringify({ environment: 'dev', numHistoryShards: 8 }));
+    expect(() => createPlatformApp({ environments: ENVIRONMENTS, envName: 'dev', lockDir: dir, nag: false }))
+      .toThrow(/numHistoryShards of environment dev is 16, but .* pins it to 8/);
+  });
+});
+
+describe('dynamic config', () => {
+  const defaultFile = path.join(REPO, 'docker', 'temporal-server', 'config', 'dynamicconfig', 'default.yaml');
+
+  test('default file merged with overrides; an override replaces the key; output sorted and parseable', () => {
+    const yaml = buildDynamicConfig(defaultFile, {
+      'limit.maxIDLength': [{ value: 200 }],
+      'history.persistenceMaxQPS': [{ value: 3000 }, { value: 500, constraints: { namespace: 'batch' } }],
+    });
+    const parsed = YAML.parse(yaml);
+    expect(parsed['limit.maxIDLength']).toEqual([{ value: 200 }]);
+    expect(parsed['history.persistenceMaxQPS']).toEqual([{ value: 3000 }, { value: 500, constraints: { namespace: 'batch' } }]);
+    expect(Object.keys(parsed)).toEqual([...Object.keys(parsed)].sort());
+  });
+
+  test('without overrides the defaults pass through', () => {
+    const defaults = YAML.parse(fs.readFileSync(defaultFile, 'utf8'));
+    expect(YAML.parse(buildDynamicConfig(defaultFile, {}))).toEqual(defaults);
+  });
+
+  test('a missing or malformed default file is reported', () => {
+    const dir = tempDir('dc');
+    expect(() => buildDynamicConfig(path.join(dir, 'none.yaml'), {})).toThrow(/does not exist/);
+    fs.writeFileSync(path.join(dir, 'bad.yaml'), 'limit.maxIDLength: 255\n');
+    expect(() => buildDynamicConfig(path.join(dir, 'bad.yaml'), {})).toThrow(/limit.maxIDLength must be a list/);
+    fs.writeFileSync(path.join(dir, 'broken.yaml'), 'a: [1\n');
+    expect(() => buildDynamicConfig(path.join(dir, 'broken.yaml'), {})).toThrow(/is not valid YAML/);
+  });
+});
+
+describe('server image', () => {
+  const config = resolveConfig('dev', ENVIRONMENTS.dev);
+
+  test('no serverImage and no Dockerfile: synth fails telling the user to set the image', () => {
+    const app = new App({ context: cdkJsonContext() });
+    expect(() => new TemporalPlatformStack(app, 'NoImage', { config, serverImageContext: tempDir('noimage') }))
+      .toThrow(/No Temporal server image: .*Dockerfile does not exist and the environment sets no serverImage\. Set serverImage: '<registry>\/<repository>:<tag>'/);
+  });
+
+  test('a Dockerfile in the context: the image is an arm64 asset, tests and caches excluded', () => {
+    const ctx = tempDir('image');
+    fs.writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM scratch\n');
+    const app = new App({ context: cdkJsonContext(), outdir: tempDir('out') });
+    const stack = new TemporalPlatformStack(app, 'AssetImage', { config, serverImageContext: ctx });
+    const asm = app.synth();
+    const assets = JSON.parse(fs.readFileSync(path.join(asm.directory, `${stack.artifactId}.assets.json`), 'utf8'));
+    const images = Object.values(assets.dockerImages) as any[];
+    expect(images).toHaveLength(1);
+    expect(images[0].source.platform).toBe('linux/arm64');
+  });
+
+  test('an ECR image gets pull permissions for that repository; another registry is used as is', () => {
+    const ecr = resolveConfig('dev', { ...ENVIRONMENTS.dev, serverImage: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/temporal:1.31.2' });
+    const app = new App({ context: cdkJsonContext(), outdir: tempDir('out') });
+    const stack = new TemporalPlatformStack(app, 'EcrImage', { config: ecr });
+    const t = app.synth().getStackArtifact(stack.artifactId).template;
+    const policies = JSON.stringify(Object.values(t.Resources).filter((r: any) => r.Type === 'AWS::IAM::Policy'));
+    expect(policies).toContain('arn:aws:ecr:eu-west-1:123456789012:repository/team/temporal');
+    expect(policies).toContain('ecr:BatchGetImage');
+    const td = Object.values(t.Resources).find((r: any) => r.Type === 'AWS::ECS::TaskDefinition'
+      && r.Properties.ContainerDefinitions[0].Name === 'temporal') as any;
+    expect(JSON.stringify(td.Properties.ContainerDefinitions[0].Image)).toContain('/team/temporal:1.31.2');
+  });
+});
