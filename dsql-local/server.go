@@ -360,6 +360,11 @@ func (srv *server) cancel(m *pgproto3.CancelRequest) {
 	if target == nil {
 		return
 	}
+	srv.cancelBackend(m.ProcessID, m.SecretKey)
+}
+
+// cancelBackend sends PostgreSQL a CancelRequest for the backend pid.
+func (srv *server) cancelBackend(pid uint32, key []byte) {
 	network, addr := "tcp", net.JoinHostPort(srv.backendCfg.Host, strconv.Itoa(int(srv.backendCfg.Port)))
 	if strings.HasPrefix(srv.backendCfg.Host, "/") {
 		network, addr = "unix", filepath.Join(srv.backendCfg.Host, ".s.PGSQL."+strconv.Itoa(int(srv.backendCfg.Port)))
@@ -369,7 +374,7 @@ func (srv *server) cancel(m *pgproto3.CancelRequest) {
 		return
 	}
 	defer c.Close()
-	b, _ := (&pgproto3.CancelRequest{ProcessID: m.ProcessID, SecretKey: m.SecretKey}).Encode(nil)
+	b, _ := (&pgproto3.CancelRequest{ProcessID: pid, SecretKey: key}).Encode(nil)
 	_, _ = c.Write(b)
 	buf := make([]byte, 1)
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))

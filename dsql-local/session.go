@@ -71,6 +71,7 @@ type session struct {
 	stmts          map[string]*stmtInfo
 	portals        map[string]*portal
 	closed         bool
+	busy           bool // a query was sent and its ReadyForQuery has not arrived
 	closeReason    string
 }
 
@@ -107,6 +108,14 @@ func (s *session) close(reason string) {
 		s.cmu.Unlock()
 	}
 	_ = s.client.Close()
+	// A query still running for a client that went away is cancelled (PostgreSQL would only
+	// notice the closed socket when it next writes).
+	s.mu.Lock()
+	busy := s.busy
+	s.mu.Unlock()
+	if busy {
+		s.srv.cancelBackend(s.backendPID, s.backendKey)
+	}
 	_ = s.backend.Close()
 }
 
@@ -138,6 +147,11 @@ func (s *session) clientLoop() {
 }
 
 func (s *session) handleClient(m rawMsg) error {
+	if m.typ == 'Q' || m.typ == 'S' {
+		s.mu.Lock()
+		s.busy = true
+		s.mu.Unlock()
+	}
 	switch m.typ {
 	case 'Q':
 		var q pgproto3.Query
@@ -424,6 +438,7 @@ func (s *session) handleBackend(m rawMsg) (encoder, error) {
 			s.commitFail = nil
 		}
 		s.txStatus = st
+		s.busy = false
 		s.cycleErr = false
 		s.lastTag = ""
 		return nil, nil

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 )
 
 // TestEndToEndWithPgx connects through dsql-local the way the Temporal server does (pgx, tokens
@@ -97,6 +98,72 @@ func TestEndToEndWithPgx(t *testing.T) {
 		var user string
 		if err := c.QueryRow(ctx, "SELECT current_user").Scan(&user); err != nil || user != "temporal" {
 			t.Fatalf("current_user = %q, %v", user, err)
+		}
+	})
+
+	t.Run("context cancellation cancels the query on the backend (CancelRequest is forwarded)", func(t *testing.T) {
+		cfg, err := ep.ConnConfig(ctx, "admin", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// pgx's default only closes the connection on cancellation; ask it to send a
+		// CancelRequest (over TLS, to dsql-local) first.
+		cfg.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
+			return &pgconn.CancelRequestContextWatcherHandler{Conn: pc, DeadlineDelay: 10 * time.Second}
+		}
+		c, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(ctx)
+		qctx, qcancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer qcancel()
+		start := time.Now()
+		_, err = c.Exec(qctx, "SELECT pg_sleep(20)")
+		if err == nil {
+			t.Fatal("pg_sleep(20) returned without error")
+		}
+		t.Logf("query error after %s: %v", time.Since(start), err)
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("cancellation took %s", time.Since(start))
+		}
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "57014" {
+			t.Fatalf("want 57014 query_canceled from PostgreSQL, got %v", err)
+		}
+		var n int
+		if err := admin.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(20)' AND state = 'active'").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Fatalf("%d backends still run pg_sleep(20) after cancellation", n)
+		}
+	})
+
+	t.Run("a client that disconnects mid-query does not leave the query running", func(t *testing.T) {
+		c, err := ep.Connect(ctx, "admin", "") // pgx default: close the connection on cancellation
+		if err != nil {
+			t.Fatal(err)
+		}
+		qctx, qcancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer qcancel()
+		if _, err := c.Exec(qctx, "SELECT pg_sleep(21)"); err == nil {
+			t.Fatal("pg_sleep(21) returned without error")
+		}
+		_ = c.Close(ctx)
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			var n int
+			if err := admin.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(21)' AND state = 'active'").Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d backends still run pg_sleep(21) 5 s after the client left", n)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 	})
 
