@@ -57,6 +57,19 @@ describe('on one endpoint, in order', () => {
     }
   });
 
+  test('sequential index builds (batchIndexBuilds: false) reach the same end state', async () => {
+    const other = await startDsql();
+    try {
+      const r = await new SchemaRunner({ connection: adminConnection(other), schema: fixtures(), batchIndexBuilds: false }).apply({ deadline: inMinute() });
+      expect(r.outcome).toBe('applied');
+      const c = await other.connect();
+      expect(await describeSchema(c)).toEqual(reference);
+      await c.end();
+    } finally {
+      await other.stop();
+    }
+  });
+
   test('a second run is a no-op', async () => {
     const r = await new SchemaRunner({ connection: adminConnection(dsql), schema: fixtures() }).apply({ deadline: inMinute() });
     expect(r).toMatchObject({ outcome: 'up-to-date', currentVersion: '1.2', appliedVersions: [], statementsExecuted: 0 });
