@@ -8,9 +8,15 @@ if ! command -v go >/dev/null; then
   echo "[setup] 20-dsql-local: go is not installed; install Go 1.26+ first" >&2
   exit 1
 fi
-if ! command -v cc >/dev/null && ! command -v gcc >/dev/null; then
+# pg_query_go (PostgreSQL's parser) is compiled with cgo.
+if ! command -v gcc >/dev/null && [ "${SETUP_SKIP_APT:-0}" != 1 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get install -y -qq --no-install-recommends gcc libc6-dev >/dev/null
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends gcc libc6-dev >/dev/null
+fi
+if [ ! -x /usr/lib/postgresql/15/bin/postgres ]; then
+  echo "[setup] 20-dsql-local: PostgreSQL 15 binaries missing (/usr/lib/postgresql/15/bin); install postgresql-15" >&2
+  exit 1
 fi
 (cd dsql-local && go mod download)
 bash scripts/dsql-local.sh build
