@@ -501,8 +501,8 @@ func classifyNode(info *stmtInfo, n *pg_query.Node) {
 		case name == "transaction_isolation" || name == "default_transaction_isolation" ||
 			name == "default_transaction_deferrable" || name == "transaction_deferrable":
 			info.Refusal = unsupported("setting %s is not supported", name)
-		case name == "session_authorization" || name == "role":
-			info.Refusal = unsupported("SET %s is not supported", strings.ToUpper(strings.ReplaceAll(name, "_", " ")))
+		case name == "session_authorization":
+			info.Refusal = unsupported("SET SESSION AUTHORIZATION is not supported")
 		}
 	case n.GetVariableShowStmt() != nil, n.GetDiscardStmt() != nil, n.GetDeallocateStmt() != nil:
 		info.Neutral = true

@@ -101,8 +101,10 @@ func (s *session) close(reason string) {
 	s.closed = true
 	s.mu.Unlock()
 	if reason != "" {
-		s.cmu.Lock()
+		// Set the deadline before taking cmu: a relay blocked writing to a client that does not
+		// read must give up the lock.
 		_ = s.client.SetWriteDeadline(time.Now().Add(time.Second))
+		s.cmu.Lock()
 		_ = writeMsg(s.cw, errorResponse("FATAL", "57P01", reason, ""))
 		_ = s.cw.Flush()
 		s.cmu.Unlock()

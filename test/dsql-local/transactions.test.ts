@@ -162,6 +162,25 @@ describe('optimistic concurrency', () => {
     await a.query('ROLLBACK');
   });
 
+  test('FOR KEY SHARE conflicts with a delete committed first (OC000) but not with a non-key update', async () => {
+    const a = await freshTable('occ6', 2);
+    const b = await connect();
+    // Non-key update by b while a holds FOR KEY SHARE: no conflict, both commit.
+    await a.query('BEGIN');
+    await a.query('SELECT id FROM occ6 WHERE id = 1 FOR KEY SHARE');
+    await b.query('UPDATE occ6 SET v = 7 WHERE id = 1');
+    await a.query('COMMIT');
+    // Delete by b committed before a locks the row: a loses.
+    await b.query('BEGIN');
+    await b.query('DELETE FROM occ6 WHERE id = 2');
+    await a.query('BEGIN');
+    await a.query('SELECT count(*) FROM occ6');
+    const lock = expectSqlError(a.query('SELECT id FROM occ6 WHERE id = 2 FOR KEY SHARE'), '40001', '(OC000)');
+    await b.query('COMMIT');
+    await lock;
+    await a.query('ROLLBACK');
+  });
+
   test('a deadlock is reported as OC000', async () => {
     const a = await freshTable('occ3', 2);
     const b = await connect();
