@@ -239,6 +239,40 @@ describe('Create', () => {
     expect((await node('GET', `/${index}/_mapping`)).body).toEqual(mappingBefore.body);
   });
 
+  test('wall time of a no-op Create against the same requests sent raw (measured, not asserted)', async () => {
+    // Baseline: the six requests a no-op Create makes, unsigned and straight to the node.
+    const raw = async () => {
+      const started = performance.now();
+      const statuses = [
+        (await node('PUT', '/_cluster/settings', { persistent: { 'action.auto_create_index': 'false' } })).status,
+        (await node('PUT', `/_template/${VISIBILITY_TEMPLATE_NAME}`, shipped.template)).status,
+        (await node('HEAD', `/${index}`)).status,
+        (await node('GET', `/${index}/_settings?flat_settings=true`)).status,
+        (await node('GET', `/${index}/_mapping`)).status,
+      ];
+      expect(statuses).toEqual([200, 200, 200, 200, 200]);
+      return performance.now() - started;
+    };
+    const viaHandler = async () => {
+      const started = performance.now();
+      const res = await handler(createEvent(properties(index)), { getRemainingTimeInMillis: () => 300_000 });
+      expect(res.Data).toMatchObject({ IndexCreated: 'false', FieldsAdded: '0' });
+      return performance.now() - started;
+    };
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const rawMs: number[] = [];
+    const handlerMs: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      rawMs.push(await raw());
+      handlerMs.push(await viaHandler());
+    }
+    const r = median(rawMs);
+    const h = median(handlerMs);
+    console.log(
+      `no-op Create: handler ${h.toFixed(0)} ms vs raw requests ${r.toFixed(0)} ms (median of 5; ratio ${(h / r).toFixed(2)})`,
+    );
+  });
+
   test('Update with a new template field adds it to the live mapping and keeps server-added fields', async () => {
     // A custom search attribute, added the way the Temporal server adds one.
     expect((await node('PUT', `/${index}/_mapping`, { properties: { CustomerTier: { type: 'keyword' } } })).status).toBe(200);
