@@ -104,6 +104,11 @@ func classify(text string) *stmtInfo {
 		return info
 	}
 	stmts := tree.GetStmts()
+	if len(stmts) == 0 {
+		// Only comments, e.g. pgx's Ping ("-- ping"): nothing runs.
+		info.Neutral = true
+		return info
+	}
 	if len(stmts) != 1 {
 		return info
 	}

@@ -45,6 +45,9 @@ func TestClassify(t *testing.T) {
 		{"create function f() returns int language plpgsql as $$begin return 1; end$$", kindDDL, "0A000", false},
 		{"create function f() returns int language sql as $$select 1$$", kindDDL, "", false},
 	}
+	if info := classify("-- ping"); !info.Neutral || info.Refusal != nil {
+		t.Fatalf("classify(-- ping) = %+v; want neutral (pgx Ping must never get OC001)", info)
+	}
 	for _, tc := range tests {
 		t.Run(tc.sql, func(t *testing.T) {
 			info := classify(tc.sql)

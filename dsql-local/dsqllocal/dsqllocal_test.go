@@ -167,6 +167,20 @@ func TestEndToEndWithPgx(t *testing.T) {
 		}
 	})
 
+	t.Run("Ping is never failed by the stale-schema OC001", func(t *testing.T) {
+		c, err := ep.Connect(ctx, "admin", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(ctx)
+		mustExec(admin, "CREATE TABLE ping_probe (id int PRIMARY KEY)")
+		if err := c.Ping(ctx); err != nil {
+			t.Fatalf("Ping after DDL elsewhere: %v", err)
+		}
+		_, err = c.Exec(ctx, "SELECT 1")
+		wantCode(err, "40001", "(OC001)")
+	})
+
 	t.Run("injected commit failure surfaces from tx.Commit as 40001 OC000", func(t *testing.T) {
 		if _, err := ep.Control(ctx, "POST", "/faults/commits", map[string]any{"fraction": 1, "code": "OC000"}); err != nil {
 			t.Fatal(err)
