@@ -11,8 +11,8 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { TemporalDsqlSchema, TemporalDsqlSchemaProps } from '../../lib/dsql-schema';
-import { hashDirectory } from '../../lambda/dsql-schema/schema-dir';
+import { DEFAULT_DSQL_SCHEMA_DIR, TemporalDsqlSchema, TemporalDsqlSchemaProps } from '../../lib/dsql-schema';
+import { hashDirectory, loadVersionedSchema } from '../../lambda/dsql-schema/schema-dir';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'versioned');
 const ENV = { account: '123456789012', region: 'us-east-1' };
@@ -124,6 +124,13 @@ describe('TemporalDsqlSchema', () => {
     changed.template.hasResourceProperties('Custom::TemporalDsqlSchema', { ContentHash: hashDirectory(changedDir) });
     fs.rmSync(changed.outdir, { recursive: true, force: true });
     fs.rmSync(changedDir, { recursive: true, force: true });
+  });
+
+  test('defaults to the Temporal schema in schema/dsql/temporal/versioned and its latest version', () => {
+    const real = loadVersionedSchema(DEFAULT_DSQL_SCHEMA_DIR);
+    const b = build({ schemaDir: undefined });
+    b.template.hasResourceProperties('Custom::TemporalDsqlSchema', { TargetVersion: real.latestVersion, ContentHash: real.contentHash });
+    fs.rmSync(b.outdir, { recursive: true, force: true });
   });
 
   test('uses the cluster grant helper when the cluster has one', () => {
