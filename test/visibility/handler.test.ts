@@ -423,6 +423,17 @@ describe('properties', () => {
     expect(paths).toContain(`/_template/${VISIBILITY_TEMPLATE_NAME}`);
   });
 
+  test('Signing=false (a local node) sends no SigV4 headers', async () => {
+    const from = proxy.requests.length;
+    await invoke('create-unsigned', createEvent(properties('temporal_visibility_v1_noauto', { [PROPERTY.signing]: 'false' })));
+    const mine = proxy.requests.slice(from);
+    expect(mine.length).toBeGreaterThanOrEqual(5);
+    for (const r of mine) {
+      expect(r.headers.authorization).toBeUndefined();
+      expect(r.headers['x-amz-date']).toBeUndefined();
+    }
+  });
+
   test('an index name outside the template pattern is refused before any request', async () => {
     const from = proxy.requests.length;
     await expect(invoke('bad-index', createEvent(properties('visibility_prod')))).rejects.toThrow(
