@@ -77,6 +77,7 @@ func run() error {
 	flag.DurationVar(&cfg.txMaxAge, "tx-max-age", 5*time.Minute, "transaction age limit; statements after it get 54000 (0 = unlimited)")
 	flag.DurationVar(&cfg.jobRetention, "job-retention", 30*time.Minute, "finished jobs are pruned from sys.jobs after this")
 	flag.BoolVar(&cfg.staleSchemaOC001, "stale-schema-oc001", true, "after another session's DDL commits, the next transaction of every other session fails once with OC001")
+	flag.BoolVar(&cfg.logRefusals, "log-refusals", true, "log every refused statement (SQLSTATE, message, SQL) to stderr")
 	flag.BoolVar(&exitWithStdin, "exit-with-stdin", false, "shut down when stdin reaches EOF (for test harnesses: no stray process if the parent dies)")
 	flag.Parse()
 	if flag.NArg() > 0 {

@@ -40,6 +40,7 @@ type config struct {
 	txMaxAge         time.Duration
 	jobRetention     time.Duration
 	staleSchemaOC001 bool
+	logRefusals      bool
 }
 
 // server accepts DSQL-style connections and runs one session per connection.

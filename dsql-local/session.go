@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"log"
 	"math/rand/v2"
 	"net"
 	"regexp"
@@ -75,7 +76,10 @@ type session struct {
 	closeReason    string
 }
 
-func (s *session) newMarker(r *refusal) string {
+func (s *session) newMarker(r *refusal, sql string) string {
+	if s.srv.cfg.logRefusals {
+		log.Printf("session %d (%s): %s %s: %s", s.id, s.user, r.Code, r.Message, oneLine(sql, 300))
+	}
 	m := "dsql_local_refusal_" + strconv.FormatUint(s.srv.nextMarker(), 10)
 	s.markers[m] = r
 	return m
@@ -171,7 +175,7 @@ func (s *session) handleClient(m rawMsg) error {
 		s.stmts[p.Name] = info
 		var replaced string
 		if info.Refusal != nil {
-			replaced = s.newMarker(info.Refusal)
+			replaced = s.newMarker(info.Refusal, p.Query)
 		} else if info.Rewrite != "" {
 			replaced = info.Rewrite
 		}
@@ -318,7 +322,7 @@ func (s *session) handleQuery(m rawMsg, sql string) error {
 	}
 	s.txDDL, s.txDML, s.txStmts = ddl, dml, n
 	if ref != nil {
-		marker := s.newMarker(ref)
+		marker := s.newMarker(ref, sql)
 		s.mu.Unlock()
 		return s.forwardQuery(marker)
 	}
@@ -352,7 +356,7 @@ func (s *session) handleExecute(m rawMsg, portalName string) error {
 	r := s.txCheck(info, inBlock, false, &ddl, &dml, &n)
 	s.txDDL, s.txDML, s.txStmts = ddl, dml, n
 	if r != nil {
-		marker := s.newMarker(r)
+		marker := s.newMarker(r, info.Text)
 		s.mu.Unlock()
 		return writeMsg(s.bw, &pgproto3.Parse{Query: marker})
 	}
@@ -458,3 +462,12 @@ func (s *session) describe() map[string]any {
 
 // randFloat is a seam for tests.
 var randFloat = rand.Float64
+
+// oneLine shortens sql for a log line.
+func oneLine(sql string, max int) string {
+	sql = strings.Join(strings.Fields(sql), " ")
+	if len(sql) > max {
+		return sql[:max] + "..."
+	}
+	return sql
+}

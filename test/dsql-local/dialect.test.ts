@@ -75,8 +75,9 @@ describe('unsupported statements are refused with 0A000', () => {
 
 describe('locking clauses', () => {
   const msg = 'locking clauses other than FOR UPDATE/FOR KEY SHARE are not supported';
-  test('FOR SHARE is refused', async () => {
+  test('FOR SHARE is refused (and the refusal is logged with its SQL)', async () => {
     await expectRefused(db, 'SELECT * FROM base FOR SHARE', UNSUPPORTED, msg);
+    expect(dsql.logs()).toContain('0A000 locking clauses other than FOR UPDATE/FOR KEY SHARE are not supported: SELECT * FROM base FOR SHARE');
   });
   test('FOR NO KEY UPDATE is refused', async () => {
     await expectRefused(db, 'SELECT * FROM base FOR NO KEY UPDATE', UNSUPPORTED, msg);

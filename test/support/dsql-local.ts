@@ -137,6 +137,8 @@ export interface DsqlLocal {
   clearFaults(): Promise<void>;
   /** Current connections and faults. */
   state(): Promise<DsqlLocalState>;
+  /** The last 64 KiB of dsql-local's log (stderr): refused statements with their SQL, errors. */
+  logs(): string;
   /** Stops the endpoint and its PostgreSQL; resolves when the process has exited. */
   stop(): Promise<void>;
 }
@@ -188,28 +190,28 @@ function flags(o: DsqlLocalOptions): string[] {
 export async function startDsqlLocal(options: DsqlLocalOptions = {}): Promise<DsqlLocal> {
   const bin = buildDsqlLocal();
   const child = spawn(bin, ['--exit-with-stdin', ...flags(options)], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
+  const log = { text: '' };
   child.stderr!.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-8000);
+    log.text = (log.text + d.toString()).slice(-65536);
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const ready = await new Promise<ReadyLine>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`dsql-local did not start within 90 s:\n${stderr}`)), 90_000);
+    const timer = setTimeout(() => reject(new Error(`dsql-local did not start within 90 s:\n${log.text}`)), 90_000);
     const rl = readline.createInterface({ input: child.stdout! });
     rl.once('line', (line) => {
       clearTimeout(timer);
       try {
         resolve(JSON.parse(line) as ReadyLine);
       } catch {
-        reject(new Error(`dsql-local printed an unexpected line: ${line}\n${stderr}`));
+        reject(new Error(`dsql-local printed an unexpected line: ${line}\n${log.text}`));
       }
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`dsql-local exited with code ${code} before it was ready:\n${stderr}`));
+      reject(new Error(`dsql-local exited with code ${code} before it was ready:\n${log.text}`));
     });
   });
-  return new Endpoint(ready, child, exited);
+  return new Endpoint(ready, child, exited, log);
 }
 
 interface ReadyLine {
@@ -238,7 +240,12 @@ class Endpoint implements DsqlLocal {
   readonly pgUser?: string;
   private readonly ca: string;
 
-  constructor(r: ReadyLine, private readonly child: ChildProcess, private readonly exited: Promise<void>) {
+  constructor(
+    r: ReadyLine,
+    private readonly child: ChildProcess,
+    private readonly exited: Promise<void>,
+    private readonly log: { text: string },
+  ) {
     this.host = r.host;
     this.port = r.port;
     this.hostname = r.hostname;
@@ -334,6 +341,10 @@ class Endpoint implements DsqlLocal {
 
   async state(): Promise<DsqlLocalState> {
     return (await this.control('GET', '/state')) as unknown as DsqlLocalState;
+  }
+
+  logs(): string {
+    return this.log.text;
   }
 
   async stop(): Promise<void> {
