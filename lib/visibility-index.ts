@@ -220,7 +220,7 @@ export class TemporalVisibilityIndex extends Construct implements ec2.IConnectab
     this.connections = this.handler.connections;
 
     // es:ESHttp<Method> on exactly the paths the handler calls (HANDLER_REQUESTS), nothing else.
-    const statements = handlerStatements(props.domain.domainArn, template.name, props.indexName, {
+    const statements = visibilityIndexStatements(props.domain.domainArn, template.name, props.indexName, {
       disableAutoCreateIndex,
       destroyIndexOnDelete,
     });
@@ -291,7 +291,7 @@ export class TemporalVisibilityIndex extends Construct implements ec2.IConnectab
    * @default - the `domain.domainArn` given in props
    */
   public accessPolicyStatements(domainArn: string = this.domainArn): iam.PolicyStatement[] {
-    return handlerStatements(domainArn, this.template.name, this.indexName, this.options).map(
+    return visibilityIndexStatements(domainArn, this.template.name, this.indexName, this.options).map(
       (st) => new iam.PolicyStatement({ principals: [this.role], actions: st.actions, resources: st.resources }),
     );
   }
@@ -301,7 +301,7 @@ export class TemporalVisibilityIndex extends Construct implements ec2.IConnectab
  * IAM statements for the handler: one per resource path, with the `es:ESHttp<Method>` actions the
  * handler uses on it (from HANDLER_REQUESTS).
  */
-export function handlerStatements(
+export function visibilityIndexStatements(
   domainArn: string,
   templateName: string,
   indexName: string,

@@ -5,9 +5,9 @@
  * Create and Update (idempotent; a rerun after a crash resumes where it stopped):
  *   1. PUT _cluster/settings {"persistent": {"action.auto_create_index": "false"}} (flat key; skipped
  *      when DisableAutoCreateIndex=false, since the setting is domain-wide);
- *   2. PUT _template/<TemplateName> with TemplateBody;
+ *   2. POST _template/<TemplateName> with TemplateBody (the client uses POST; same API as PUT);
  *   3. create the index only if it does not exist (always after the template, so the index sort applies);
- *   4. add template fields missing from an existing index with PUT <index>/_mapping;
+ *   4. add template fields missing from an existing index with POST <index>/_mapping;
  *   5. verify: the index sort equals the template's (else the index was created without the template:
  *      fail, the sort cannot be added later), every template field has the template's type, and the
  *      mapping is not dynamic.
@@ -209,7 +209,7 @@ async function reconcile(client: Client, p: VisibilityIndexProperties, step: Ste
     diff = diffMapping(p.template, live.properties);
     if (diff.conflicts.length > 0) throw conflictError(index, p, diff.conflicts);
     if (Object.keys(diff.missing).length > 0) {
-      throw new Error(`index ${index} still lacks fields after PUT _mapping: ${listForMessage(Object.keys(diff.missing))}`);
+      throw new Error(`index ${index} still lacks fields after POST _mapping: ${listForMessage(Object.keys(diff.missing))}`);
     }
   }
   const wantDynamic = p.template.mappings.dynamic;

@@ -60,7 +60,7 @@ export interface VisibilityIndexProperties {
   readonly templateName: string;
   /** Temporal template schema version, e.g. `v14`. Informational; logged and returned. */
   readonly templateVersion: string;
-  /** The template body (the JSON object sent to `PUT _template/<name>`). */
+  /** The template body (the JSON object sent to `POST _template/<name>`). */
   readonly template: IndexTemplate;
   /** Lowercase hex SHA-256 of the TemplateBody string. */
   readonly contentHash: string;

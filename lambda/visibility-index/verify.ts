@@ -13,7 +13,7 @@ export interface FieldConflict {
 
 /** Result of comparing the template's fields with an index mapping. */
 export interface MappingDiff {
-  /** Template fields that the index does not have yet (can be added with PUT _mapping). */
+  /** Template fields that the index does not have yet (can be added with POST <index>/_mapping). */
   readonly missing: Record<string, FieldMapping>;
   /** Template fields the index has with another type (cannot be changed in place). */
   readonly conflicts: FieldConflict[];
