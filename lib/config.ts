@@ -76,6 +76,8 @@ export interface ExistingVpcInput {
   readonly availabilityZones: string[];
   /** Private subnets with a route to a NAT gateway or the needed VPC endpoints, one per AZ. */
   readonly privateSubnetIds: string[];
+  /** Route table ids of the private subnets, same order as `privateSubnetIds`. */
+  readonly privateSubnetRouteTableIds: string[];
   /** VPC CIDR block (used for the endpoint and load balancer security groups). */
   readonly cidr: string;
 }
@@ -434,7 +436,7 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
   let existingVpc: ExistingVpcInput | undefined;
   if (netIn.existingVpc !== undefined) {
     const e = optObject(p('network.existingVpc'), netIn.existingVpc);
-    checkKeys(p('network.existingVpc'), e, ['vpcId', 'availabilityZones', 'privateSubnetIds', 'cidr']);
+    checkKeys(p('network.existingVpc'), e, ['vpcId', 'availabilityZones', 'privateSubnetIds', 'privateSubnetRouteTableIds', 'cidr']);
     const vpcId = str(p('network.existingVpc.vpcId'), e.vpcId, /^vpc-([0-9a-f]{8}|[0-9a-f]{17})$/, 'a VPC id such as vpc-0123456789abcdef0');
     const azs = e.availabilityZones;
     if (!Array.isArray(azs) || azs.length !== azCount || !azs.every((a) => typeof a === 'string' && AZ.test(a))) {
@@ -444,8 +446,12 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
     if (!Array.isArray(subnets) || subnets.length !== azs.length || !subnets.every((s) => typeof s === 'string' && /^subnet-([0-9a-f]{8}|[0-9a-f]{17})$/.test(s))) {
       throw new ConfigError(p('network.existingVpc.privateSubnetIds'), subnets, `${azs.length} subnet ids (one per availability zone), e.g. subnet-0123456789abcdef0`);
     }
+    const rtbs = e.privateSubnetRouteTableIds;
+    if (!Array.isArray(rtbs) || rtbs.length !== subnets.length || !rtbs.every((s) => typeof s === 'string' && /^rtb-([0-9a-f]{8}|[0-9a-f]{17})$/.test(s))) {
+      throw new ConfigError(p('network.existingVpc.privateSubnetRouteTableIds'), rtbs, `${subnets.length} route table ids (one per private subnet), e.g. rtb-0123456789abcdef0`);
+    }
     const vpcCidr = str(p('network.existingVpc.cidr'), e.cidr, CIDR, 'the VPC IPv4 CIDR block');
-    existingVpc = { vpcId, availabilityZones: azs, privateSubnetIds: subnets, cidr: vpcCidr };
+    existingVpc = { vpcId, availabilityZones: azs, privateSubnetIds: subnets, privateSubnetRouteTableIds: rtbs, cidr: vpcCidr };
     if (availabilityZones) throw new ConfigError(p('network.availabilityZones'), availabilityZones, 'unset when network.existingVpc is given (use existingVpc.availabilityZones)');
   }
   if (azCount === 3 && !existingVpc && !availabilityZones && !(account && region)) {

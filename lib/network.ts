@@ -13,6 +13,8 @@ export interface TemporalNetworkExistingVpc {
   readonly availabilityZones: string[];
   /** Private subnet ids, one per availability zone. */
   readonly privateSubnetIds: string[];
+  /** Route table ids of the private subnets, same order. */
+  readonly privateSubnetRouteTableIds: string[];
 }
 
 /** Properties of {@link TemporalNetwork}. */
@@ -67,6 +69,7 @@ export class TemporalNetwork extends Construct {
         vpcCidrBlock: e.vpcCidrBlock,
         availabilityZones: e.availabilityZones,
         privateSubnetIds: e.privateSubnetIds,
+        privateSubnetRouteTableIds: e.privateSubnetRouteTableIds,
       });
       this.privateSubnets = { subnets: this.vpc.privateSubnets };
       this.vpcCidr = e.vpcCidrBlock;

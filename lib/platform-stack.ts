@@ -111,6 +111,7 @@ export class TemporalPlatformStack extends Stack {
         vpcCidrBlock: config.network.existingVpc.cidr,
         availabilityZones: config.network.existingVpc.availabilityZones,
         privateSubnetIds: config.network.existingVpc.privateSubnetIds,
+        privateSubnetRouteTableIds: config.network.existingVpc.privateSubnetRouteTableIds,
       },
       createVpcEndpoints: config.network.createVpcEndpoints,
       enableEcsExec: config.enableEcsExec,

@@ -56,6 +56,7 @@ describe('cfn-lint', () => {
             cidr: '172.31.0.0/16',
             availabilityZones: ['eu-west-1a', 'eu-west-1b'],
             privateSubnetIds: ['subnet-0123456789abcdef0', 'subnet-0123456789abcdef1'],
+            privateSubnetRouteTableIds: ['rtb-0123456789abcdef0', 'rtb-0123456789abcdef1'],
           },
         },
         env: { account: '123456789012', region: 'eu-west-1' },

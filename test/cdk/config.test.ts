@@ -76,6 +76,7 @@ describe('resolveConfig: each kind of bad input names the field, the value and w
     ['client CIDR open to the world', { network: { clientCidrs: ['0.0.0.0/0'] } }, 'test.network.clientCidrs', /0\.0\.0\.0\/0 is refused/],
     ['existing VPC id', { network: { existingVpc: { vpcId: 'vpc-1', availabilityZones: ['a', 'b'], privateSubnetIds: [], cidr: '10.0.0.0/16' } } }, 'test.network.existingVpc.vpcId', /a VPC id/],
     ['existing VPC subnets', { network: { existingVpc: { vpcId: 'vpc-0123456789abcdef0', availabilityZones: ['us-east-1a', 'us-east-1b'], privateSubnetIds: ['subnet-01234567'], cidr: '10.0.0.0/16' } } }, 'test.network.existingVpc.privateSubnetIds', /2 subnet ids \(one per availability zone\)/],
+    ['existing VPC route tables', { network: { existingVpc: { vpcId: 'vpc-0123456789abcdef0', availabilityZones: ['us-east-1a', 'us-east-1b'], privateSubnetIds: ['subnet-01234567', 'subnet-89abcdef'], cidr: '10.0.0.0/16' } } }, 'test.network.existingVpc.privateSubnetRouteTableIds', /2 route table ids/],
     ['account', { env: { account: '123' } }, 'test.env.account', /12-digit AWS account id/],
     ['region', { env: { region: 'mars-1' } }, 'test.env.region', /AWS region name/],
     ['database role admin', { dsql: { databaseRole: 'admin' } }, 'test.dsql.databaseRole', /non-admin role/],

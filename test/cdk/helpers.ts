@@ -28,19 +28,25 @@ export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `temporal-cdk-${prefix}-`));
 }
 
-/** Builds the app of one environment as bin/app.ts does, without cdk-nag registered by default. */
+/**
+ * Builds the app of one environment as bin/app.ts does (cdk-nag not registered unless asked),
+ * with `serverImage` set to {@link TEST_SERVER_IMAGE} unless `image` says otherwise ('config':
+ * keep the environment's own setting).
+ */
 export function buildApp(envName: string, environments: Record<string, PlatformConfigInput>, options: {
   nag?: boolean; lockDir?: string; outdir?: string; image?: ecs.ContainerImage | 'config';
 } = {}): PlatformApp {
   const lockDir = options.lockDir ?? tempDir('lock');
+  const envs = options.image === undefined
+    ? { ...environments, [envName]: { ...environments[envName], serverImage: TEST_SERVER_IMAGE } }
+    : environments;
   return createPlatformApp({
-    environments,
+    environments: envs,
     envName,
     lockDir,
     nag: options.nag ?? false,
     appProps: { context: cdkJsonContext(), outdir: options.outdir ?? tempDir('out') },
-    serverImage: options.image === 'config' ? undefined
-      : options.image ?? ecs.ContainerImage.fromRegistry(TEST_SERVER_IMAGE),
+    serverImage: options.image === 'config' ? undefined : options.image,
   });
 }
 

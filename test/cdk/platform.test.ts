@@ -2,7 +2,7 @@
  * Fine-grained assertions on the synthesized prod and dev templates, snapshots (asset hashes
  * redacted) and cdk-nag. Each environment is synthesized once and shared by all its tests.
  */
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ENVIRONMENTS } from '../../config';
 import { TemporalPlatformStack } from '../../lib/platform-stack';
@@ -160,19 +160,6 @@ describe('prod: OpenSearch visibility domain', () => {
     expect(JSON.stringify(domain.Properties.AccessPolicies)).not.toContain('"*"');
   });
 
-  test('allowIndexJob adds the job role to the access policy', () => {
-    const { app, stack } = buildApp('dev', { ...ENVIRONMENTS });
-    const iam = require('aws-cdk-lib/aws-iam');
-    const jobRole = new iam.Role(stack, 'IndexJobRole', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
-    stack.visibility.allowIndexJob(jobRole);
-    app.synth();
-    const t = Template.fromStack(stack);
-    const domain = Object.values(t.toJSON().Resources as Resources).find((r) => r.Type === 'AWS::OpenSearchService::Domain')!;
-    const principals = domain.Properties.AccessPolicies.Statement[0].Principal.AWS;
-    expect(principals).toHaveLength(2);
-    expect(principals).toContainEqual({ 'Fn::GetAtt': [stack.getLogicalId(jobRole.node.defaultChild), 'Arn'] });
-  });
-
   test('domain admits 443 only from the four roles and the job security group', () => {
     const sg = logicalId(prod, prod.stack.visibility.connections.securityGroups[0]);
     const expected = [...TEMPORAL_ROLES.map((r) => logicalId(prod, prod.stack.services.securityGroups[r])), logicalId(prod, prod.stack.jobSecurityGroup)]
@@ -216,7 +203,7 @@ describe('prod: Temporal services', () => {
       expect(td.Properties.Cpu).toBe(String(cfg.services[role].cpu));
       expect(td.Properties.Memory).toBe(String(cfg.services[role].memoryMiB));
       const c = td.Properties.ContainerDefinitions[0];
-      expect(c.Image).toBe('123456789012.dkr.ecr.us-east-1.amazonaws.com/temporal-dsql:1.31.2');
+      expect(JSON.stringify(c.Image)).toMatch(/"123456789012\.dkr\.ecr\.us-east-1\.".*"\/temporal-dsql:1\.31\.2"/);
       expect(c.StopTimeout).toBe(120);
       expect(c.LogConfiguration.LogDriver).toBe('awslogs');
       expect(c.LogConfiguration.Options['awslogs-group']).toEqual({ Ref: logicalId(prod, prod.stack.services.logGroups[role]) });
@@ -303,6 +290,34 @@ describe('prod: Temporal services', () => {
   });
 });
 
+describe('plug-in points for the schema and index jobs', () => {
+  test('allowIndexJob, grantConnectAdmin and addStartupDependency wire a job into the stack', () => {
+    const { app, stack } = buildApp('dev', { ...ENVIRONMENTS });
+    const iam = require('aws-cdk-lib/aws-iam');
+    const { CfnWaitConditionHandle } = require('aws-cdk-lib');
+    const jobRole = new iam.Role(stack, 'JobRole', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    stack.visibility.allowIndexJob(jobRole);
+    stack.dsqlCluster.grantConnectAdmin(jobRole);
+    // Test-only stand-in for the schema/index custom resources: any dependable resource will do.
+    const standIn = new CfnWaitConditionHandle(stack, 'StandInForSchemaJob');
+    stack.services.addStartupDependency(standIn);
+    app.synth();
+    const resources = Template.fromStack(stack).toJSON().Resources as Resources;
+    const domain = Object.values(resources).find((r) => r.Type === 'AWS::OpenSearchService::Domain')!;
+    const principals = domain.Properties.AccessPolicies.Statement[0].Principal.AWS;
+    expect(principals).toHaveLength(2);
+    expect(principals).toContainEqual({ 'Fn::GetAtt': [stack.getLogicalId(jobRole.node.defaultChild), 'Arn'] });
+    const jobPolicy = Object.values(resources).find((r) => r.Type === 'AWS::IAM::Policy'
+      && r.Properties.Roles[0].Ref === stack.getLogicalId(jobRole.node.defaultChild))!;
+    expect(jobPolicy.Properties.PolicyDocument.Statement).toContainEqual({
+      Action: 'dsql:DbConnectAdmin', Effect: 'Allow', Resource: { 'Fn::GetAtt': [stack.getLogicalId(stack.dsqlCluster.resource), 'ResourceArn'] },
+    });
+    const services = Object.values(resources).filter((r) => r.Type === 'AWS::ECS::Service');
+    expect(services).toHaveLength(5);
+    for (const svc of services) expect(svc.DependsOn).toContain(stack.getLogicalId(standIn));
+  });
+});
+
 describe('dev', () => {
   test('environment-agnostic, two AZs, one NAT, ECS Exec endpoint, DSQL and domain destroyed with the stack', () => {
     expect(dev.stack.config.env).toEqual({ account: undefined, region: undefined });
@@ -348,6 +363,15 @@ describe('cdk-nag AwsSolutions', () => {
         expect(reason.length).toBeGreaterThan(40);
       }
     }
+  });
+});
+
+describe('synthesis', () => {
+  test.each(['prod', 'dev'])('%s: no warnings or errors from the construct library', (env) => {
+    const b = env === 'prod' ? prod : dev;
+    const annotations = Annotations.fromStack(b.stack);
+    expect(annotations.findWarning('*', Match.anyValue())).toEqual([]);
+    expect(annotations.findError('*', Match.anyValue())).toEqual([]);
   });
 });
 
