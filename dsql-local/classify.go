@@ -674,8 +674,8 @@ func hasWriteLocking(s *pg_query.SelectStmt) bool {
 	return found
 }
 
-// walkForbidden finds refused constructs anywhere in a statement: FOR SHARE / FOR NO KEY UPDATE,
-// advisory-lock functions, and NOWAIT/SKIP LOCKED.
+// walkForbidden finds refused constructs anywhere in a statement: FOR SHARE / FOR NO KEY UPDATE
+// and advisory-lock functions.
 func walkForbidden(n *pg_query.Node) *refusal {
 	var r *refusal
 	walk(n.ProtoReflect(), func(m protoreflect.Message) {

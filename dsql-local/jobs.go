@@ -54,7 +54,7 @@ func (j *jobRunner) run(ctx context.Context) {
 			j.wg.Add(1)
 			go func() { defer j.wg.Done(); j.build(ctx, jb.id, jb.object) }()
 		}
-		if time.Since(lastPrune) > time.Minute {
+		if time.Since(lastPrune) > min(time.Minute, j.retention/2) {
 			lastPrune = time.Now()
 			_, _ = j.pool.Exec(ctx, `DELETE FROM sys.jobs WHERE status IN ('completed', 'failed', 'cancelled')
 				AND update_time < now() - make_interval(secs => $1)`, j.retention.Seconds())

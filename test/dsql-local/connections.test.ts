@@ -227,8 +227,8 @@ describe('limits', () => {
     await small?.stop();
   });
 
-  test('transaction age, bytes per transaction and open connections are limited', async () => {
-    small = await startDsqlLocal({ txMaxAgeSeconds: 1, txByteLimit: 100_000, maxConns: 2 });
+  test('transaction age, bytes per transaction and open connections are limited; finished jobs are pruned', async () => {
+    small = await startDsqlLocal({ txMaxAgeSeconds: 1, txByteLimit: 100_000, maxConns: 2, extraArgs: ['--job-retention=1s'] });
     const a = await small.connect();
     const b = await small.connect();
     try {
@@ -242,6 +242,12 @@ describe('limits', () => {
       await sleep(1200);
       await expectSqlError(b.query('SELECT count(*) FROM blobs'), '54000', 'transaction age limit');
       expect((await b.query('ROLLBACK')).command).toBe('ROLLBACK');
+
+      // Finished jobs are pruned from sys.jobs after --job-retention (DSQL: about 30 min).
+      const jobId = (await a.query('CREATE INDEX ASYNC blobs_body ON blobs (body)')).rows[0].job_id as string;
+      expect((await a.query(`CALL sys.wait_for_job('${jobId}')`)).rows).toEqual([{ succeeded: true }]);
+      await sleep(2500);
+      expect((await a.query('SELECT count(*)::int AS n FROM sys.jobs WHERE job_id = $1', [jobId])).rows[0].n).toBe(0);
     } finally {
       await a.end();
       await b.end();
