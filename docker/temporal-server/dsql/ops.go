@@ -278,7 +278,9 @@ func (o ops) RangeDeleteFromQueueV2Messages(ctx context.Context, filter sqlplugi
 
 type rowsResult int64
 
-func (r rowsResult) LastInsertId() (int64, error) { return 0, errors.New("dsql: LastInsertId is not supported") }
+func (r rowsResult) LastInsertId() (int64, error) {
+	return 0, errors.New("dsql: LastInsertId is not supported")
+}
 func (r rowsResult) RowsAffected() (int64, error) { return int64(r), nil }
 
 // chunked runs del (which deletes at most n rows) until it deletes fewer than a full

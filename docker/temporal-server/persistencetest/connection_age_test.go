@@ -1,0 +1,108 @@
+package persistencetest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"temporal-dsql/server/dsql"
+	"temporal-dsql/server/internal/testenv"
+)
+
+// TestShortTokenAndConnectionAge runs a dedicated dsql-local that closes connections at 3s
+// and a plugin whose IAM tokens live 1s and whose connections are retired at 1.5-2s. Over
+// ~7s of steady queries, every query must succeed (an expired connection is never reused,
+// so the server's cut-off is never hit) and the plugin must have opened new connections,
+// each with a fresh token (a reused token would have expired and been refused).
+func TestShortTokenAndConnectionAge(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	d, err := testenv.StartDSQLLocal(ctx, "--max-conn-age=3s", "--stale-schema-oc001=false")
+	if err != nil {
+		t.Fatalf("starting dsql-local: %v", err)
+	}
+	defer d.Stop()
+	admin, err := d.ConnectAdmin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testenv.ApplySchema(ctx, admin, testenv.DialectDSQL, "postgres"); err != nil {
+		t.Fatal(err)
+	}
+	admin.Close(ctx)
+	if err := grantServerRole(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	ak, sk, _, err := d.Credential("temporal-server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", ak)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", sk)
+	// The premise: dsql-local refuses an expired token, so reconnecting with a stale one fails.
+	conn := newConnectorFor(t, d, "1s")
+	tok, err := conn.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := connectWithToken(ctx, d, tok); err != nil {
+		t.Fatalf("a fresh token was refused: %v", err)
+	}
+	time.Sleep(2 * time.Second)
+	if err := connectWithToken(ctx, d, tok); err == nil {
+		t.Fatal("dsql-local accepted an expired token; the test below would prove nothing")
+	}
+
+	cfg := dsqlLocalConfig(d)
+	cfg.MaxConns = 2
+	cfg.ConnectAttributes["tokenLifetime"] = "1s"
+	cfg.ConnectAttributes["maxConnAge"] = "2s"
+	cfg.ConnectAttributes["connAgeJitter"] = "500ms"
+	db := newDB(t, cfg)
+	c := counters(t, db)
+
+	start := time.Now()
+	queries := 0
+	for time.Since(start) < 7*time.Second {
+		if err := db.(interface{ VerifyVersion() error }).VerifyVersion(); err != nil {
+			t.Fatalf("query %d at %v failed: %v", queries, time.Since(start).Round(time.Millisecond), err)
+		}
+		queries++
+		time.Sleep(100 * time.Millisecond)
+	}
+	opened := c.Connections.Load()
+	t.Logf("%d queries over %v on %d physical connections", queries, time.Since(start).Round(time.Millisecond), opened)
+	if opened < 3 {
+		t.Fatalf("only %d connections opened in 7s with a 2s maximum age: connections are not being retired", opened)
+	}
+}
+
+func newConnectorFor(t *testing.T, d *testenv.DSQLLocal, lifetime string) *dsql.Connector {
+	cc, _, err := dsql.ConnectorConfigFromSQL(dsqlLocalConfig(d), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc.TokenLifetime, _ = time.ParseDuration(lifetime)
+	c, err := dsql.NewConnector(cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func connectWithToken(ctx context.Context, d *testenv.DSQLLocal, token string) error {
+	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d user=%s dbname=postgres sslmode=verify-full sslrootcert=%s", d.Host, d.Port, serverRole, d.CAFile))
+	if err != nil {
+		return err
+	}
+	cfg.Password = token
+	cfg.TLSConfig.ServerName = d.Hostname
+	c, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	return c.Close(ctx)
+}
