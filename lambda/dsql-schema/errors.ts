@@ -15,7 +15,8 @@ interface ErrorLike {
   message?: string;
 }
 
-const SOCKET_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
+// ENOTFOUND (no such host) is left out on purpose: a wrong endpoint name is a configuration error.
+const SOCKET_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
 const CONNECTION_MESSAGES = [/connection terminated/i, /connection timeout/i, /client was closed/i, /not queryable/i, /socket hang up/i, /server closed the connection/i];
 
 /** Classifies an error from `pg` or the network. Never matches on message text for SQL errors. */
