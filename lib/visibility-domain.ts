@@ -5,6 +5,11 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as opensearch from 'aws-cdk-lib/aws-opensearchservice';
 import { Construct } from 'constructs';
 
+/** HTTP actions Temporal uses on the domain (index, _bulk, _search, _count, _mapping, _cluster/health). */
+export const VISIBILITY_HTTP_ACTIONS: readonly string[] = [
+  'es:ESHttpGet', 'es:ESHttpHead', 'es:ESHttpPost', 'es:ESHttpPut', 'es:ESHttpDelete', 'es:ESHttpPatch',
+];
+
 /** Properties of {@link TemporalVisibilityDomain}. */
 export interface TemporalVisibilityDomainProps {
   /** VPC of the domain. */
@@ -50,7 +55,7 @@ export interface TemporalVisibilityDomainProps {
  *
  * The access policy allows only the principals added with {@link grantAccess} (the Temporal server
  * task role) and {@link allowIndexJob} (the index job's role): `es:ESHttp*` on this domain's
- * paths. It is written straight into the domain resource, not through the L2's custom resource,
+ * paths; {@link addAccessPolicyStatements} adds narrower statements as they are. It is written straight into the domain resource, not through the L2's custom resource,
  * so no Lambda function is needed and the policy shows in `cdk diff`.
  */
 export class TemporalVisibilityDomain extends Construct implements ec2.IConnectable {
@@ -64,7 +69,13 @@ export class TemporalVisibilityDomain extends Construct implements ec2.IConnecta
   public readonly domainName: string;
   /** The domain's security group (HTTPS 443). */
   public readonly connections: ec2.Connections;
+  /**
+   * This domain's ARN built from its fixed name (`arn:<partition>:es:<region>:<account>:domain/<name>`),
+   * for statements inside the domain's own access policy, where the `Arn` attribute would be circular.
+   */
+  public readonly policyDomainArn: string;
   private readonly principals: iam.IPrincipal[] = [];
+  private readonly extraStatements: iam.PolicyStatement[] = [];
 
   constructor(scope: Construct, id: string, props: TemporalVisibilityDomainProps) {
     super(scope, id);
@@ -123,39 +134,52 @@ export class TemporalVisibilityDomain extends Construct implements ec2.IConnecta
     this.connections = this.domain.connections;
 
     // Resource ARN from the fixed name: referencing the domain's own ARN would be circular.
-    const arn = Stack.of(this).formatArn({ service: 'es', resource: 'domain', resourceName: props.domainName });
+    this.policyDomainArn = Stack.of(this).formatArn({ service: 'es', resource: 'domain', resourceName: props.domainName });
     const cfn = this.domain.node.defaultChild as opensearch.CfnDomain;
     cfn.accessPolicies = Lazy.any({
-      produce: () => this.principals.length === 0 ? undefined : new iam.PolicyDocument({
-        statements: [new iam.PolicyStatement({
-          sid: 'TemporalVisibilityAccess',
-          effect: iam.Effect.ALLOW,
-          principals: this.principals,
-          actions: ['es:ESHttpGet', 'es:ESHttpHead', 'es:ESHttpPost', 'es:ESHttpPut', 'es:ESHttpDelete', 'es:ESHttpPatch'],
-          resources: [`${arn}/*`],
-        })],
-      }).toJSON(),
+      produce: () => {
+        const statements = [...this.extraStatements];
+        if (this.principals.length > 0) {
+          statements.unshift(new iam.PolicyStatement({
+            sid: 'TemporalVisibilityAccess',
+            effect: iam.Effect.ALLOW,
+            principals: this.principals,
+            actions: [...VISIBILITY_HTTP_ACTIONS],
+            resources: [`${this.policyDomainArn}/*`],
+          }));
+        }
+        return statements.length === 0 ? undefined : new iam.PolicyDocument({ statements }).toJSON();
+      },
     });
   }
 
   /**
-   * Adds `grantee` to the domain access policy and gives it the same HTTP actions on this domain in
-   * its own IAM policy. Used for the Temporal server task role.
+   * Adds `grantee` to the domain access policy (`es:ESHttp*` on this domain's paths) and gives it the
+   * same actions on this domain in its own IAM policy. Used for the Temporal server task role.
    */
   public grantAccess(grantee: iam.IGrantable): iam.Grant {
     this.principals.push(grantee.grantPrincipal);
     return iam.Grant.addToPrincipal({
       grantee,
-      actions: ['es:ESHttpGet', 'es:ESHttpHead', 'es:ESHttpPost', 'es:ESHttpPut', 'es:ESHttpDelete', 'es:ESHttpPatch'],
+      actions: [...VISIBILITY_HTTP_ACTIONS],
       resourceArns: [this.domainArn, `${this.domainArn}/*`],
     });
   }
 
   /**
-   * Lets the visibility index job's role (the custom resource that creates the index template and
-   * index) in: adds it to the access policy and grants it the HTTP actions on this domain.
+   * Lets the visibility index job's role in through the domain access policy (`es:ESHttp*` on this
+   * domain's paths). Only the resource policy changes: the job keeps its own, narrower IAM policy.
+   * For path-level statements use {@link addAccessPolicyStatements} instead.
    */
-  public allowIndexJob(role: iam.IGrantable): iam.Grant {
-    return this.grantAccess(role);
+  public allowIndexJob(role: iam.IGrantable): void {
+    this.principals.push(role.grantPrincipal);
+  }
+
+  /**
+   * Adds statements to the domain access policy as they are (e.g. the index job's path-level
+   * statements). Name this domain with {@link policyDomainArn} in their resources.
+   */
+  public addAccessPolicyStatements(...statements: iam.PolicyStatement[]): void {
+    this.extraStatements.push(...statements);
   }
 }

@@ -297,6 +297,9 @@ describe('plug-in points for the schema and index jobs', () => {
     const { CfnWaitConditionHandle } = require('aws-cdk-lib');
     const jobRole = new iam.Role(stack, 'JobRole', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     stack.visibility.allowIndexJob(jobRole);
+    stack.visibility.addAccessPolicyStatements(new iam.PolicyStatement({
+      principals: [jobRole], actions: ['es:ESHttpPut'], resources: [`${stack.visibility.policyDomainArn}/_index_template/x`],
+    }));
     stack.dsqlCluster.grantConnectAdmin(jobRole);
     // Test-only stand-in for the schema/index custom resources: any dependable resource will do.
     const standIn = new CfnWaitConditionHandle(stack, 'StandInForSchemaJob');
@@ -304,9 +307,12 @@ describe('plug-in points for the schema and index jobs', () => {
     app.synth();
     const resources = Template.fromStack(stack).toJSON().Resources as Resources;
     const domain = Object.values(resources).find((r) => r.Type === 'AWS::OpenSearchService::Domain')!;
-    const principals = domain.Properties.AccessPolicies.Statement[0].Principal.AWS;
-    expect(principals).toHaveLength(2);
-    expect(principals).toContainEqual({ 'Fn::GetAtt': [stack.getLogicalId(jobRole.node.defaultChild), 'Arn'] });
+    const [main, extra] = domain.Properties.AccessPolicies.Statement;
+    const jobArn = { 'Fn::GetAtt': [stack.getLogicalId(jobRole.node.defaultChild), 'Arn'] };
+    expect(main.Principal.AWS).toHaveLength(2);
+    expect(main.Principal.AWS).toContainEqual(jobArn);
+    expect(extra).toMatchObject({ Action: 'es:ESHttpPut', Principal: { AWS: jobArn } });
+    expect(JSON.stringify(extra.Resource)).toContain(':domain/temporal-dev/_index_template/x');
     const jobPolicy = Object.values(resources).find((r) => r.Type === 'AWS::IAM::Policy'
       && r.Properties.Roles[0].Ref === stack.getLogicalId(jobRole.node.defaultChild))!;
     expect(jobPolicy.Properties.PolicyDocument.Statement).toContainEqual({
