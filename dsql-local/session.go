@@ -73,6 +73,7 @@ type session struct {
 	portals        map[string]*portal
 	closed         bool
 	busy           bool // a query was sent and its ReadyForQuery has not arrived
+	swallow        int  // ParseComplete/BindComplete answers to our own messages, to drop
 	closeReason    string
 }
 
@@ -348,6 +349,22 @@ func (s *session) handleExecute(m rawMsg, portalName string) error {
 		return s.forward(m)
 	}
 	info := p.info
+	if info.Tx == txCommit {
+		if r := s.commitCheck(); r != nil {
+			// Roll back instead, through an unnamed statement whose ParseComplete and
+			// BindComplete the client must not see; the ROLLBACK's CommandComplete becomes r.
+			s.commitFail = r
+			s.swallow += 2
+			s.mu.Unlock()
+			if err := writeMsg(s.bw, &pgproto3.Parse{Query: "ROLLBACK"}); err != nil {
+				return err
+			}
+			if err := writeMsg(s.bw, &pgproto3.Bind{}); err != nil {
+				return err
+			}
+			return writeMsg(s.bw, &pgproto3.Execute{})
+		}
+	}
 	inBlock := s.txStatus == 'T' || s.txStatus == 'E'
 	if !inBlock && s.txStmts == 0 {
 		s.txStart = time.Now()
@@ -375,7 +392,11 @@ func (s *session) backendLoop() {
 			return
 		}
 		s.cmu.Lock()
-		if out != nil {
+		if out == dropMsg {
+			if s.br.Buffered() == 0 {
+				err = s.cw.Flush()
+			}
+		} else if out != nil {
 			err = writeMsg(s.cw, out)
 		} else {
 			err = writeRaw(s.cw, m)
@@ -390,9 +411,20 @@ func (s *session) backendLoop() {
 	}
 }
 
+// dropMsg, returned by handleBackend, means: do not pass the message on.
+var dropMsg encoder = &pgproto3.NoData{}
+
 // handleBackend inspects one message from PostgreSQL; a non-nil result replaces it.
 func (s *session) handleBackend(m rawMsg) (encoder, error) {
 	switch m.typ {
+	case '1', '2': // ParseComplete, BindComplete
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.swallow > 0 {
+			s.swallow--
+			return dropMsg, nil
+		}
+		return nil, nil
 	case 'E':
 		var e pgproto3.ErrorResponse
 		if err := e.Decode(m.body); err != nil {
@@ -401,6 +433,7 @@ func (s *session) handleBackend(m rawMsg) (encoder, error) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.cycleErr = true
+		s.swallow = 0 // PostgreSQL skips the rest of the batch, our own messages included
 		if mk := reMarker.FindString(e.Message); mk != "" {
 			if r, ok := s.markers[mk]; ok {
 				delete(s.markers, mk)
@@ -435,6 +468,7 @@ func (s *session) handleBackend(m rawMsg) (encoder, error) {
 		st := m.body[0]
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		s.swallow = 0
 		if st == 'I' {
 			if s.pendingDDL && !s.cycleErr && s.lastTag != "ROLLBACK" {
 				s.seenVersion = s.srv.schemaVersion.Add(1)

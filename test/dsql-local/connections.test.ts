@@ -176,6 +176,25 @@ describe('fault injection', () => {
     expect((await c.query('SELECT count(*)::int AS n FROM commits')).rows[0].n).toBe(1);
   });
 
+  test('injected commit failures also apply to a COMMIT sent over the extended protocol', async () => {
+    const c = await connect();
+    await c.query('CREATE TABLE commits_ext (id int PRIMARY KEY)');
+    await dsql.failCommits(1, 'OC001');
+    try {
+      await c.query('BEGIN');
+      await c.query('INSERT INTO commits_ext VALUES ($1)', [1]);
+      await expectSqlError(c.query({ name: 'commit_stmt', text: 'COMMIT' }), '40001', '(OC001)');
+    } finally {
+      await dsql.failCommits(0);
+    }
+    // The transaction is over (rolled back): no ROLLBACK needed, prepared statements still work.
+    expect((await c.query('SELECT count(*)::int AS n FROM commits_ext')).rows[0].n).toBe(0);
+    await c.query('BEGIN');
+    await c.query('INSERT INTO commits_ext VALUES ($1)', [2]);
+    expect((await c.query({ name: 'commit_stmt', text: 'COMMIT' })).command).toBe('COMMIT');
+    expect((await c.query({ text: 'SELECT id FROM commits_ext', values: [] })).rows).toEqual([{ id: 2 }]);
+  });
+
   test('a fraction of 0.5 fails some commits and not others', async () => {
     const c = await connect();
     await dsql.failCommits(0.5, 'OC001');
