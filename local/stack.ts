@@ -79,6 +79,8 @@ export interface LocalStack {
   readonly temporalAddress: string;
   /** Namespace created at start-up. */
   readonly namespace: 'default';
+  /** Our server's Prometheus endpoint, `http://127.0.0.1:<port>/metrics` (dsql_* counters of the plugin). */
+  readonly metricsUrl: string;
   /** Temporal UI, `http://127.0.0.1:<port>` (undefined with `ui: false`). */
   readonly uiUrl?: string;
   /** OpenSearch node URL. */
@@ -536,6 +538,7 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
     let stopped: Promise<void> | undefined;
     return {
       temporalAddress: server.address,
+      metricsUrl: server.metricsUrl,
       namespace: 'default',
       uiUrl,
       openSearchUrl: os.url,
@@ -582,7 +585,7 @@ Options of up:
 `;
 
 /** Direct children of `pid` with their command lines (Linux /proc). */
-function childrenOf(pid: number): Array<{ pid: number; command: string }> {
+export function childrenOf(pid: number): Array<{ pid: number; command: string }> {
   const out: Array<{ pid: number; command: string }> = [];
   let tasks: string[] = [];
   try {
