@@ -21,7 +21,7 @@
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import type { Client } from '@opensearch-project/opensearch';
 import { createClient, errorTypeOf, statusOf, withRetry } from './opensearch';
-import { parseProperties, VisibilityIndexProperties } from './properties';
+import { parseProperties, PROPERTY, VisibilityIndexProperties } from './properties';
 import { diffMapping, liveSortFields, listForMessage, templateSortFields } from './verify';
 import type { FieldMapping } from './properties';
 
@@ -92,7 +92,14 @@ export function shortError(e: unknown): Error {
 }
 
 async function run(event: CloudFormationCustomResourceEvent, deadline: number): Promise<HandlerResponse> {
-  const props = parseProperties(event.ResourceProperties as Record<string, unknown>);
+  const raw = event.ResourceProperties as Record<string, unknown>;
+  if (event.RequestType === 'Delete' && String(raw[PROPERTY.destroyIndexOnDelete]) !== 'true') {
+    // Keeping the index needs neither valid properties nor the domain: a rollback or a stack
+    // deletion never fails here.
+    log('delete: keeping index and template', { index: raw[PROPERTY.indexName], template: raw[PROPERTY.templateName] });
+    return { PhysicalResourceId: event.PhysicalResourceId };
+  }
+  const props = parseProperties(raw);
   if (event.RequestType === 'Delete') return onDelete(event.PhysicalResourceId, props, deadline);
   return apply(props, deadline);
 }
@@ -109,6 +116,14 @@ function stepper(deadline: number) {
 
 async function apply(p: VisibilityIndexProperties, deadline: number): Promise<HandlerResponse> {
   const client = createClient(p);
+  try {
+    return await applyWith(client, p, deadline);
+  } finally {
+    await client.close();
+  }
+}
+
+async function applyWith(client: Client, p: VisibilityIndexProperties, deadline: number): Promise<HandlerResponse> {
   const step = stepper(deadline);
   const index = p.indexName;
 
@@ -237,17 +252,22 @@ function conflictError(index: string, p: VisibilityIndexProperties, conflicts: {
   );
 }
 
+/** Delete with DestroyIndexOnDelete=true (run() handles the default, keeping the index). */
 async function onDelete(physicalId: string, p: VisibilityIndexProperties, deadline: number): Promise<HandlerResponse> {
-  if (!p.destroyIndexOnDelete) {
-    log('delete: keeping index and template', { index: p.indexName, template: p.templateName });
-    return { PhysicalResourceId: physicalId };
-  }
   if (physicalId !== physicalResourceId(p)) {
     // Not an index this resource created or verified (e.g. a replaced resource's old id format): keep it.
     log('delete: physical id does not match the properties, keeping the index', { physicalId, expected: physicalResourceId(p) });
     return { PhysicalResourceId: physicalId };
   }
   const client = createClient(p);
+  try {
+    return await destroyIndex(client, physicalId, p, deadline);
+  } finally {
+    await client.close();
+  }
+}
+
+async function destroyIndex(client: Client, physicalId: string, p: VisibilityIndexProperties, deadline: number): Promise<HandlerResponse> {
   const step = stepper(deadline);
   const ignore404 = (e: unknown) => {
     if (statusOf(e) === 404) return undefined;

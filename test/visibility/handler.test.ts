@@ -448,6 +448,15 @@ describe('properties', () => {
     ).rejects.toThrow(/^property ContentHash="abc" is invalid: must be the SHA-256 of TemplateBody \([0-9a-f]{64}\)$/);
   });
 
+  test('Delete without the destroy flag succeeds without valid properties or a reachable domain', async () => {
+    const from = proxy.requests.length;
+    const broken = { ServiceToken: SERVICE_TOKEN, [PROPERTY.endpoint]: 'not a url', [PROPERTY.indexName]: 'temporal_visibility_v1_test' };
+    const res = await invoke('delete-broken-props', deleteEvent('somewhere/temporal_visibility_v1_test', broken));
+    expect(res.PhysicalResourceId).toBe('somewhere/temporal_visibility_v1_test');
+    expect(proxy.requests.length).toBe(from);
+    expect((await node('HEAD', '/temporal_visibility_v1_test')).status).toBe(200);
+  });
+
   test('booleans other than "true"/"false" are refused', async () => {
     await expect(
       invoke('bad-bool', createEvent(properties('temporal_visibility_v1_test', { [PROPERTY.destroyIndexOnDelete]: 'yes' }))),
