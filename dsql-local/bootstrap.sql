@@ -177,6 +177,37 @@ BEGIN
   RETURN NULL;
 END $$;
 
+-- Key size limit (DSQL: primary key columns together <= 1 KiB, each index key <= 1 KiB; 54000).
+-- (Re)creates a per-table trigger function that checks the key of every index of rel; run when a
+-- table is created and after each async index build. Sizes are PostgreSQL's datum sizes.
+CREATE OR REPLACE FUNCTION dsql_local_internal.install_key_limits(rel regclass) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE
+  checks text := ''; ix record; expr text;
+  fname text := format('dsql_local_internal.%I', 'key_limits_' || rel::oid);
+BEGIN
+  FOR ix IN
+    SELECT i.indexrelid::regclass::text AS name, array_agg(a.attname ORDER BY k.ord) AS cols
+      FROM pg_index i
+      CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+      JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+     WHERE i.indrelid = rel AND k.ord <= i.indnkeyatts AND k.attnum > 0
+     GROUP BY i.indexrelid
+  LOOP
+    SELECT string_agg(format('coalesce(pg_column_size(NEW.%I), 0)', c), ' + ') INTO expr FROM unnest(ix.cols) c;
+    checks := checks || format(
+      'IF %s > 1024 THEN RAISE EXCEPTION %L USING ERRCODE = %L, DETAIL = %L; END IF; ',
+      expr, 'key size exceeds the limit of 1024 bytes', '54000', 'dsql-local: key of index ' || ix.name);
+  END LOOP;
+  IF checks = '' THEN
+    RETURN;
+  END IF;
+  EXECUTE format('CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS $body$ BEGIN %s RETURN NEW; END $body$',
+                 fname, checks);
+  EXECUTE format('CREATE OR REPLACE TRIGGER dsql_local_key_limits BEFORE INSERT OR UPDATE ON %s '
+                 'FOR EACH ROW EXECUTE FUNCTION %s()', rel, fname);
+END $$;
+
 CREATE OR REPLACE FUNCTION dsql_local_internal.on_create_table() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER AS $$
 DECLARE r record;
@@ -186,6 +217,7 @@ BEGIN
              AND schema_name NOT IN ('sys', 'dsql_local_internal') LOOP
     EXECUTE format('CREATE TRIGGER dsql_local_write_limits AFTER INSERT OR UPDATE OR DELETE ON %s '
                    'FOR EACH ROW EXECUTE FUNCTION dsql_local_internal.count_write()', r.objid::regclass);
+    PERFORM dsql_local_internal.install_key_limits(r.objid::regclass);
   END LOOP;
 END $$;
 

@@ -152,6 +152,26 @@ describe('column and key types', () => {
   ])('%s columns are refused', async (_n, sql) => {
     await expectRefused(db, sql, UNSUPPORTED, 'datatype');
   });
+  test('primary keys over 1 KiB are refused with 54000; 255-character ids fit', async () => {
+    await db.query('CREATE TABLE wide_keys (ns uuid, workflow_id text, run_id text, body text, PRIMARY KEY (ns, workflow_id, run_id))');
+    await db.query("INSERT INTO wide_keys VALUES (gen_random_uuid(), repeat('w', 255), repeat('r', 255), repeat('b', 5000))");
+    await expectSqlError(
+      db.query("INSERT INTO wide_keys VALUES (gen_random_uuid(), repeat('w', 900), repeat('r', 255), 'x')"),
+      '54000',
+      'key size exceeds the limit of 1024 bytes',
+    );
+    await expectSqlError(db.query("UPDATE wide_keys SET workflow_id = repeat('w', 1100)"), '54000');
+  });
+
+  test('index keys over 1 KiB are refused once an async index covers the column', async () => {
+    await db.query('CREATE TABLE wide_idx (id int PRIMARY KEY, tag text)');
+    await db.query("INSERT INTO wide_idx VALUES (1, repeat('t', 2000))");
+    const job = (await db.query('CREATE INDEX ASYNC wide_idx_tag ON wide_idx (tag)')).rows[0].job_id as string;
+    expect((await db.query(`CALL sys.wait_for_job('${job}')`)).rows).toEqual([{ succeeded: true }]);
+    await expectSqlError(db.query("INSERT INTO wide_idx VALUES (2, repeat('t', 2000))"), '54000', 'key size exceeds');
+    await db.query("INSERT INTO wide_idx VALUES (3, repeat('t', 1000))");
+  });
+
   test('UUID keys, JSONB and bytea non-key columns work', async () => {
     await db.query('CREATE TABLE docs (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), body jsonb, blob bytea, created timestamptz DEFAULT now())');
     await db.query('INSERT INTO docs (body, blob) VALUES ($1, $2)', [{ kind: 'x', n: 3 }, Buffer.from([1, 2, 3])]);
