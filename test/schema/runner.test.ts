@@ -222,21 +222,61 @@ test('a failing index build fails the run with the job status and details, and l
   }
 });
 
-test('a statement DSQL refuses is reported with its location and SQLSTATE and not retried', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'schema-bad-'));
-  fs.cpSync(FIXTURES_DIR, dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'v1.2', 'buffered_events.sql'), 'CREATE TABLE IF NOT EXISTS bad (id SERIAL PRIMARY KEY);\n');
+test.each([
+  ['42704', 'CREATE TABLE IF NOT EXISTS bad (id SERIAL PRIMARY KEY);', 'type "serial" does not exist'],
+  ['0A000', 'CREATE INDEX IF NOT EXISTS bad_idx ON tasks USING btree (task_id)', ''],
+  ['0A000', 'CREATE TABLE IF NOT EXISTS bad (id BIGINT PRIMARY KEY, tags TEXT[]);', ''],
+  ['54000', "INSERT INTO tasks (range_hash, task_queue_id, task_id, data) SELECT 1, 'q', g, 'd' FROM generate_series(1, 3001) AS g;", 'transaction row limit exceeded'],
+])('a statement DSQL refuses (SQLSTATE %s) is reported with its location and not retried', async (code, sql, message) => {
+  if (!sql.endsWith(';')) {
+    // Synchronous CREATE INDEX never reaches DSQL: the loader refuses it first (as DSQL would, with 0A000).
+    expect(() => loadVersionedSchema(writeV12(sql + ';'))).toThrow(/DSQL refuses synchronous CREATE INDEX/);
+    return;
+  }
+  const dir = writeV12(sql);
   const dsql = await startDsql();
   try {
     const log: string[] = [];
     const runner = new SchemaRunner({ connection: adminConnection(dsql), schema: loadVersionedSchema(dir), log: (m) => log.push(m) });
-    await expect(runner.apply({ deadline: inMinute() })).rejects.toThrow(
-      /^v1\.2\/buffered_events\.sql:1 failed: SQLSTATE 42704: type "serial" does not exist \(not retried: a bug or a DSQL limit\); statement: CREATE TABLE IF NOT EXISTS bad/);
+    const err = await runner.apply({ deadline: inMinute() }).then(() => undefined, (e: Error) => e);
+    expect(err).toBeInstanceOf(MigrationError);
+    expect(err?.message).toMatch(new RegExp(`^v1\\.2/buffered_events\\.sql:1 failed: SQLSTATE ${code}: .*${message.replace(/"/g, '.')}.* \\(not retried: a bug or a DSQL limit\\); statement: `));
     expect(log.filter((m) => m.startsWith('retry '))).toEqual([]);
     expect((await runner.status()).currentVersion).toBe('1.1');
   } finally {
     await dsql.stop();
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A copy of the fixtures whose v1.2 holds only `sql`. */
+function writeV12(sql: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'schema-bad-'));
+  fs.cpSync(FIXTURES_DIR, dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'v1.2', 'buffered_events.sql'), `${sql}\n`);
+  return dir;
+}
+
+test('connection-rate refusals (53400) and connections dropped during index waits are retried', async () => {
+  const dsql = await startDsql({ connRate: 2, connBurst: 3, indexBuildDelayMs: 1500 });
+  try {
+    const log: string[] = [];
+    const runner = new SchemaRunner({ connection: adminConnection(dsql), schema: fixtures(), log: (m) => log.push(m) });
+    const applying = runner.apply({ deadline: inMinute() });
+    // Once the two v1.0 builds are being awaited (three open connections), drop every connection.
+    for (let i = 0; i < 200 && (await dsql.state()).connections.length < 3; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(await dsql.dropConnections()).toBeGreaterThanOrEqual(3);
+    const r = await applying;
+    expect(r.outcome).toBe('applied');
+    const retries = log.filter((m) => m.startsWith('retry '));
+    expect(retries.filter((m) => /rate error: SQLSTATE 53400/.test(m)).length).toBeGreaterThanOrEqual(1);
+    expect(retries.filter((m) => /waiting for job .* connection error/.test(m)).length).toBeGreaterThanOrEqual(1);
+    await new Promise((res) => setTimeout(res, 1000)); // the test's own connection must fit the 2/s budget
+    const c = await dsql.connect();
+    expect(await describeSchema(c)).toEqual(reference);
+    await c.end();
+  } finally {
+    await dsql.stop();
   }
 });
 
