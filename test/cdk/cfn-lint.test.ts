@@ -31,11 +31,17 @@ function cfnLint(templates: string[]): { status: number | null; output: string }
 
 describe('cfn-lint', () => {
   const templates: string[] = [];
+  const dirs: string[] = [];
   let prodDir: string;
+
+  afterAll(() => {
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  });
 
   beforeAll(() => {
     expect(fs.existsSync(CFN_LINT)).toBe(true); // run scripts/setup.sh first
     prodDir = tempDir('cli-prod');
+    dirs.push(prodDir);
     // The README's main job, with an explicit image so the test does not need the Dockerfile.
     execFileSync(CDK, ['synth', '-c', 'env=prod', '-c', `serverImage=${TEST_SERVER_IMAGE}`, '-o', prodDir, '--quiet'], {
       cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CDK_DISABLE_VERSION_CHECK: '1' },
@@ -43,10 +49,12 @@ describe('cfn-lint', () => {
     templates.push(...templatesIn(prodDir));
 
     const devDir = tempDir('dev');
+    dirs.push(devDir);
     buildApp('dev', { ...ENVIRONMENTS }, { nag: true, outdir: devDir }).app.synth();
     templates.push(...templatesIn(devDir));
 
     const existingDir = tempDir('existing');
+    dirs.push(existingDir);
     buildApp('shared', {
       shared: {
         numHistoryShards: 64,
@@ -61,6 +69,8 @@ describe('cfn-lint', () => {
         },
         env: { account: '123456789012', region: 'eu-west-1' },
         opensearch: { masterNodes: 0 },
+        dsql: { kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/0b7a4c52-8a11-4a8a-9d57-3c0e8e1f2a10' },
+        ui: { certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/5d1f3a2b-7c4e-4b8f-9e21-0a6b3c9d8e7f' },
       },
     }, { nag: true, outdir: existingDir }).app.synth();
     templates.push(...templatesIn(existingDir));
@@ -76,6 +86,16 @@ describe('cfn-lint', () => {
     expect(domain.Properties.VPCOptions.SubnetIds).toHaveLength(3);
     expect(of('AWS::ElasticLoadBalancingV2::Listener').some((l) => l.Properties.Port === 7233 && l.Properties.Protocol === 'TCP')).toBe(true);
     expect(of('AWS::EC2::VPCEndpoint').some((e) => JSON.stringify(e.Properties.ServiceName).includes('VpcEndpointServiceName'))).toBe(true);
+  });
+
+  test('variant: customer KMS key on DSQL, HTTPS (TLS 1.2+) UI listener with the given certificate', () => {
+    const t = JSON.parse(fs.readFileSync(templates.find((f) => f.endsWith('Temporal-shared.template.json'))!, 'utf8'));
+    const of = (type: string) => Object.values(t.Resources as Record<string, any>).filter((r) => r.Type === type);
+    expect(of('AWS::DSQL::Cluster')[0].Properties.KmsEncryptionKey).toBe('arn:aws:kms:eu-west-1:123456789012:key/0b7a4c52-8a11-4a8a-9d57-3c0e8e1f2a10');
+    const https = of('AWS::ElasticLoadBalancingV2::Listener').find((l) => l.Properties.Protocol === 'HTTPS')!;
+    expect(https.Properties.Port).toBe(443);
+    expect(https.Properties.Certificates).toEqual([{ CertificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/5d1f3a2b-7c4e-4b8f-9e21-0a6b3c9d8e7f' }]);
+    expect(https.Properties.SslPolicy).toMatch(/TLS13|TLS-1-2/);
   });
 
   test('an existing VPC is used as given: no VPC, subnets or NAT created', () => {
