@@ -40,6 +40,8 @@ export interface RunnerHooks {
    * worst moment for a crash. Throwing here simulates one (tests inject crashes this way).
    */
   readonly afterStatement?: (version: string, statement: SchemaStatement) => void | Promise<void>;
+  /** Called when every statement and index of a version is done, before the version is marked complete. */
+  readonly beforeVersionComplete?: (version: string) => void | Promise<void>;
 }
 
 /** Runner configuration. */
@@ -319,6 +321,7 @@ export class SchemaRunner {
       for (const b of done) pending.delete(b.statement.index);
       if (pending.size > 0) return { complete: false, executed, pendingJobs: jobIds(pending) };
     }
+    await this.options.hooks?.beforeVersionComplete?.(v.version);
     const now = new Date();
     await s.transaction(`mark v${v.version} complete`, [
       {

@@ -168,6 +168,41 @@ test('a crash after each statement, then a rerun, converges to the same schema',
   }
 });
 
+test('a crash before each version is marked complete, then a rerun, converges to the same schema', async () => {
+  const dsql = await startDsql();
+  try {
+    const crashed = new Set<string>();
+    let runs = 0;
+    for (;;) {
+      runs++;
+      expect(runs).toBeLessThanOrEqual(4);
+      const runner = new SchemaRunner({
+        connection: adminConnection(dsql), schema: fixtures(),
+        hooks: {
+          beforeVersionComplete: (version) => {
+            if (crashed.has(version)) return;
+            crashed.add(version);
+            throw new Error(`injected crash before v${version} complete`);
+          },
+        },
+      });
+      const r = await runner.apply({ deadline: inMinute() }).catch((e: Error) => e.message);
+      if (typeof r !== 'string') {
+        expect(r).toMatchObject({ outcome: 'applied', appliedVersions: ['1.2'], statementsExecuted: 0 });
+        break;
+      }
+      expect(r).toBe(`injected crash before v${[...crashed].pop()} complete`);
+      expect((await runner.status()).currentVersion).toBe(({ '1.0': '0.0', '1.1': '1.0', '1.2': '1.1' } as Record<string, string>)[[...crashed].pop() as string]);
+    }
+    expect(runs).toBe(4);
+    const c = await dsql.connect();
+    expect(await describeSchema(c)).toEqual(reference);
+    await c.end();
+  } finally {
+    await dsql.stop();
+  }
+});
+
 test('OCC on statements and commits, refused and dropped connections are retried', async () => {
   const dsql = await startDsql();
   try {
