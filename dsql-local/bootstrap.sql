@@ -31,8 +31,10 @@ GRANT SELECT ON sys.jobs TO PUBLIC;
 CREATE TABLE IF NOT EXISTS dsql_local_internal.job_statements (
   job_id     text PRIMARY KEY,
   index_name text NOT NULL,
+  table_oid  oid,
   statement  text NOT NULL
 );
+ALTER TABLE dsql_local_internal.job_statements ADD COLUMN IF NOT EXISTS table_oid oid;
 
 CREATE TABLE IF NOT EXISTS sys.iam_pg_role_mappings (
   iam_oid              bigint GENERATED ALWAYS AS IDENTITY,
@@ -120,10 +122,16 @@ BEGIN
     SELECT string_agg(substr('abcdefghijklmnopqrstuvwxyz234567', 1 + floor(random() * 32)::int, 1), '')
       INTO p_job_id FROM generate_series(1, 26);
   END IF;
+  IF (SELECT count(*) FROM pg_index WHERE indrelid = rel)
+     + (SELECT count(*) FROM dsql_local_internal.job_statements s JOIN sys.jobs j USING (job_id)
+         WHERE j.status IN ('submitted', 'processing') AND s.table_oid = rel::oid
+           AND to_regclass(s.index_name) IS NULL) >= 24 THEN
+    RAISE EXCEPTION 'table % already has the maximum of 24 indexes', relname USING ERRCODE = '54000';
+  END IF;
   INSERT INTO sys.jobs (job_id, status, job_type, object_name)
     VALUES (p_job_id, 'submitted', 'INDEX_BUILD', format('%I.%I', nsp, p_index));
-  INSERT INTO dsql_local_internal.job_statements (job_id, index_name, statement)
-    VALUES (p_job_id, format('%I.%I', nsp, p_index),
+  INSERT INTO dsql_local_internal.job_statements (job_id, index_name, table_oid, statement)
+    VALUES (p_job_id, format('%I.%I', nsp, p_index), rel::oid,
       format('CREATE %sINDEX %I ON %I.%I (%s)%s',
         CASE WHEN p_unique THEN 'UNIQUE ' ELSE '' END, p_index, nsp, relname,
         (SELECT string_agg(format('%I', k), ', ') FROM unnest(p_keys) k),
@@ -219,6 +227,24 @@ BEGIN
                    'FOR EACH ROW EXECUTE FUNCTION dsql_local_internal.count_write()', r.objid::regclass);
     PERFORM dsql_local_internal.install_key_limits(r.objid::regclass);
   END LOOP;
+END $$;
+
+-- DSQL allows at most 10 user schemas (besides public).
+CREATE OR REPLACE FUNCTION dsql_local_internal.on_create_schema() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER AS $$
+BEGIN
+  IF (SELECT count(*) FROM pg_namespace
+       WHERE nspname NOT IN ('public', 'sys', 'dsql_local_internal', 'information_schema')
+         AND nspname NOT LIKE 'pg\_%') > 10 THEN
+    RAISE EXCEPTION 'schema limit of 10 exceeded' USING ERRCODE = '54000';
+  END IF;
+END $$;
+
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'dsql_local_schema_limit') THEN
+    CREATE EVENT TRIGGER dsql_local_schema_limit ON ddl_command_end WHEN TAG IN ('CREATE SCHEMA')
+      EXECUTE FUNCTION dsql_local_internal.on_create_schema();
+  END IF;
 END $$;
 
 DO $$ BEGIN

@@ -350,6 +350,9 @@ func checkCreateTable(cs *pg_query.CreateStmt) *refusal {
 				return r
 			}
 			if c.Contype == pg_query.ConstrType_CONSTR_PRIMARY || c.Contype == pg_query.ConstrType_CONSTR_UNIQUE {
+				if len(c.Keys) > 8 {
+					return refuse("54011", "cannot use more than 8 columns in a key")
+				}
 				for _, k := range c.Keys {
 					keyCols = append(keyCols, k.GetString_().GetSval())
 				}

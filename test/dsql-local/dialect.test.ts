@@ -172,6 +172,12 @@ describe('column and key types', () => {
     await db.query("INSERT INTO wide_idx VALUES (3, repeat('t', 1000))");
   });
 
+  test('more than 8 key columns are refused', async () => {
+    const cols = Array.from({ length: 9 }, (_, i) => `c${i} int`).join(', ');
+    const keys = Array.from({ length: 9 }, (_, i) => `c${i}`).join(', ');
+    await expectRefused(db, `CREATE TABLE nine_keys (${cols}, PRIMARY KEY (${keys}))`, '54011');
+  });
+
   test('UUID keys, JSONB and bytea non-key columns work', async () => {
     await db.query('CREATE TABLE docs (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), body jsonb, blob bytea, created timestamptz DEFAULT now())');
     await db.query('INSERT INTO docs (body, blob) VALUES ($1, $2)', [{ kind: 'x', n: 3 }, Buffer.from([1, 2, 3])]);
@@ -260,6 +266,12 @@ describe('indexes', () => {
     const idx = await db.query("SELECT indexdef FROM pg_indexes WHERE indexname = 'base_n_uq'");
     expect(idx.rows[0].indexdef).toMatch(/CREATE UNIQUE INDEX base_n_uq ON public\.base USING btree \(n\) INCLUDE \(doc\)/);
   });
+  test('a table takes at most 24 indexes', async () => {
+    await db.query('CREATE TABLE many_idx (id int PRIMARY KEY, ' + Array.from({ length: 24 }, (_, i) => `c${i} int`).join(', ') + ')');
+    for (let i = 0; i < 23; i++) await db.query(`CREATE INDEX ASYNC many_idx_${i} ON many_idx (c${i})`);
+    await expectSqlError(db.query('CREATE INDEX ASYNC many_idx_23 ON many_idx (c23)'), '54000', 'maximum of 24 indexes');
+  });
+
   test('CREATE INDEX ASYNC IF NOT EXISTS on an existing index returns no job', async () => {
     const r = await db.query('CREATE INDEX ASYNC IF NOT EXISTS base_n_uq ON base (n)');
     expect(r.rows).toEqual([]);
@@ -271,8 +283,10 @@ describe('supported SQL', () => {
     await db.query('CREATE VIEW base_ids AS SELECT id, n FROM base');
     expect((await db.query('SELECT count(*)::int AS c FROM base_ids')).rows[0].c).toBeGreaterThanOrEqual(1);
   });
-  test('CREATE SCHEMA and tables in it', async () => {
+  test('CREATE SCHEMA and tables in it; at most 10 schemas', async () => {
+    for (let i = 1; i <= 9; i++) await db.query(`CREATE SCHEMA extra${i}`);
     await db.query('CREATE SCHEMA app');
+    await expectSqlError(db.query('CREATE SCHEMA eleventh'), '54000', 'schema limit');
     await db.query('CREATE TABLE app.items (id uuid PRIMARY KEY, name text NOT NULL)');
     await db.query("INSERT INTO app.items VALUES (gen_random_uuid(), 'x')");
     expect((await db.query('SELECT name FROM app.items')).rows).toEqual([{ name: 'x' }]);
