@@ -10,9 +10,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
+	"time"
 	_ "time/tzdata" // embed tzdata as a fallback
 
 	"github.com/urfave/cli/v2"
@@ -44,8 +47,13 @@ func newApp() *cli.App {
 	app.Commands = []*cli.Command{
 		{
 			Name:  "render-config",
-			Usage: "print the rendered server config",
+			Usage: "print the rendered server config (after the same bootstrap as start)",
 			Action: func(c *cli.Context) error {
+				bctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				if err := bootstrap(bctx, osEnv{}, &http.Client{Timeout: 5 * time.Second}); err != nil {
+					return err
+				}
 				cfg, err := config.Load(config.WithConfigFile(c.String("config-file")))
 				if err != nil {
 					return fmt.Errorf("loading config %s: %w", c.String("config-file"), err)
@@ -94,6 +102,11 @@ func services(c *cli.Context) ([]string, error) {
 func start(c *cli.Context) error {
 	svcs, err := services(c)
 	if err != nil {
+		return err
+	}
+	bctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := bootstrap(bctx, osEnv{}, &http.Client{Timeout: 5 * time.Second}); err != nil {
 		return err
 	}
 	cfg, err := config.Load(config.WithConfigFile(c.String("config-file")))
