@@ -2,7 +2,7 @@
  * dsql-local conformance, connections: TLS and SNI, IAM-token authentication, AWS IAM GRANT /
  * REVOKE role mappings, connection age and rate limits, and the fault-injection API.
  */
-import { Client } from 'pg';
+import { Client, Pool } from 'pg';
 import { DsqlLocal, startDsqlLocal } from '../support/dsql-local';
 import { expectSqlError } from './expect-sql';
 
@@ -43,6 +43,20 @@ describe('TLS', () => {
     const cfg = await dsql.clientConfig();
     const c = new Client({ ...cfg, ssl: { ca: (cfg.ssl as { ca: string }).ca, servername: 'other.example.com', checkServerIdentity: () => undefined } });
     await expectSqlError(c.connect(), '08004', 'unknown endpoint');
+  });
+});
+
+describe('pools', () => {
+  test('poolConfig signs a fresh token for each new connection', async () => {
+    const pool = new Pool(dsql.poolConfig());
+    try {
+      const clients = await Promise.all([pool.connect(), pool.connect()]);
+      const pids = await Promise.all(clients.map(async (c) => (await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid));
+      clients.forEach((c) => c.release());
+      expect(new Set(pids).size).toBe(2);
+    } finally {
+      await pool.end();
+    }
   });
 });
 

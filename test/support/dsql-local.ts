@@ -18,7 +18,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as readline from 'readline';
 import { DsqlSigner } from '@aws-sdk/dsql-signer';
-import { Client, ClientConfig } from 'pg';
+import { Client, ClientConfig, PoolConfig } from 'pg';
 
 /** Repository root (this file is test/support/dsql-local.ts). */
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -119,6 +119,11 @@ export interface DsqlLocal {
   token(options?: ConnectOptions): Promise<string>;
   /** node-postgres client configuration (TLS with the CA and SNI, fresh token as password). */
   clientConfig(options?: ConnectOptions): Promise<ClientConfig>;
+  /**
+   * node-postgres pool configuration: like {@link clientConfig} but signs a fresh token for every
+   * new connection and retires connections after 50 minutes (DSQL closes them at 60).
+   */
+  poolConfig(options?: ConnectOptions): PoolConfig;
   /** Opens a connected pg.Client. Rejects with the server's error (e.g. code 28P01). */
   connect(options?: ConnectOptions): Promise<Client>;
   /** Makes statements matching `pattern` (Go regexp) fail with 40001 and the OC code; `times` 0 = until cleared. */
@@ -289,6 +294,19 @@ class Endpoint implements DsqlLocal {
       password: options.password ?? (await this.token(options)),
       ssl: { ca: this.ca, servername: options.servername ?? this.hostname, rejectUnauthorized: true },
       connectionTimeoutMillis: 30_000,
+    };
+  }
+
+  poolConfig(options: ConnectOptions = {}): PoolConfig {
+    return {
+      host: this.host,
+      port: this.port,
+      user: options.user ?? 'admin',
+      database: options.database ?? 'postgres',
+      password: options.password ?? (() => this.token(options)),
+      ssl: { ca: this.ca, servername: options.servername ?? this.hostname, rejectUnauthorized: true },
+      connectionTimeoutMillis: 30_000,
+      maxLifetimeSeconds: 50 * 60,
     };
   }
 
