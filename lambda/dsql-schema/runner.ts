@@ -113,9 +113,6 @@ interface PendingIndex {
   jobId?: string;
 }
 
-/** Thrown internally when the deadline arrives between steps; turned into `in-progress`. */
-class OutOfTime extends Error {}
-
 const JOB_ID_RE = /^[a-z0-9]{1,64}$/;
 
 /**
@@ -224,7 +221,7 @@ export class SchemaRunner {
       }
       return this.result(applied.length > 0 ? 'applied' : 'up-to-date', from, current, target, applied, executed, pendingJobs);
     } catch (e) {
-      if (e instanceof OutOfTime || e instanceof DeadlineExceededError) {
+      if (e instanceof DeadlineExceededError) {
         this.log(`deadline reached: ${e.message}`);
         return this.result('in-progress', from, current, target, applied, executed, pendingJobs);
       }
@@ -285,7 +282,10 @@ export class SchemaRunner {
         throw new MigrationError(`${this.where(v, st)} changed after it was applied (recorded sha256 ${p.sha.slice(0, 12)}, now ${st.sha256.slice(0, 12)}); a released version must never change: put the change in a new version`);
       }
       if (p?.state === 'done') continue;
-      if (Date.now() >= deadline) throw new OutOfTime(`before ${this.where(v, st)}`);
+      if (Date.now() >= deadline) {
+        this.log(`deadline reached before ${this.where(v, st)}`);
+        return { complete: false, executed, pendingJobs: jobIds(pending) };
+      }
       if (st.kind === 'async-index') {
         if (p?.state === 'submitted' && p.jobId) {
           const next = await this.resumeJob(s, v, st, p.jobId);
