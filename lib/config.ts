@@ -194,6 +194,8 @@ export interface PlatformConfigInput {
   readonly stopTimeoutSeconds?: number;
   /** Allow ECS Exec into the tasks (adds the SSM messages endpoint). @default false */
   readonly enableEcsExec?: boolean;
+  /** CPU architecture of all tasks (and of the server image built from the Dockerfile). @default 'arm64' */
+  readonly cpuArchitecture?: 'arm64' | 'x86_64';
   /** Tags applied to every resource. @default {} */
   readonly tags?: Record<string, string>;
 }
@@ -240,6 +242,7 @@ export interface PlatformConfig {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   readonly stopTimeoutSeconds: number;
   readonly enableEcsExec: boolean;
+  readonly cpuArchitecture: 'arm64' | 'x86_64';
   readonly tags: Record<string, string>;
 }
 
@@ -302,7 +305,7 @@ const FARGATE_CPUS = [256, 512, 1024, 2048, 4096, 8192, 16384];
 const TOP_LEVEL_KEYS: ReadonlyArray<keyof PlatformConfigInput> = [
   'env', 'numHistoryShards', 'temporalVersion', 'uiVersion', 'serverImage', 'sizing', 'services', 'network',
   'dsql', 'opensearch', 'ui', 'logRetentionDays', 'removalPolicies', 'dynamicConfig', 'logLevel',
-  'stopTimeoutSeconds', 'enableEcsExec', 'tags',
+  'stopTimeoutSeconds', 'enableEcsExec', 'cpuArchitecture', 'tags',
 ];
 
 function checkKeys(field: string, obj: object, allowed: readonly string[]): void {
@@ -549,6 +552,7 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
   const logLevel = oneOf(p('logLevel'), input.logLevel, ['debug', 'info', 'warn', 'error'] as const, 'info');
   const stopTimeoutSeconds = int(p('stopTimeoutSeconds'), input.stopTimeoutSeconds === undefined ? 120 : input.stopTimeoutSeconds, 2, 120);
   const enableEcsExec = bool(p('enableEcsExec'), input.enableEcsExec, false);
+  const cpuArchitecture = oneOf(p('cpuArchitecture'), input.cpuArchitecture, ['arm64', 'x86_64'] as const, 'arm64');
   const tagsIn = optObject(p('tags'), input.tags);
   for (const [k, v] of Object.entries(tagsIn)) {
     if (typeof v !== 'string' || k.length === 0 || k.length > 128 || v.length > 256 || k.startsWith('aws:')) {
@@ -580,6 +584,7 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
     logLevel,
     stopTimeoutSeconds,
     enableEcsExec,
+    cpuArchitecture,
     tags: tagsIn as Record<string, string>,
   };
 }

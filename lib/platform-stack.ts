@@ -1,6 +1,7 @@
 import * as path from 'path';
 import { CfnElement, CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Tags, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -95,7 +96,8 @@ export class TemporalPlatformStack extends Stack {
 
     // Resolve inputs that can fail before creating resources, so errors come first and clearly.
     const serverImage = props.serverImage
-      ?? resolveServerImage(this, config.serverImage, props.serverImageContext ?? path.join(REPO_ROOT, 'docker', 'temporal-server'));
+      ?? resolveServerImage(this, config.serverImage, props.serverImageContext ?? path.join(REPO_ROOT, 'docker', 'temporal-server'),
+        config.cpuArchitecture === 'arm64' ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64);
     this.dynamicConfigYaml = buildDynamicConfig(
       props.dynamicConfigFile ?? path.join(REPO_ROOT, 'docker', 'temporal-server', 'config', 'dynamicconfig', 'default.yaml'),
       config.dynamicConfig,
@@ -170,6 +172,7 @@ export class TemporalPlatformStack extends Stack {
       logRemovalPolicy,
       stopTimeout: Duration.seconds(config.stopTimeoutSeconds),
       enableEcsExec: config.enableEcsExec,
+      cpuArchitecture: config.cpuArchitecture === 'arm64' ? ecs.CpuArchitecture.ARM64 : ecs.CpuArchitecture.X86_64,
     });
     this.serverTaskRole = this.services.serverTaskRole;
 

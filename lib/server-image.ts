@@ -27,14 +27,20 @@ const ECR_URI = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?\/([a-z
  *   becomes `ContainerImage.fromEcrRepository`, so the execution role gets pull permissions; any
  *   other reference is pulled from its registry.
  * - no `image`: the project's own image is built from `<contextDir>/Dockerfile` as a CDK asset for
- *   linux/arm64 (synth only hashes the directory; `cdk deploy` builds and pushes it).
+ *   `platform` (default linux/arm64; synth only hashes the directory, `cdk deploy` builds and pushes it).
  *
  * @param scope scope for the imported ECR repository
  * @param image the environment's `serverImage`, if any
  * @param contextDir the image build context (`docker/temporal-server`)
+ * @param platform platform of an image built from the Dockerfile
  * @throws Error when no image is configured and `<contextDir>/Dockerfile` does not exist
  */
-export function resolveServerImage(scope: Construct, image: string | undefined, contextDir: string): ecs.ContainerImage {
+export function resolveServerImage(
+  scope: Construct,
+  image: string | undefined,
+  contextDir: string,
+  platform: Platform = Platform.LINUX_ARM64,
+): ecs.ContainerImage {
   if (image !== undefined) {
     const m = ECR_URI.exec(image);
     if (m) {
@@ -57,7 +63,7 @@ export function resolveServerImage(scope: Construct, image: string | undefined, 
     );
   }
   return ecs.ContainerImage.fromAsset(contextDir, {
-    platform: Platform.LINUX_ARM64,
+    platform,
     exclude: [...SERVER_IMAGE_ASSET_EXCLUDES],
   });
 }

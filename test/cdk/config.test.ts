@@ -33,6 +33,7 @@ describe('resolveConfig: defaults', () => {
     expect(c.logRetentionDays).toBe(30);
     expect(c.stopTimeoutSeconds).toBe(120);
     expect(c.serverImage).toBeUndefined();
+    expect(c.cpuArchitecture).toBe('arm64');
   });
 
   test('per-service overrides apply on top of the preset', () => {
@@ -92,6 +93,7 @@ describe('resolveConfig: each kind of bad input names the field, the value and w
     ['dynamic config key', { dynamicConfig: { persistenceMaxQPS: [{ value: 1 }] } }, 'test.dynamicConfig["persistenceMaxQPS"]', /a dynamic config key/],
     ['dynamic config not a list', { dynamicConfig: { 'history.persistenceMaxQPS': 3000 } }, 'test.dynamicConfig["history.persistenceMaxQPS"]', /a non-empty list/],
     ['dynamic config item without value', { dynamicConfig: { 'history.persistenceMaxQPS': [{ constraints: {} }] } }, 'test.dynamicConfig["history.persistenceMaxQPS"][0]', /with a value/],
+    ['cpu architecture', { cpuArchitecture: 'arm' }, 'test.cpuArchitecture', /'arm64' or 'x86_64'/],
     ['tag key', { tags: { 'aws:owner': 'x' } }, 'test.tags["aws:owner"]', /not starting with aws:/],
   ];
   test.each(cases)('%s', (_name, extra, field, message) => {
