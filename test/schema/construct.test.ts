@@ -3,7 +3,7 @@
  * deterministic hash, loadable on its own), input validation and cdk-nag.
  */
 import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as dsql from 'aws-cdk-lib/aws-dsql';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -145,6 +145,12 @@ describe('TemporalDsqlSchema', () => {
     expect(() => build({ totalTimeout: Duration.hours(2) })).toThrow(/totalTimeout must be from 1 minute to 1 hour, got 2 hours/);
     expect(() => build({ indexWaitConcurrency: 0 })).toThrow(/indexWaitConcurrency must be an integer from 1 to 64, got 0/);
     expect(() => build({ schemaDir: path.join(FIXTURES, 'missing') })).toThrow(/does not exist/);
+  });
+
+  test('the construct adds no warnings or errors', () => {
+    const annotations = Annotations.fromStack(built.stack);
+    expect(annotations.findWarning('*', Match.anyValue())).toEqual([]);
+    expect(annotations.findError('*', Match.anyValue())).toEqual([]);
   });
 
   test('cdk-nag AwsSolutions: nothing left unacknowledged', () => {
