@@ -239,9 +239,9 @@ describe('fault injection', () => {
   });
 
   test('new connections are refused for a while, then accepted again', async () => {
-    await dsql.refuseConnections(1.5, 'error');
+    await dsql.refuseConnections(3, 'error');
     await expectSqlError(dsql.connect(), '08006');
-    await sleep(1700);
+    await sleep(3200);
     const c = await connect();
     expect((await c.query('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }]);
   });
@@ -261,7 +261,7 @@ describe('limits', () => {
   });
 
   test('transaction age, bytes per transaction and open connections are limited; finished jobs are pruned', async () => {
-    small = await startDsqlLocal({ txMaxAgeSeconds: 1, txByteLimit: 100_000, maxConns: 2, extraArgs: ['--job-retention=1s'] });
+    small = await startDsqlLocal({ txMaxAgeSeconds: 2, txByteLimit: 100_000, maxConns: 2, extraArgs: ['--job-retention=1s'] });
     const a = await small.connect();
     const b = await small.connect();
     try {
@@ -272,7 +272,7 @@ describe('limits', () => {
       await expectSqlError(b.query('SELECT 1'), '40001', '(OC001)'); // a's DDL
       await b.query('BEGIN');
       await b.query('SELECT count(*) FROM blobs');
-      await sleep(1200);
+      await sleep(2300);
       await expectSqlError(b.query('SELECT count(*) FROM blobs'), '54000', 'transaction age limit');
       expect((await b.query('ROLLBACK')).command).toBe('ROLLBACK');
 
@@ -288,12 +288,12 @@ describe('limits', () => {
   });
 
   test('connections are closed at the maximum age; new connections beyond the rate get 53400', async () => {
-    limited = await startDsqlLocal({ maxConnAgeSeconds: 1, connRate: 0.5, connBurst: 2 });
+    limited = await startDsqlLocal({ maxConnAgeSeconds: 3, connRate: 0.2, connBurst: 2 });
     const a = await limited.connect();
     const b = await limited.connect();
     await expectSqlError(limited.connect(), '53400', 'rate exceeded');
     expect((await a.query('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }]);
-    await sleep(1300);
+    await sleep(3300);
     await expect(a.query('SELECT 1')).rejects.toThrow();
     await expect(b.query('SELECT 1')).rejects.toThrow();
     await a.end().catch(() => undefined);
