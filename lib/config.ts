@@ -271,9 +271,12 @@ function show(value: unknown): string {
 /** OpenSearch versions whose gzip request handling breaks Temporal's bulk writes. */
 export const REFUSED_OPENSEARCH_VERSIONS: readonly string[] = ['2.11', '2.17'];
 
-/** OpenSearch versions Temporal 1.31 supports and aws-cdk-lib 2.276 knows, minus the refused ones. */
+/**
+ * OpenSearch versions allowed: the 2.x line (Temporal supports OpenSearch 2 from server 1.30.1) that
+ * aws-cdk-lib 2.276 knows, minus the refused ones. 3.x is not listed: not verified with Temporal 1.31.
+ */
 export const ALLOWED_OPENSEARCH_VERSIONS: readonly string[] = [
-  '2.3', '2.5', '2.7', '2.9', '2.10', '2.13', '2.15', '2.19', '3.1', '3.3', '3.5', '3.7',
+  '2.3', '2.5', '2.7', '2.9', '2.10', '2.13', '2.15', '2.19',
 ];
 
 /** Retention values CloudWatch Logs accepts (days). */

@@ -56,6 +56,7 @@ describe('resolveConfig: each kind of bad input names the field, the value and w
     ['unknown top-level field', { numHistoryShard: 4 }, 'test.numHistoryShard', /allowed: one of the known fields/],
     ['OpenSearch 2.11 refused', { opensearch: { engineVersion: '2.11' } }, 'test.opensearch.engineVersion', /"2\.11".*gzip request handling breaks Temporal's bulk writes/],
     ['OpenSearch 2.17 refused', { opensearch: { engineVersion: '2.17' } }, 'test.opensearch.engineVersion', /"2\.17".*gzip/],
+    ['OpenSearch 3.x not verified', { opensearch: { engineVersion: '3.1' } }, 'test.opensearch.engineVersion', /= "3\.1"; allowed: one of 2\.3, /],
     ['OpenSearch unknown version', { opensearch: { engineVersion: '1.3' } }, 'test.opensearch.engineVersion', /allowed: one of 2\.3, .*2\.19/],
     ['data nodes not a multiple of AZs', { opensearch: { dataNodes: 3 } }, 'test.opensearch.dataNodes', /= 3; allowed: a multiple of network.azCount \(2\)/],
     ['master nodes', { opensearch: { masterNodes: 2 } }, 'test.opensearch.masterNodes', /= 2; allowed: 0, 3 or 5/],
