@@ -67,13 +67,19 @@ type server struct {
 
 func (srv *server) nextMarker() uint64 { return srv.markerSeq.Add(1) }
 
+// The classification caches keep at most maxCacheEntries statements of up to maxCachedSQL bytes.
+const (
+	maxCacheEntries = 20000
+	maxCachedSQL    = 4096
+)
+
 // classify is classify() with a cache for statements that always classify the same way.
 func (srv *server) classify(text string) *stmtInfo {
 	if v, ok := srv.classifyCache.Load(text); ok {
 		return v.(*stmtInfo)
 	}
 	info := classify(text)
-	if srv.cacheSize.Load() < 20000 {
+	if len(text) <= maxCachedSQL && srv.cacheSize.Load() < maxCacheEntries {
 		srv.classifyCache.Store(text, info)
 		srv.cacheSize.Add(1)
 	}
@@ -94,7 +100,7 @@ func (srv *server) classifyQuery(sql string) []*stmtInfo {
 	for i, p := range parts {
 		infos[i] = srv.classify(p)
 	}
-	if srv.cacheSize.Load() < 20000 {
+	if len(sql) <= maxCachedSQL && srv.cacheSize.Load() < maxCacheEntries {
 		srv.queryCache.Store(sql, infos)
 		srv.cacheSize.Add(1)
 	}
