@@ -16,7 +16,7 @@ export interface PlatformAppOptions {
   readonly lockDir?: string;
   /** Props of the App (outdir, context). @default {} */
   readonly appProps?: AppProps;
-  /** Server image override (tests). @default - from the configuration */
+  /** Server image, overriding the configuration (e.g. an image built elsewhere in the app). @default - from the configuration */
   readonly serverImage?: ecs.ContainerImage;
   /** Register cdk-nag's AwsSolutions checks (synth fails on unacknowledged findings). @default true */
   readonly nag?: boolean;

@@ -6,7 +6,6 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import * as ecs from 'aws-cdk-lib/aws-ecs';
 import type { PlatformConfigInput } from '../../lib/config';
 import { createPlatformApp, PlatformApp } from '../../lib/app';
 
@@ -30,23 +29,17 @@ export function tempDir(prefix: string): string {
 
 /**
  * Builds the app of one environment as bin/app.ts does (cdk-nag not registered unless asked),
- * with `serverImage` set to {@link TEST_SERVER_IMAGE} unless `image` says otherwise ('config':
- * keep the environment's own setting).
+ * with the environment's `serverImage` set to {@link TEST_SERVER_IMAGE} and a fresh lock directory.
  */
 export function buildApp(envName: string, environments: Record<string, PlatformConfigInput>, options: {
-  nag?: boolean; lockDir?: string; outdir?: string; image?: ecs.ContainerImage | 'config';
+  nag?: boolean; outdir?: string;
 } = {}): PlatformApp {
-  const lockDir = options.lockDir ?? tempDir('lock');
-  const envs = options.image === undefined
-    ? { ...environments, [envName]: { ...environments[envName], serverImage: TEST_SERVER_IMAGE } }
-    : environments;
   return createPlatformApp({
-    environments: envs,
+    environments: { ...environments, [envName]: { ...environments[envName], serverImage: TEST_SERVER_IMAGE } },
     envName,
-    lockDir,
+    lockDir: tempDir('lock'),
     nag: options.nag ?? false,
     appProps: { context: cdkJsonContext(), outdir: options.outdir ?? tempDir('out') },
-    serverImage: options.image === 'config' ? undefined : options.image,
   });
 }
 

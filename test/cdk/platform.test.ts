@@ -27,8 +27,8 @@ function build(envName: 'dev' | 'prod'): Built {
   return { stack, template, resources: template.toJSON().Resources, nagViolations: nag.violations };
 }
 
-/** Logical id of the one resource of `type` whose construct path ends with `pathSuffix`. */
-function logicalId(b: Built, c: { node: { defaultChild?: unknown } } | any): string {
+/** Logical id of a construct's CloudFormation resource (its default child, or itself). */
+function logicalId(b: Built, c: any): string {
   return b.stack.getLogicalId((c.node.defaultChild ?? c) as any);
 }
 
