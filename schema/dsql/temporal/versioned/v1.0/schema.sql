@@ -7,6 +7,7 @@
 --   * buffered_events.id is a plain BIGINT the plugin assigns (max + 1 per run): no SERIAL.
 --   * secondary indexes are CREATE INDEX ASYNC; one statement per DDL.
 --   * nexus_endpoints_partition_status drops its CHECK (id = 0): the plugin only writes id 0.
+--   * cluster_membership.rpc_port is INTEGER (upstream SMALLINT cannot hold ports above 32767).
 -- Key sizes stay under DSQL's 1 KiB because the default dynamic config caps ids at 255 bytes.
 
 CREATE TABLE IF NOT EXISTS namespaces(
@@ -336,7 +337,7 @@ CREATE TABLE IF NOT EXISTS cluster_membership (
   membership_partition INTEGER NOT NULL,
   host_id UUID NOT NULL,
   rpc_address VARCHAR(128) NOT NULL,
-  rpc_port SMALLINT NOT NULL,
+  rpc_port INTEGER NOT NULL,
   role SMALLINT NOT NULL,
   session_start TIMESTAMP DEFAULT '1970-01-01 00:00:01+00:00',
   last_heartbeat TIMESTAMP DEFAULT '1970-01-01 00:00:01+00:00',
