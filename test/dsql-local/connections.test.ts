@@ -246,6 +246,22 @@ describe('fault injection', () => {
     expect((await c.query('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }]);
   });
 
+  test('refused connections in reset mode are closed before TLS', async () => {
+    await dsql.refuseConnections(3, 'reset');
+    try {
+      const err = await dsql.connect().then(
+        () => undefined,
+        (e: Error & { code?: string }) => e,
+      );
+      expect(err).toBeDefined();
+      expect(err!.code ?? '').not.toMatch(/^[0-9A-Z]{5}$/); // a network error, not a SQLSTATE
+    } finally {
+      await dsql.refuseConnections(0);
+    }
+    const c = await connect();
+    expect((await c.query('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }]);
+  });
+
   test('bad fault requests are rejected with a message naming the field', async () => {
     await expect(dsql.failCommits(2)).rejects.toThrow(/fraction must be between 0 and 1, got 2/);
     await expect(dsql.failStatements('(', 'OC000')).rejects.toThrow(/pattern/);

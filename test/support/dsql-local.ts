@@ -150,7 +150,9 @@ export interface DsqlLocal {
 
 /**
  * Builds .cache/bin/dsql-local with `go build` (incremental: fast when nothing changed). A file
- * lock keeps parallel jest workers from building at once.
+ * lock keeps parallel jest workers from building at once. Without `go` on the PATH an existing
+ * binary is used as is.
+ * @returns the binary's absolute path
  * @throws Error with go's output when the build fails
  */
 export function buildDsqlLocal(): string {
@@ -160,7 +162,9 @@ export function buildDsqlLocal(): string {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
   } catch (e) {
-    const err = e as { stderr?: Buffer; message: string };
+    const err = e as { code?: string; stderr?: Buffer; message: string };
+    // Without a Go toolchain (or flock), fall back to a binary built earlier by setup.
+    if (err.code === 'ENOENT' && fs.existsSync(DSQL_LOCAL_BINARY)) return DSQL_LOCAL_BINARY;
     throw new Error(`building dsql-local failed: ${err.stderr?.toString() ?? err.message}`);
   }
   return DSQL_LOCAL_BINARY;
