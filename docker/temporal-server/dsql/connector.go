@@ -59,7 +59,8 @@ type ConnectorConfig struct {
 	// at 60 minutes. Default 55 minutes.
 	MaxConnAge time.Duration
 	// ConnAgeJitter: each connection's age limit is MaxConnAge minus a random duration
-	// in [0, ConnAgeJitter), so that a pool does not reconnect all at once. Default 5 minutes.
+	// in [0, ConnAgeJitter), so that a pool does not reconnect all at once.
+	// Default MaxConnAge/11 (5 minutes for the default 55).
 	ConnAgeJitter time.Duration
 	// ConnectRate is the most new physical connections per second this process opens.
 	// DSQL allows 100 per second per cluster: the default 5/s keeps a fleet of 20
@@ -108,8 +109,8 @@ func (c *ConnectorConfig) withDefaults() (ConnectorConfig, error) {
 	if out.ConnAgeJitter < 0 || out.ConnAgeJitter >= out.MaxConnAge {
 		return out, fmt.Errorf("dsql: connectAttributes.connAgeJitter %v must be >= 0 and below maxConnAge %v", out.ConnAgeJitter, out.MaxConnAge)
 	}
-	if out.ConnAgeJitter == 0 && c.MaxConnAge <= 0 {
-		out.ConnAgeJitter = 5 * time.Minute
+	if out.ConnAgeJitter == 0 {
+		out.ConnAgeJitter = out.MaxConnAge / 11
 	}
 	if out.ConnectRate <= 0 {
 		out.ConnectRate = 5

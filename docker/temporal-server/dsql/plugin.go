@@ -52,7 +52,7 @@ func (p *plugin) GetVisibilityQueryConverter() sqlplugin.VisibilityQueryConverte
 //	region          AWS Region the IAM token is signed for (required)
 //	tokenLifetime   IAM token lifetime, Go duration (default 15m)
 //	maxConnAge      longest life of a connection (default 55m, at most 59m)
-//	connAgeJitter   random reduction of each connection's age (default 5m)
+//	connAgeJitter   random reduction of each connection's age (default maxConnAge/11, 5m)
 //	connectRate     new connections per second per process (default 5)
 //	connectBurst    burst of connectRate (default 10)
 //	retryAttempts   tries of a conflicting statement outside a transaction (default 5)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -79,18 +78,4 @@ func (p RetryPolicy) run(ctx context.Context, m *Counters, f func() error) error
 	}
 	m.RetriesExhausted()
 	return err
-}
-
-// conflictCode returns "OC000"/"OC001" when the message names one (for logs only).
-func conflictCode(err error) string {
-	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) {
-		return ""
-	}
-	for _, c := range []string{"OC000", "OC001"} {
-		if strings.Contains(pgErr.Message, c) {
-			return c
-		}
-	}
-	return ""
 }
