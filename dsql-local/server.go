@@ -154,28 +154,33 @@ func (srv *server) handleConn(raw net.Conn) {
 	}
 	_ = raw.SetDeadline(time.Now().Add(30 * time.Second))
 	be := pgproto3.NewBackend(raw, raw)
-	first, err := be.ReceiveStartupMessage()
-	if err != nil {
-		_ = raw.Close()
-		return
-	}
-	switch m := first.(type) {
-	case *pgproto3.CancelRequest:
-		srv.cancel(m)
-		_ = raw.Close()
-		return
-	case *pgproto3.SSLRequest:
-		if _, err := raw.Write([]byte{'S'}); err != nil {
+	for negotiated := false; !negotiated; {
+		first, err := be.ReceiveStartupMessage()
+		if err != nil {
 			_ = raw.Close()
 			return
 		}
-	case *pgproto3.GSSEncRequest:
-		_, _ = raw.Write([]byte{'N'})
-		fatal(raw, "28000", "TLS is required: send an SSLRequest (sslmode=require or stronger)", "")
-		return
-	default:
-		fatal(raw, "28000", "TLS is required: send an SSLRequest (sslmode=require or stronger)", "")
-		return
+		switch m := first.(type) {
+		case *pgproto3.CancelRequest:
+			srv.cancel(m)
+			_ = raw.Close()
+			return
+		case *pgproto3.GSSEncRequest:
+			// No GSSAPI encryption; libpq then asks for TLS on the same connection.
+			if _, err := raw.Write([]byte{'N'}); err != nil {
+				_ = raw.Close()
+				return
+			}
+		case *pgproto3.SSLRequest:
+			if _, err := raw.Write([]byte{'S'}); err != nil {
+				_ = raw.Close()
+				return
+			}
+			negotiated = true
+		default:
+			fatal(raw, "28000", "TLS is required: send an SSLRequest (sslmode=require or stronger)", "")
+			return
+		}
 	}
 	tc := tls.Server(raw, srv.tlsCfg)
 	if err := tc.Handshake(); err != nil {
