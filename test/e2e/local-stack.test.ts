@@ -48,6 +48,7 @@ let workerRun: Promise<void>;
 let os: OpenSearch;
 let stackChildren: Array<{ pid: number; command: string }> = [];
 const timings: Record<string, number> = {};
+const startupLog: string[] = [];
 
 jest.setTimeout(5 * 60_000);
 
@@ -58,6 +59,7 @@ beforeAll(async () => {
     dir: join(ARTIFACTS, 'stack'),
     dsql: { maxConnAgeSeconds: CONN_AGE_S },
     tokenLifetimeSeconds: TOKEN_LIFETIME_S,
+    log: (m) => startupLog.push(m),
   });
   timings.stackStart = Date.now() - t;
   stackChildren = childrenOf(process.pid).filter((c) => /dsql-local|opensearch|temporal-dsql-server|temporal-ui-server/.test(c.command));
@@ -87,7 +89,7 @@ afterAll(async () => {
   await nativeConnection?.close();
   await connection?.close();
   await stack?.stop();
-  console.log(`e2e timings (ms): ${JSON.stringify({ ...timings, ...stack?.timings })}`);
+  console.log(`e2e timings (ms): ${JSON.stringify({ ...timings, ...stack?.timings })}\nstack start-up:\n${startupLog.join('\n')}`);
 }, 120_000);
 
 /** Polls `fn` until it returns a value that is not undefined, or fails after `timeoutMs`. */
