@@ -189,14 +189,15 @@ BEGIN
   RETURN NULL;
 END $$;
 
--- Key size limit (DSQL: primary key columns together <= 1 KiB, each index key <= 1 KiB; 54000).
--- (Re)creates a per-table trigger function that checks the key of every index of rel; run when a
--- table is created and after each async index build. Sizes are PostgreSQL's datum sizes.
-CREATE OR REPLACE FUNCTION dsql_local_internal.install_key_limits(rel regclass) RETURNS void
+-- Size limits (DSQL, all 54000): primary-key columns together and each index key <= 1 KiB, each
+-- column <= 1 MiB, each row <= 2 MiB. (Re)creates a per-table BEFORE trigger function with the
+-- table's current keys and columns; run when a table is created or altered and after each async
+-- index build. Sizes are PostgreSQL's (uncompressed) datum sizes.
+CREATE OR REPLACE FUNCTION dsql_local_internal.install_size_limits(rel regclass) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER AS $$
 DECLARE
-  checks text := ''; ix record; expr text;
-  fname text := format('dsql_local_internal.%I', 'key_limits_' || rel::oid);
+  checks text := ''; ix record; col name; expr text;
+  fname text := format('dsql_local_internal.%I', 'size_limits_' || rel::oid);
 BEGIN
   FOR ix IN
     SELECT i.indexrelid::regclass::text AS name, array_agg(a.attname ORDER BY k.ord) AS cols
@@ -211,25 +212,33 @@ BEGIN
       'IF %s > 1024 THEN RAISE EXCEPTION %L USING ERRCODE = %L, DETAIL = %L; END IF; ',
       expr, 'key size exceeds the limit of 1024 bytes', '54000', 'dsql-local: key of index ' || ix.name);
   END LOOP;
-  IF checks = '' THEN
-    RETURN;
-  END IF;
+  FOR col IN SELECT attname FROM pg_attribute
+              WHERE attrelid = rel AND attnum > 0 AND NOT attisdropped AND attlen = -1 LOOP
+    checks := checks || format(
+      'IF pg_column_size(NEW.%I) > 1048576 THEN RAISE EXCEPTION %L USING ERRCODE = %L; END IF; ',
+      col, format('column "%s" exceeds the size limit of 1 MiB', col), '54000');
+  END LOOP;
+  checks := checks || format(
+    'IF pg_column_size(NEW) > 2097152 THEN RAISE EXCEPTION %L USING ERRCODE = %L; END IF; ',
+    'row size exceeds the limit of 2 MiB', '54000');
   EXECUTE format('CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS $body$ BEGIN %s RETURN NEW; END $body$',
                  fname, checks);
-  EXECUTE format('CREATE OR REPLACE TRIGGER dsql_local_key_limits BEFORE INSERT OR UPDATE ON %s '
+  EXECUTE format('CREATE OR REPLACE TRIGGER dsql_local_size_limits BEFORE INSERT OR UPDATE ON %s '
                  'FOR EACH ROW EXECUTE FUNCTION %s()', rel, fname);
 END $$;
 
-CREATE OR REPLACE FUNCTION dsql_local_internal.on_create_table() RETURNS event_trigger
+CREATE OR REPLACE FUNCTION dsql_local_internal.on_table_ddl() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER AS $$
 DECLARE r record;
 BEGIN
-  FOR r IN SELECT * FROM pg_event_trigger_ddl_commands()
-           WHERE command_tag = 'CREATE TABLE' AND object_type = 'table'
+  FOR r IN SELECT DISTINCT command_tag, objid FROM pg_event_trigger_ddl_commands()
+           WHERE command_tag IN ('CREATE TABLE', 'ALTER TABLE') AND object_type = 'table'
              AND schema_name NOT IN ('sys', 'dsql_local_internal') LOOP
-    EXECUTE format('CREATE TRIGGER dsql_local_write_limits AFTER INSERT OR UPDATE OR DELETE ON %s '
-                   'FOR EACH ROW EXECUTE FUNCTION dsql_local_internal.count_write()', r.objid::regclass);
-    PERFORM dsql_local_internal.install_key_limits(r.objid::regclass);
+    IF r.command_tag = 'CREATE TABLE' THEN
+      EXECUTE format('CREATE TRIGGER dsql_local_write_limits AFTER INSERT OR UPDATE OR DELETE ON %s '
+                     'FOR EACH ROW EXECUTE FUNCTION dsql_local_internal.count_write()', r.objid::regclass);
+    END IF;
+    PERFORM dsql_local_internal.install_size_limits(r.objid::regclass);
   END LOOP;
 END $$;
 
@@ -251,9 +260,7 @@ DO $$ BEGIN
   END IF;
 END $$;
 
-DO $$ BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'dsql_local_write_limits') THEN
-    CREATE EVENT TRIGGER dsql_local_write_limits ON ddl_command_end WHEN TAG IN ('CREATE TABLE')
-      EXECUTE FUNCTION dsql_local_internal.on_create_table();
-  END IF;
-END $$;
+DROP EVENT TRIGGER IF EXISTS dsql_local_write_limits; -- replaced by dsql_local_table_ddl
+DROP EVENT TRIGGER IF EXISTS dsql_local_table_ddl;
+CREATE EVENT TRIGGER dsql_local_table_ddl ON ddl_command_end WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+  EXECUTE FUNCTION dsql_local_internal.on_table_ddl();

@@ -79,7 +79,7 @@ func (j *jobRunner) build(ctx context.Context, id, object string) {
 		}
 		if err == nil {
 			// The new index's key joins the 1 KiB key-size check of its table.
-			_, err = j.pool.Exec(ctx, `SELECT dsql_local_internal.install_key_limits(i.indrelid::regclass)
+			_, err = j.pool.Exec(ctx, `SELECT dsql_local_internal.install_size_limits(i.indrelid::regclass)
 				FROM pg_index i WHERE i.indexrelid = to_regclass($1)`, object)
 		}
 		if err != nil {

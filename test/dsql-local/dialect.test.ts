@@ -172,6 +172,21 @@ describe('column and key types', () => {
     await db.query("INSERT INTO wide_idx VALUES (3, repeat('t', 1000))");
   });
 
+  test('columns over 1 MiB and rows over 2 MiB are refused with 54000, also after ALTER TABLE', async () => {
+    await db.query('CREATE TABLE big_rows (id int PRIMARY KEY, a text, b bytea, c text)');
+    await db.query("INSERT INTO big_rows VALUES (1, repeat('a', 1000000), NULL, NULL)");
+    await expectSqlError(db.query("INSERT INTO big_rows VALUES (2, repeat('a', 1100000), NULL, NULL)"), '54000', 'column "a" exceeds the size limit of 1 MiB');
+    await expectSqlError(
+      db.query("INSERT INTO big_rows VALUES (3, repeat('a', 1000000), convert_to(repeat('b', 1000000), 'UTF8'), repeat('c', 200000))"),
+      '54000',
+      'row size exceeds the limit of 2 MiB',
+    );
+    await db.query('ALTER TABLE big_rows RENAME COLUMN a TO body');
+    await db.query('ALTER TABLE big_rows ADD COLUMN extra text');
+    await db.query("INSERT INTO big_rows (id, body) VALUES (4, 'fine')");
+    await expectSqlError(db.query("UPDATE big_rows SET extra = repeat('e', 1100000) WHERE id = 4"), '54000', 'column "extra"');
+  });
+
   test('more than 8 key columns are refused', async () => {
     const cols = Array.from({ length: 9 }, (_, i) => `c${i} int`).join(', ');
     const keys = Array.from({ length: 9 }, (_, i) => `c${i}`).join(', ');
