@@ -62,11 +62,13 @@ type ConnectorConfig struct {
 	// in [0, ConnAgeJitter), so that a pool does not reconnect all at once.
 	// Default MaxConnAge/11 (5 minutes for the default 55).
 	ConnAgeJitter time.Duration
-	// ConnectRate is the most new physical connections per second this process opens.
-	// DSQL allows 100 per second per cluster: the default 5/s keeps a fleet of 20
-	// processes within it. Default 5.
+	// ConnectRate is the most new physical connections per second this process opens,
+	// across all its pools (the first Connector created in a process sets the process-wide
+	// limiter). DSQL allows 100 per second per cluster: the default 5/s keeps a fleet of
+	// 20 processes within it. Default 5.
 	ConnectRate float64
-	// ConnectBurst is the token-bucket burst of ConnectRate. Default 10.
+	// ConnectBurst is the token-bucket burst of ConnectRate (DSQL's cluster burst is
+	// 1,000). Default 20, one full default pool.
 	ConnectBurst int
 	// Retry is the policy for statements outside transactions. Default DefaultRetryPolicy.
 	Retry RetryPolicy
@@ -116,7 +118,7 @@ func (c *ConnectorConfig) withDefaults() (ConnectorConfig, error) {
 		out.ConnectRate = 5
 	}
 	if out.ConnectBurst <= 0 {
-		out.ConnectBurst = 10
+		out.ConnectBurst = 20
 	}
 	if out.Retry.MaxAttempts == 0 {
 		out.Retry = DefaultRetryPolicy
@@ -150,7 +152,7 @@ func NewConnector(cfg ConnectorConfig) (*Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Connector{cfg: full, limiter: rate.NewLimiter(rate.Limit(full.ConnectRate), full.ConnectBurst), creds: full.Credentials}
+	c := &Connector{cfg: full, limiter: processConnectLimiter(full.ConnectRate, full.ConnectBurst), creds: full.Credentials}
 	if full.TLS {
 		c.tlsCfg, err = buildTLSConfig(full)
 		if err != nil {
@@ -158,6 +160,22 @@ func NewConnector(cfg ConnectorConfig) (*Connector, error) {
 		}
 	}
 	return c, nil
+}
+
+var (
+	processLimiterMu sync.Mutex
+	processLimiter   *rate.Limiter
+)
+
+// processConnectLimiter returns the process-wide limiter of new connections, creating it
+// with rate/burst on first use.
+func processConnectLimiter(r float64, burst int) *rate.Limiter {
+	processLimiterMu.Lock()
+	defer processLimiterMu.Unlock()
+	if processLimiter == nil {
+		processLimiter = rate.NewLimiter(rate.Limit(r), burst)
+	}
+	return processLimiter
 }
 
 func buildTLSConfig(cfg ConnectorConfig) (*tls.Config, error) {

@@ -29,7 +29,7 @@ func TestConnectorConfigFromSQL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if full.Database != "postgres" || full.ConnectBurst != 10 || full.Retry.MaxAttempts != 5 || full.ConnAgeJitter != 50*time.Minute/11 {
+	if full.Database != "postgres" || full.ConnectBurst != 20 || full.Retry.MaxAttempts != 5 || full.ConnAgeJitter != 50*time.Minute/11 {
 		t.Fatalf("defaults %+v", full)
 	}
 

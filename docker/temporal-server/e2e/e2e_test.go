@@ -193,8 +193,24 @@ func TestServerEndToEnd(t *testing.T) {
 		case <-time.After(30 * time.Second):
 			_ = srv.Process.Kill()
 		}
+		b, _ := os.ReadFile(logPath)
+		var errs []string
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, `"level":"error"`) || strings.Contains(line, `"level":"fatal"`) {
+				errs = append(errs, line)
+			}
+		}
+		t.Logf("server log: %d error-level lines", len(errs))
+		for i, l := range errs {
+			if i == 40 {
+				break
+			}
+			if len(l) > 400 {
+				l = l[:400]
+			}
+			t.Logf("  %s", l)
+		}
 		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
 			if len(b) > 20000 {
 				b = b[len(b)-20000:]
 			}
