@@ -13,6 +13,11 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/server/common"
 	"go.temporal.io/server/common/backoff"
+	"go.temporal.io/server/common/log"
+	"go.temporal.io/server/common/metrics/metricstest"
+	"go.temporal.io/server/common/persistence/serialization"
+	"go.temporal.io/server/common/persistence/sql"
+	"go.temporal.io/server/common/resolver"
 	"go.temporal.io/server/common/persistence"
 	"go.temporal.io/server/common/persistence/sql/sqlplugin"
 	"go.temporal.io/server/common/primitives"
@@ -175,7 +180,11 @@ func TestOCCInjection(t *testing.T) {
 		}
 	})
 	t.Run("commit conflicts surface as retryable and complete", func(t *testing.T) {
-		f := newFactory(t, cfg)
+		mh := metricstest.NewCaptureHandler()
+		capture := mh.StartCapture()
+		defer mh.StopCapture(capture)
+		f := sql.NewFactory(*cfg, resolver.NewNoopResolver(), "active", log.NewTestLogger(), mh, serialization.NewSerializer())
+		defer f.Close()
 		ss, err := f.NewShardStore()
 		if err != nil {
 			t.Fatal(err)
@@ -208,6 +217,15 @@ func TestOCCInjection(t *testing.T) {
 		if unavailable == 0 {
 			t.Fatal("no injected commit conflict reached the store: the test proved nothing")
 		}
-		t.Logf("20 shard updates completed; %d commit conflicts surfaced as Unavailable and were retried", unavailable)
+		var commitConflicts int
+		for _, r := range capture.Snapshot()["dsql_occ_conflicts"] {
+			if r.Tags["where"] == "commit" {
+				commitConflicts++
+			}
+		}
+		if commitConflicts != unavailable {
+			t.Fatalf("server metric dsql_occ_conflicts{where=commit} recorded %d, want %d", commitConflicts, unavailable)
+		}
+		t.Logf("20 shard updates completed; %d commit conflicts surfaced as Unavailable, were retried, and were counted in dsql_occ_conflicts", unavailable)
 	})
 }
