@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { CfnElement, CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Tags, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Tags } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -205,8 +205,6 @@ export class TemporalPlatformStack extends Stack {
     });
     this.services.addStartupDependency(this.shardCountPin);
 
-    this.acknowledgeNagFindings();
-
     new CfnOutput(this, 'FrontendAddress', { value: `${this.services.frontendLoadBalancer.loadBalancerDnsName}:7233`, description: 'Temporal frontend gRPC through the internal NLB' });
     new CfnOutput(this, 'FrontendServiceDiscoveryAddress', { value: this.services.frontendAddress, description: 'Temporal frontend gRPC through Cloud Map DNS' });
     new CfnOutput(this, 'UiUrl', { value: this.services.uiUrl, description: 'Temporal UI (internal ALB)' });
@@ -216,42 +214,5 @@ export class TemporalPlatformStack extends Stack {
     new CfnOutput(this, 'VisibilityIndexName', { value: this.visibilityIndexName });
     new CfnOutput(this, 'NumHistoryShards', { value: String(this.numHistoryShards) });
     new CfnOutput(this, 'ServerTaskRoleArn', { value: this.serverTaskRole.roleArn });
-  }
-
-  /** cdk-nag (AwsSolutions) acknowledgements, each next to the resource it excuses and with its reason. */
-  private acknowledgeNagFindings(): void {
-    const ack = (scope: Construct, id: string, reason: string) => Validations.of(scope).acknowledge({ id, reason });
-
-    for (const role of TEMPORAL_ROLES) {
-      const svc = this.services.services[role];
-      ack(svc.taskDefinition, 'AwsSolutions-ECS2',
-        'The server container contract (docs/server-container.md) passes endpoints, shard count and dynamic config as environment variables so that every change shows in cdk diff; none of them is a secret (DSQL and OpenSearch use IAM).');
-    }
-    ack(this.services.services.ui.taskDefinition, 'AwsSolutions-ECS2',
-      'TEMPORAL_ADDRESS and TEMPORAL_UI_PORT are plain settings, not secrets.');
-    ack(this.services.frontendLoadBalancer, 'AwsSolutions-ELB2',
-      'Internal NLB for gRPC; connections are recorded by the VPC flow logs and the frontend logs every request it refuses.');
-    ack(this.services.uiLoadBalancer, 'AwsSolutions-ELB2',
-      'Internal ALB in front of the read-mostly Temporal UI; VPC flow logs record connections. Access logs need an S3 bucket this platform does not otherwise have.');
-    ack(this.visibility.domain, 'AwsSolutions-OS3',
-      'The domain is only reachable inside the VPC (its security group admits the Temporal tasks and the index job on 443), and its access policy admits only two IAM roles with SigV4; an IP allowlist would add nothing.');
-    ack(this.serverTaskRole, `AwsSolutions-IAM5[Resource::<${this.getLogicalId(this.visibility.domain.node.defaultChild as CfnElement)}.Arn>/*]`,
-      'The servers call index, _bulk, _search, _count, _mapping and _cluster paths of this one domain; the wildcard covers paths, not other domains.');
-    for (const svc of Object.values(this.services.services)) {
-      if (svc.taskDefinition.executionRole) {
-        ack(svc.taskDefinition.executionRole, 'AwsSolutions-IAM5[Resource::*]',
-          'ecr:GetAuthorizationToken has no resource-level permissions; the image pull actions themselves are scoped to the repository.');
-      }
-    }
-    if (this.config.enableEcsExec) {
-      for (const svc of Object.values(this.services.services)) {
-        ack(svc.taskDefinition.taskRole, 'AwsSolutions-IAM5[Resource::*]',
-          'ECS Exec (enableEcsExec) needs the ssmmessages channel actions, which have no resource-level permissions.');
-      }
-    }
-    if (this.config.opensearch.masterNodes === 0) {
-      ack(this.visibility.domain, 'AwsSolutions-OS4',
-        `Environment ${this.config.envName} runs without dedicated master nodes (opensearch.masterNodes = 0) to save cost; production uses 3.`);
-    }
   }
 }

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Tags } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Tags, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
@@ -218,6 +218,16 @@ export class TemporalServices extends Construct {
         logging: ecs.LogDrivers.awsLogs({ logGroup: logGroups[role], streamPrefix: role }),
         stopTimeout: props.stopTimeout ?? Duration.seconds(120),
       });
+      Validations.of(taskDefinition).acknowledge({
+        id: 'AwsSolutions-ECS2',
+        reason: 'The server container contract (docs/server-container.md) passes endpoints, shard count and dynamic config as environment variables so that every change shows in cdk diff; none of them is a secret (DSQL and OpenSearch use IAM).',
+      });
+      if (taskDefinition.executionRole) {
+        Validations.of(taskDefinition.executionRole).acknowledge({
+          id: 'AwsSolutions-IAM5[Resource::*]',
+          reason: 'ecr:GetAuthorizationToken (pulling the server image from ECR) has no resource-level permissions; the pull actions themselves are scoped to the repository.',
+        });
+      }
       services[role] = new ecs.FargateService(this, `${id}Service`, {
         cluster: this.cluster,
         taskDefinition,
@@ -254,6 +264,10 @@ export class TemporalServices extends Construct {
       crossZoneEnabled: true,
       securityGroups: [nlbSg],
     });
+    Validations.of(this.frontendLoadBalancer).acknowledge({
+      id: 'AwsSolutions-ELB2',
+      reason: 'Internal NLB for gRPC only; the VPC flow logs record its connections, and access logs would need an S3 bucket the platform does not otherwise have.',
+    });
     this.frontendListener = this.frontendLoadBalancer.addListener('Grpc', {
       port: TEMPORAL_PORTS.frontend.grpc,
       protocol: elbv2.Protocol.TCP,
@@ -287,6 +301,10 @@ export class TemporalServices extends Construct {
       portMappings: [{ containerPort: UI_PORT, protocol: ecs.Protocol.TCP }],
       logging: ecs.LogDrivers.awsLogs({ logGroup: logGroups.ui, streamPrefix: 'ui' }),
     });
+    Validations.of(uiTask).acknowledge({
+      id: 'AwsSolutions-ECS2',
+      reason: 'TEMPORAL_ADDRESS and TEMPORAL_UI_PORT are plain settings, not secrets.',
+    });
     services.ui = new ecs.FargateService(this, 'UiService', {
       cluster: this.cluster,
       taskDefinition: uiTask,
@@ -319,6 +337,10 @@ export class TemporalServices extends Construct {
       securityGroup: albSg,
       dropInvalidHeaderFields: true,
     });
+    Validations.of(this.uiLoadBalancer).acknowledge({
+      id: 'AwsSolutions-ELB2',
+      reason: 'Internal ALB in front of the read-mostly Temporal UI; the VPC flow logs record its connections, and access logs would need an S3 bucket the platform does not otherwise have.',
+    });
     const uiListener = this.uiLoadBalancer.addListener('Http', {
       port: uiListenerPort,
       open: false,
@@ -334,6 +356,15 @@ export class TemporalServices extends Construct {
       deregistrationDelay: Duration.seconds(30),
     });
     this.uiUrl = `${props.uiCertificateArn ? 'https' : 'http'}://${this.uiLoadBalancer.loadBalancerDnsName}`;
+
+    if (props.enableEcsExec) {
+      for (const role of new Set(Object.values(services).map((svc) => svc.taskDefinition.taskRole))) {
+        Validations.of(role).acknowledge({
+          id: 'AwsSolutions-IAM5[Resource::*]',
+          reason: 'ECS Exec (enableEcsExec) needs the ssmmessages channel actions, which have no resource-level permissions.',
+        });
+      }
+    }
 
     this.services = services;
     this.logGroups = logGroups;

@@ -1,4 +1,4 @@
-import { Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { CfnElement, Lazy, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -128,6 +128,16 @@ export class TemporalVisibilityDomain extends Construct implements ec2.IConnecta
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
     this.domain.node.addDependency(logsPolicy);
+    Validations.of(this.domain).acknowledge({
+      id: 'AwsSolutions-OS3',
+      reason: 'The domain is only reachable inside the VPC (its security group admits the Temporal tasks and the index job on 443) and its access policy admits only named IAM roles with SigV4; an IP allowlist would add nothing.',
+    });
+    if (masterNodes === 0) {
+      Validations.of(this.domain).acknowledge({
+        id: 'AwsSolutions-OS4',
+        reason: 'Configured without dedicated master nodes (masterNodes = 0) to save cost, for non-production environments; production uses 3.',
+      });
+    }
     this.domainEndpoint = this.domain.domainEndpoint;
     this.domainArn = this.domain.domainArn;
     this.domainName = props.domainName;
@@ -159,6 +169,13 @@ export class TemporalVisibilityDomain extends Construct implements ec2.IConnecta
    */
   public grantAccess(grantee: iam.IGrantable): iam.Grant {
     this.principals.push(grantee.grantPrincipal);
+    if (Construct.isConstruct(grantee.grantPrincipal)) {
+      const domainId = Stack.of(this).getLogicalId(this.domain.node.defaultChild as CfnElement);
+      Validations.of(grantee.grantPrincipal).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${domainId}.Arn>/*]`,
+        reason: 'Temporal calls index, _bulk, _search, _count, _mapping and _cluster paths of this one domain; the wildcard covers its paths, not other domains.',
+      });
+    }
     return iam.Grant.addToPrincipal({
       grantee,
       actions: [...VISIBILITY_HTTP_ACTIONS],
