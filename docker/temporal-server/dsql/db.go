@@ -75,3 +75,13 @@ type tx struct {
 	ops
 	upstreamTx
 }
+
+// CreateDatabase is refused: an Aurora DSQL cluster has exactly one database, postgres.
+func (d *db) CreateDatabase(name string) error {
+	return fmt.Errorf("dsql: cannot create database %q: an Aurora DSQL cluster has one database, postgres (set databaseName: postgres)", name)
+}
+
+// DropDatabase is refused for the same reason; drop tables instead (DropAllTables).
+func (d *db) DropDatabase(name string) error {
+	return fmt.Errorf("dsql: cannot drop database %q: an Aurora DSQL cluster has one database, postgres; drop its tables instead", name)
+}

@@ -78,6 +78,10 @@ func (p *plugin) CreateDB(kind sqlplugin.DbKind, cfg *config.SQL, r resolver.Ser
 	}
 	inner := *cfg
 	inner.PluginName = postgresql.PluginNamePGX
+	if inner.DatabaseName == "" {
+		// DSQL's only database; also the db_name the schema runner records in schema_version.
+		inner.DatabaseName = "postgres"
+	}
 	inner.Connect = func(*config.SQL) (*sqlx.DB, error) {
 		db := sqlx.NewDb(stdsql.OpenDB(connector), "pgx")
 		// Keep idle connections: opening one costs a token and counts against the

@@ -105,3 +105,13 @@ func TestRetryBackoffBounds(t *testing.T) {
 		}
 	}
 }
+
+func TestDatabaseLevelDDLRefused(t *testing.T) {
+	d := &db{}
+	if err := d.CreateDatabase("temporal"); err == nil || !strings.Contains(err.Error(), `cannot create database "temporal"`) {
+		t.Fatalf("got %v", err)
+	}
+	if err := d.DropDatabase("temporal"); err == nil || !strings.Contains(err.Error(), `cannot drop database "temporal"`) {
+		t.Fatalf("got %v", err)
+	}
+}
