@@ -26,6 +26,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"temporal-dsql/server/dsql"
 	"temporal-dsql/server/internal/testenv"
 )
 
@@ -175,17 +176,51 @@ func TestServerEndToEnd(t *testing.T) {
 	for k, v := range ports {
 		env = append(env, k+"="+strconv.Itoa(v))
 	}
-	logPath := filepath.Join(dir, "server.log")
-	logf, _ := os.Create(logPath)
-	srv := exec.Command(bin, "--config-file", filepath.Join("..", "config", "config_template.yaml"), "start", "--allow-no-auth")
-	srv.Env = env
-	srv.Stdout, srv.Stderr = logf, logf
-	srv.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
+	startServer := func(logPath string) (*exec.Cmd, chan error) {
+		logf, _ := os.Create(logPath)
+		srv := exec.Command(bin, "--config-file", filepath.Join("..", "config", "config_template.yaml"), "start", "--allow-no-auth")
+		srv.Env = env
+		srv.Stdout, srv.Stderr = logf, logf
+		srv.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := srv.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- srv.Wait(); logf.Close() }()
+		return srv, exited
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- srv.Wait() }()
+
+	// Start-up version check: with an older schema installed the server must refuse to
+	// start and say which version is installed and which one it needs.
+	setVersion := func(v string) {
+		conn, err := d.ConnectAdmin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "UPDATE schema_version SET curr_version = $1", v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setVersion("0.9")
+	oldLog := filepath.Join(dir, "server-old-schema.log")
+	old, oldExited := startServer(oldLog)
+	select {
+	case err := <-oldExited:
+		if err == nil {
+			t.Fatal("server exited 0 on an old schema")
+		}
+	case <-time.After(90 * time.Second):
+		_ = old.Process.Kill()
+		t.Fatal("server kept running on schema v0.9")
+	}
+	if b, _ := os.ReadFile(oldLog); !strings.Contains(string(b), "installed schema version is v0.9, this server needs v"+dsql.SchemaVersion) {
+		t.Fatalf("old-schema refusal does not name the versions:\n%s", b)
+	}
+	setVersion(dsql.SchemaVersion)
+
+	logPath := filepath.Join(dir, "server.log")
+	srv, exited := startServer(logPath)
 	defer func() {
 		_ = srv.Process.Signal(syscall.SIGTERM)
 		select {
