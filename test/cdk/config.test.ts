@@ -199,7 +199,7 @@ describe('server image', () => {
   test('a Dockerfile in the context: the image is an arm64 asset, tests and caches excluded', () => {
     const ctx = tempDir('image');
     fs.writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM scratch\n');
-    const app = new App({ context: cdkJsonContext(), outdir: tempDir('out') });
+    const app = new App({ context: cdkJsonContext({ quick: true }), outdir: tempDir('out') });
     const stack = new TemporalPlatformStack(app, 'AssetImage', { config, serverImageContext: ctx });
     const asm = app.synth();
     const assets = JSON.parse(fs.readFileSync(path.join(asm.directory, `${stack.artifactId}.assets.json`), 'utf8'));
@@ -210,7 +210,7 @@ describe('server image', () => {
 
   test('an ECR image gets pull permissions for that repository; another registry is used as is', () => {
     const ecr = resolveConfig('dev', { ...ENVIRONMENTS.dev, serverImage: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/temporal:1.31.2' });
-    const app = new App({ context: cdkJsonContext(), outdir: tempDir('out') });
+    const app = new App({ context: cdkJsonContext({ quick: true }), outdir: tempDir('out') });
     const stack = new TemporalPlatformStack(app, 'EcrImage', { config: ecr });
     const t = app.synth().getStackArtifact(stack.artifactId).template;
     const policies = JSON.stringify(Object.values(t.Resources).filter((r: any) => r.Type === 'AWS::IAM::Policy'));

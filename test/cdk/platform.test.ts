@@ -292,7 +292,7 @@ describe('prod: Temporal services', () => {
 
 describe('plug-in points for the schema and index jobs', () => {
   test('allowIndexJob, grantConnectAdmin and addStartupDependency wire a job into the stack', () => {
-    const { app, stack } = buildApp('dev', { ...ENVIRONMENTS });
+    const { app, stack } = buildApp('dev', { ...ENVIRONMENTS }, { quick: true });
     const iam = require('aws-cdk-lib/aws-iam');
     const { CfnWaitConditionHandle } = require('aws-cdk-lib');
     const jobRole = new iam.Role(stack, 'JobRole', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
@@ -346,7 +346,7 @@ describe('cdk-nag AwsSolutions', () => {
   });
 
   test('an unacknowledged finding is reported (the check can fail)', () => {
-    const { app, stack } = buildApp('dev', { ...ENVIRONMENTS });
+    const { app, stack } = buildApp('dev', { ...ENVIRONMENTS }, { quick: true });
     const iam = require('aws-cdk-lib/aws-iam');
     const role = new iam.Role(stack, 'TooBroad', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:*'], resources: ['*'] }));
