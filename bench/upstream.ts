@@ -45,6 +45,8 @@ export interface UpstreamTemporalOptions {
   readonly dynamicConfig?: string;
   /** Max open connections to PostgreSQL. @default 20 */
   readonly maxConns?: number;
+  /** The database and schema already exist (a later round of the same run). @default false */
+  readonly skipSchema?: boolean;
 }
 
 /** A running upstream server. */
@@ -71,9 +73,11 @@ export async function startUpstreamTemporal(o: UpstreamTemporalOptions): Promise
       throw new Error(`temporal-sql-tool ${args[0]} failed: ${err.stderr ?? ''}${err.stdout ?? ''}`);
     }
   };
-  await tool('create-database');
-  await tool('setup-schema', '-v', '0.0');
-  await tool('update-schema', '-d', bin.schemaDir);
+  if (!o.skipSchema) {
+    await tool('create-database');
+    await tool('setup-schema', '-v', '0.0');
+    await tool('update-schema', '-d', bin.schemaDir);
+  }
 
   mkdirSync(o.dir, { recursive: true });
   const [frontend, history, matching, worker, mFrontend, mHistory, mMatching, mWorker, http] = await freePorts(9);

@@ -5,6 +5,9 @@
 #     drives it; no tool may download a browser of its own.
 #   - The Temporal UI server (local/ui-server, Go module importing github.com/temporalio/ui-server/v2
 #     with the UI embedded) built into .cache/bin/temporal-ui-server, rebuilt when its sources change.
+#   - Our Temporal DSQL server (docker/temporal-server) built into .cache/bin/temporal-dsql-server,
+#     the binary the local stack runs, so that its first build (minutes on 2 cores) happens here and
+#     not inside a test's time limit. The stack rebuilds it incrementally when the sources change.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 log() { printf '[setup:local-stack] %s\n' "$*"; }
@@ -31,6 +34,16 @@ hash=$(cat local/ui-server/go.mod local/ui-server/go.sum local/ui-server/*.go | 
 if [ ! -x "$bin" ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$hash" ]; then
   log "go build local/ui-server -> $bin"
   mkdir -p .cache/bin
-  (cd local/ui-server && go mod download && go build -trimpath -o "../../$bin" .)
+  (cd local/ui-server && go mod download && go build -o "../../$bin" .)
+  echo "$hash" > "$stamp"
+fi
+
+# Our server: same path and flags as local/stack.ts buildTemporalServer().
+bin=.cache/bin/temporal-dsql-server
+stamp=.cache/bin/.temporal-dsql-server.hash
+hash=$(find docker/temporal-server -name '*.go' -o -name go.mod -o -name go.sum | LC_ALL=C sort | xargs cat | sha256sum | cut -d' ' -f1)
+if [ ! -x "$bin" ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$hash" ]; then
+  log "go build docker/temporal-server/cmd/temporal-dsql-server -> $bin"
+  (cd docker/temporal-server && go build -o "../../$bin" ./cmd/temporal-dsql-server)
   echo "$hash" > "$stamp"
 fi
