@@ -73,7 +73,7 @@ export interface TemporalServicesProps {
   readonly uiVersion?: string;
   /** Private DNS namespace for service discovery; the frontend registers as `frontend.<name>`. @default 'temporal.internal' */
   readonly namespaceName?: string;
-  /** Peers allowed to reach the frontend NLB on 7233 and the UI ALB. @default - the VPC CIDR */
+  /** Peers allowed to reach the frontend on 7233 (NLB and Cloud Map name) and the UI ALB. @default - the VPC CIDR */
   readonly clientPeers?: ec2.IPeer[];
   /** ACM certificate for HTTPS on the UI ALB. @default - HTTP on port 80 */
   readonly uiCertificateArn?: string;
@@ -102,7 +102,8 @@ function pascal(s: string): string {
  *
  * Security groups allow exactly Temporal's intra-cluster traffic: every role to every role on the
  * membership ports, the gRPC calls listed in {@link GRPC_CALLERS}, history to the frontend HTTP
- * API (Nexus callbacks), the UI and the NLB to the frontend on 7233, the ALB to the UI. Access to
+ * API (Nexus callbacks), the UI, the NLB and the client peers (Cloud Map name) to the frontend on
+ * 7233, the ALB to the UI. Access to
  * DSQL and OpenSearch is granted by the caller through {@link serverConnections}.
  *
  * Deployments use the circuit breaker with rollback; every service keeps 100% of its tasks
@@ -281,6 +282,10 @@ export class TemporalServices extends Construct {
       healthCheck: { protocol: elbv2.Protocol.TCP, interval: Duration.seconds(10), healthyThresholdCount: 2, unhealthyThresholdCount: 2 },
     });
     sgs.frontend.connections.allowFrom(nlbSg, ec2.Port.tcp(TEMPORAL_PORTS.frontend.grpc), 'Frontend NLB to the frontend (traffic and health checks)');
+    // Clients may also dial the Cloud Map name, which resolves to the frontend tasks themselves.
+    for (const peer of clientPeers) {
+      sgs.frontend.addIngressRule(peer, ec2.Port.tcp(TEMPORAL_PORTS.frontend.grpc), 'Temporal clients to the frontend (service discovery)');
+    }
 
     // Temporal UI.
     const uiSg = new ec2.SecurityGroup(this, 'UiSecurityGroup', { vpc, description: 'Temporal UI tasks', allowAllOutbound: true });

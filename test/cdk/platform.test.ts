@@ -242,7 +242,7 @@ describe('prod: Temporal services', () => {
       const expected = TEMPORAL_ROLES.map((s) => `${sgId(s)}:${TEMPORAL_PORTS[target].membership}-${TEMPORAL_PORTS[target].membership}`);
       for (const caller of GRPC_CALLERS[target]) expected.push(`${sgId(caller)}:${TEMPORAL_PORTS[target].grpc}-${TEMPORAL_PORTS[target].grpc}`);
       if (target === 'frontend') {
-        expected.push(`${sgId('history')}:7243-7243`, `${nlbSg}:7233-7233`, `${uiSg}:7233-7233`);
+        expected.push(`${sgId('history')}:7243-7243`, `${nlbSg}:7233-7233`, `${uiSg}:7233-7233`, '10.40.0.0/16:7233-7233');
       }
       expect(ingressOf(prod, sgId(target))).toEqual(expected.sort());
     }
