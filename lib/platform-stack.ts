@@ -204,6 +204,8 @@ export class TemporalPlatformStack extends Stack {
       description: 'Temporal numHistoryShards, pinned at the first deploy. It can never change: a stack update that changes it fails here.',
     });
     this.services.addStartupDependency(this.shardCountPin);
+    // DSQL_ENDPOINT names the PrivateLink host, which only resolves once the endpoint exists.
+    if (this.dsqlCluster.vpcEndpoint) this.services.addStartupDependency(this.dsqlCluster.vpcEndpoint);
 
     new CfnOutput(this, 'FrontendAddress', { value: `${this.services.frontendLoadBalancer.loadBalancerDnsName}:7233`, description: 'Temporal frontend gRPC through the internal NLB' });
     new CfnOutput(this, 'FrontendServiceDiscoveryAddress', { value: this.services.frontendAddress, description: 'Temporal frontend gRPC through Cloud Map DNS' });

@@ -79,6 +79,11 @@ describe('prod: DSQL', () => {
       && r.Properties.ContainerDefinitions[0].Environment.some((e: any) => e.Name === 'SERVICES' && e.Value === 'frontend'))!;
     const env = Object.fromEntries(frontendTd.Properties.ContainerDefinitions[0].Environment.map((e: any) => [e.Name, e.Value]));
     expect(env.DSQL_ENDPOINT).toEqual({ 'Fn::GetAtt': [clusterId, 'VpcEndpoint'] });
+    // ...so every service waits for the endpoint (its private DNS name must resolve at start).
+    const endpointId = logicalId(prod, prod.stack.dsqlCluster.vpcEndpoint);
+    for (const s of Object.values(prod.resources).filter((r) => r.Type === 'AWS::ECS::Service')) {
+      expect(s.DependsOn).toContain(endpointId);
+    }
   });
 
   test('DSQL endpoint admits 5432 only from the four roles and the job security group', () => {
