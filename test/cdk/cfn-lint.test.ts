@@ -115,6 +115,10 @@ describe('cfn-lint', () => {
     expect(status === 0 ? '' : output).toBe('');
   });
 
+  test('the pinned CDK CLI is the one npx runs (2.1148.1)', () => {
+    expect(execFileSync(CDK, ['--version'], { cwd: REPO, encoding: 'utf8' })).toMatch(/^2\.1148\.1 /);
+  });
+
   test('cfn-lint does find errors (the check can fail)', () => {
     const dir = tempDir('bad');
     const bad = path.join(dir, 'bad.template.json');
