@@ -2,6 +2,7 @@ package persistencetest
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"regexp"
 	"sort"
@@ -77,6 +78,16 @@ func TestSchemaMirrorsUpstream(t *testing.T) {
 	if len(upstream) < 30 {
 		t.Fatalf("parsed only %d upstream tables: the parser is broken", len(upstream))
 	}
+	diffs := shapeDiff(upstream, mine)
+	sort.Strings(diffs)
+	if len(diffs) > 0 {
+		t.Errorf("DSQL schema differs in shape from upstream PostgreSQL v%s:\n  %s", postgresqlv12.Version, strings.Join(diffs, "\n  "))
+	}
+	t.Logf("%d tables match upstream PostgreSQL v%s", len(upstream), postgresqlv12.Version)
+}
+
+// shapeDiff lists tables and columns that differ between upstream and ours, sorted.
+func shapeDiff(upstream, mine tableShape) []string {
 	var diffs []string
 	for table, cols := range upstream {
 		have, ok := mine[table]
@@ -101,10 +112,17 @@ func TestSchemaMirrorsUpstream(t *testing.T) {
 		}
 	}
 	sort.Strings(diffs)
-	if len(diffs) > 0 {
-		t.Errorf("DSQL schema differs in shape from upstream PostgreSQL v%s:\n  %s", postgresqlv12.Version, strings.Join(diffs, "\n  "))
+	return diffs
+}
+
+// TestShapeDiffCatchesUpstreamChanges simulates upstream adding a column and a table.
+func TestShapeDiffCatchesUpstreamChanges(t *testing.T) {
+	ours := shapeOf(testenv.SplitStatements("CREATE TABLE IF NOT EXISTS a (\n  x INT NOT NULL,\n  PRIMARY KEY (x)\n);\n"))
+	upstream := shapeOf(testenv.SplitStatements("CREATE TABLE a (\n  x INT NOT NULL,\n  y BYTEA,\n  PRIMARY KEY (x)\n);\nCREATE TABLE b (\n  z INT\n);\n"))
+	got := strings.Join(shapeDiff(upstream, ours), "; ")
+	if got != "missing column a.y; missing table b" {
+		t.Fatalf("diff = %q", got)
 	}
-	t.Logf("%d tables match upstream PostgreSQL v%s", len(upstream), postgresqlv12.Version)
 }
 
 var (
@@ -168,15 +186,55 @@ func TestSchemaFollowsDSQLRules(t *testing.T) {
 
 func checkKeyCols(t *testing.T, dir string, shape tableShape, table, cols string) {
 	t.Helper()
+	for _, p := range keyColProblems(shape, table, cols) {
+		t.Errorf("%s: %s", dir, p)
+	}
+}
+
+// keyColProblems lists key columns that are unknown or of a type DSQL cannot key on.
+func keyColProblems(shape tableShape, table, cols string) []string {
+	var out []string
 	for _, c := range strings.Split(cols, ",") {
 		c = strings.ToLower(strings.TrimSpace(c))
 		typ := shape[strings.ToLower(table)][c]
 		if typ == "" {
-			t.Errorf("%s: key column %s.%s is not a column of the table", dir, table, c)
+			out = append(out, fmt.Sprintf("key column %s.%s is not a column of the table", table, c))
 		}
 		if typ == "BYTEA" || typ == "JSON" || typ == "JSONB" {
-			t.Errorf("%s: key column %s.%s is %s, which DSQL cannot key on", dir, table, c, typ)
+			out = append(out, fmt.Sprintf("key column %s.%s is %s, which DSQL cannot key on", table, c, typ))
 		}
+	}
+	return out
+}
+
+// TestSchemaRulesCatchViolations feeds the rule checks statements that break them, so that
+// TestSchemaFollowsDSQLRules is known to be able to fail.
+func TestSchemaRulesCatchViolations(t *testing.T) {
+	stmts := testenv.SplitStatements(`CREATE TABLE IF NOT EXISTS t (
+  id BYTEA NOT NULL,
+  n BIGSERIAL NOT NULL,
+  PRIMARY KEY (id)
+);
+CREATE TABLE IF NOT EXISTS u (
+  id BYTEA NOT NULL PRIMARY KEY
+);
+CREATE INDEX t_n ON t (n);
+`)
+	shape := shapeOf(stmts)
+	if got := keyColProblems(shape, "t", "id"); len(got) != 1 || !strings.Contains(got[0], "BYTEA") {
+		t.Fatalf("bytea primary key not caught: %v", got)
+	}
+	if m := inlinePKRE.FindStringSubmatch(createTableRE.FindStringSubmatch(stmts[1])[2]); m == nil || len(keyColProblems(shape, "u", m[1])) != 1 {
+		t.Fatal("inline bytea primary key not caught")
+	}
+	if forbiddenRE.FindString(stmts[0]) == "" {
+		t.Fatal("BIGSERIAL not caught")
+	}
+	if indexRE.FindStringSubmatch(stmts[2]) == nil || asyncIdxRE.MatchString(stmts[2]) {
+		t.Fatal("synchronous CREATE INDEX not caught")
+	}
+	if got := keyColProblems(shape, "t", "missing"); len(got) != 1 {
+		t.Fatalf("unknown key column not caught: %v", got)
 	}
 }
 
