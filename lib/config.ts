@@ -94,7 +94,7 @@ export interface NetworkInput {
   readonly availabilityZones?: string[];
   /** NAT gateways: `one` (cheaper, one AZ dependency) or `perAz`. @default 'perAz' */
   readonly natGateways?: 'one' | 'perAz';
-  /** CIDR block of a new VPC. @default '10.0.0.0/16' */
+  /** CIDR block of a new VPC, /18 or larger (a /20 private and a /24 public subnet per AZ). @default '10.0.0.0/16' */
   readonly cidr?: string;
   /** Deploy into this existing VPC instead of creating one. @default - a new VPC */
   readonly existingVpc?: ExistingVpcInput;
@@ -438,7 +438,9 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
   }
   const natGateways = oneOf(p('network.natGateways'), netIn.natGateways, ['one', 'perAz'] as const, 'perAz');
   const cidr = netIn.cidr === undefined ? '10.0.0.0/16' : str(p('network.cidr'), netIn.cidr, CIDR, 'an IPv4 CIDR block such as 10.0.0.0/16');
-  if (Number(cidr.split('/')[1]) > 20) throw new ConfigError(p('network.cidr'), cidr, 'a block of /20 or larger (room for public and private subnets in 3 AZs)');
+  if (Number(cidr.split('/')[1]) > 18) {
+    throw new ConfigError(p('network.cidr'), cidr, 'a block of /18 or larger (each AZ gets a /20 private and a /24 public subnet)');
+  }
   let existingVpc: ExistingVpcInput | undefined;
   if (netIn.existingVpc !== undefined) {
     const e = optObject(p('network.existingVpc'), netIn.existingVpc);

@@ -74,7 +74,7 @@ describe('resolveConfig: each kind of bad input names the field, the value and w
     ['zones outside the region', { env: { region: 'eu-west-1' }, network: { availabilityZones: ['us-east-1a', 'us-east-1b'] } }, 'test.network.availabilityZones', /zones of env.region eu-west-1/],
     ['NAT', { network: { natGateways: 'none' } }, 'test.network.natGateways', /= "none"; allowed: 'one' or 'perAz'/],
     ['CIDR', { network: { cidr: '10.0.0.0/33' } }, 'test.network.cidr', /IPv4 CIDR block/],
-    ['CIDR too small', { network: { cidr: '10.0.0.0/24' } }, 'test.network.cidr', /\/20 or larger/],
+    ['CIDR too small', { network: { cidr: '10.0.0.0/19' } }, 'test.network.cidr', /= "10\.0\.0\.0\/19"; allowed: a block of \/18 or larger/],
     ['client CIDR open to the world', { network: { clientCidrs: ['0.0.0.0/0'] } }, 'test.network.clientCidrs', /0\.0\.0\.0\/0 is refused/],
     ['existing VPC id', { network: { existingVpc: { vpcId: 'vpc-1', availabilityZones: ['a', 'b'], privateSubnetIds: [], cidr: '10.0.0.0/16' } } }, 'test.network.existingVpc.vpcId', /a VPC id/],
     ['existing VPC subnets', { network: { existingVpc: { vpcId: 'vpc-0123456789abcdef0', availabilityZones: ['us-east-1a', 'us-east-1b'], privateSubnetIds: ['subnet-01234567'], cidr: '10.0.0.0/16' } } }, 'test.network.existingVpc.privateSubnetIds', /2 subnet ids \(one per availability zone\)/],
