@@ -749,6 +749,7 @@ async function up(argv: string[]): Promise<number> {
     children: childrenOf(process.pid),
   };
   writeFileSync(join(dir, 'stack.json'), JSON.stringify(state, null, 2));
+  process.on('exit', () => rmSync(join(dir, 'stack.json'), { force: true }));
   writeFileSync(join(dir, 'timings.json'), JSON.stringify(stack.timings, null, 2));
   printAddresses(state, (Date.now() - t) / 1000);
   console.log(`Logs: ${dir}`);
@@ -756,6 +757,12 @@ async function up(argv: string[]): Promise<number> {
     process.once('SIGINT', () => resolveSignal());
     process.once('SIGTERM', () => resolveSignal());
   });
+  // Ctrl-C reaches npm and tsx too; when they exit first our stdout is a closed pipe: keep going.
+  process.stdout.on('error', () => undefined);
+  process.stderr.on('error', () => undefined);
+  // A second Ctrl-C: stop now (the exit hook kills our processes; dsql-local and OpenSearch follow their stdin).
+  process.on('SIGINT', () => process.exit(130));
+  process.on('SIGTERM', () => process.exit(143));
   console.log('[local] stopping');
   const s = Date.now();
   await stack.stop();
@@ -792,6 +799,13 @@ async function down(argv: string[]): Promise<number> {
   for (const c of survivors) {
     console.log(`killing leftover process ${c.pid} (${c.command})`);
     killGroup(c.pid, 'SIGKILL');
+  }
+  const killDeadline = Date.now() + 10_000;
+  while (survivors.some((c) => isAlive(c.pid)) && Date.now() < killDeadline) await new Promise((r) => setTimeout(r, 100));
+  const stuck = survivors.filter((c) => isAlive(c.pid));
+  if (stuck.length > 0) {
+    console.error(`still running after SIGKILL: ${stuck.map((c) => `${c.pid} (${c.command})`).join(', ')}`);
+    return 1;
   }
   rmSync(join(dir, 'stack.json'), { force: true });
   console.log('Local stack stopped.');
