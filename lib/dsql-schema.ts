@@ -215,18 +215,18 @@ export class TemporalDsqlSchema extends Construct implements ec2.IConnectable {
     this.schemaVersion = this.resource.getAttString('SchemaVersion');
 
     Validations.of(this.handlerRole).acknowledge({
-      id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+      id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'ec2 network-interface actions of an in-VPC Lambda function support no resource-level scoping',
     });
     // cdk-nag findings on the Provider framework's own resources (aws-cdk-lib internals we cannot change).
-    const arnWildcard = (fn: Construct) => `AwsSolutions::AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(fn.node.defaultChild as CfnElement)}.Arn>:*]`;
+    const arnWildcard = (fn: Construct) => `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(fn.node.defaultChild as CfnElement)}.Arn>:*]`;
     const invokeReason = 'CDK Provider framework (aws-cdk-lib internal) may invoke any version (:*) of the handler functions of this construct only';
     Validations.of(provider).acknowledge(
-      { id: 'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', reason: 'CDK Provider framework functions (aws-cdk-lib internal) use AWSLambdaBasicExecutionRole' },
+      { id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', reason: 'CDK Provider framework functions (aws-cdk-lib internal) use AWSLambdaBasicExecutionRole' },
       ...[onEventFn, isCompleteFn, provider.node.findChild('framework-isComplete'), provider.node.findChild('framework-onTimeout')]
         .map((fn) => ({ id: arnWildcard(fn), reason: invokeReason })),
-      { id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]', reason: 'Step Functions log delivery (logs:CreateLogDelivery and related) supports no resource-level scoping' },
-      { id: 'AwsSolutions::AwsSolutions-SF2', reason: 'CDK Provider waiter state machine: one polling loop, cr.Provider offers no X-Ray option' },
+      { id: 'AwsSolutions-IAM5[Resource::*]', reason: 'Step Functions log delivery (logs:CreateLogDelivery and related) supports no resource-level scoping' },
+      { id: 'AwsSolutions-SF2', reason: 'CDK Provider waiter state machine: one polling loop, cr.Provider offers no X-Ray option' },
     );
   }
 }

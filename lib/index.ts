@@ -4,6 +4,8 @@
  * - {@link TemporalNetwork}: VPC, flow logs, VPC endpoints for private Fargate tasks
  * - {@link TemporalDsqlCluster}: Aurora DSQL cluster, PrivateLink endpoint, `grantConnect` / `grantConnectAdmin`
  * - {@link TemporalVisibilityDomain}: OpenSearch domain for Temporal visibility
+ * - {@link TemporalDsqlSchema}: custom resource that applies the DSQL schema and the server database role
+ * - {@link TemporalVisibilityIndex}: custom resource that applies the visibility index template and index
  * - {@link TemporalServices}: ECS cluster, one Fargate service per role and the UI, NLB, ALB
  * - {@link TemporalPlatformStack}: all of the above for one environment
  * - configuration: {@link resolveConfig}, {@link checkShardLock}, {@link buildDynamicConfig}
@@ -11,6 +13,7 @@
 export * from './app';
 export * from './config';
 export * from './dsql-cluster';
+export * from './dsql-schema';
 export * from './dynamic-config';
 export * from './network';
 export * from './platform-stack';
@@ -18,3 +21,4 @@ export * from './server-image';
 export * from './shard-lock';
 export * from './temporal-services';
 export * from './visibility-domain';
+export * from './visibility-index';

@@ -9,11 +9,13 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { PlatformConfig, TEMPORAL_ROLES } from './config';
 import { TemporalDsqlCluster } from './dsql-cluster';
+import { TemporalDsqlSchema } from './dsql-schema';
 import { buildDynamicConfig } from './dynamic-config';
 import { TemporalNetwork } from './network';
 import { resolveServerImage } from './server-image';
 import { TemporalServices } from './temporal-services';
 import { TemporalVisibilityDomain } from './visibility-domain';
+import { TemporalVisibilityIndex } from './visibility-index';
 
 /** Repository root (the directory holding `docker/`). */
 export const REPO_ROOT = path.resolve(__dirname, '..');
@@ -75,6 +77,10 @@ export class TemporalPlatformStack extends Stack {
   public readonly dynamicConfigYaml: string;
   /** Deploy-time guard of `numHistoryShards` (see README); every service depends on it. */
   public readonly shardCountPin: ssm.StringParameter;
+  /** The DSQL schema job (`Custom::TemporalDsqlSchema`): schema, server database role, IAM mapping. */
+  public readonly schema: TemporalDsqlSchema;
+  /** The visibility index job (`Custom::TemporalVisibilityIndex`): template and index. */
+  public readonly visibilityIndex: TemporalVisibilityIndex;
 
   constructor(scope: Construct, id: string, props: TemporalPlatformStackProps) {
     super(scope, id, {
@@ -193,6 +199,37 @@ export class TemporalPlatformStack extends Stack {
     });
     this.dsqlCluster.connections.allowDefaultPortFrom(this.jobSecurityGroup, 'Schema job to DSQL');
     this.visibility.connections.allowFrom(this.jobSecurityGroup, ec2.Port.tcp(443), 'Index job to OpenSearch');
+
+    // The schema job: applies the versioned DSQL schema as admin, creates the servers' database
+    // role and maps it to the server task role. It connects through the PrivateLink endpoint.
+    this.schema = new TemporalDsqlSchema(this, 'DsqlSchema', {
+      cluster: this.dsqlCluster,
+      vpc: this.vpc,
+      vpcSubnets: this.privateSubnets,
+      securityGroups: [this.jobSecurityGroup],
+      serverTaskRole: this.serverTaskRole,
+      serverRoleName: this.databaseRoleName,
+      logRetention,
+      logRemovalPolicy,
+    });
+    if (this.dsqlCluster.vpcEndpoint) this.schema.node.addDependency(this.dsqlCluster.vpcEndpoint);
+
+    // The visibility index job: template first, then the index. Its role enters the domain's access
+    // policy with only the requests the handler makes (the domain ARN is built from the name: the
+    // domain's own Arn attribute inside its access policy would be circular).
+    this.visibilityIndex = new TemporalVisibilityIndex(this, 'VisibilityIndex', {
+      domain: this.visibility.domain,
+      vpc: this.vpc,
+      vpcSubnets: this.privateSubnets,
+      securityGroups: [this.jobSecurityGroup],
+      indexName: this.visibilityIndexName,
+      logRetention,
+      logRemovalPolicy,
+    });
+    this.visibility.addAccessPolicyStatements(...this.visibilityIndex.accessPolicyStatements(this.visibility.policyDomainArn));
+
+    // Services start only once the schema and the index are in place.
+    this.services.addStartupDependency(this.schema.resource, this.visibilityIndex.resource);
 
     // Deploy-time guard of numHistoryShards: the logical id carries the count and the name is fixed.
     // A changed count makes CloudFormation create a second parameter with the same name before it

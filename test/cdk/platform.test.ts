@@ -93,16 +93,23 @@ describe('prod: DSQL', () => {
     expect(ingressOf(prod, sg)).toEqual(expected);
   });
 
-  test('servers get dsql:DbConnect on this cluster only; nobody in the stack gets DbConnectAdmin', () => {
+  test('servers get dsql:DbConnect on this cluster only; only the schema job gets DbConnectAdmin, on this cluster only', () => {
     const clusterId = logicalId(prod, prod.stack.dsqlCluster.resource);
     const roleId = logicalId(prod, prod.stack.serverTaskRole);
+    const clusterArn = { 'Fn::GetAtt': [clusterId, 'ResourceArn'] };
     prod.template.hasResourceProperties('AWS::IAM::Policy', {
       Roles: [{ Ref: roleId }],
       PolicyDocument: {
-        Statement: Match.arrayWith([{ Action: 'dsql:DbConnect', Effect: 'Allow', Resource: { 'Fn::GetAtt': [clusterId, 'ResourceArn'] } }]),
+        Statement: Match.arrayWith([{ Action: 'dsql:DbConnect', Effect: 'Allow', Resource: clusterArn }]),
       },
     });
-    expect(JSON.stringify(prod.resources)).not.toContain('DbConnectAdmin');
+    const adminPolicies = Object.values(prod.resources)
+      .filter((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties.PolicyDocument).includes('DbConnectAdmin'));
+    expect(adminPolicies).toHaveLength(1);
+    expect(adminPolicies[0].Properties.Roles).toEqual([{ Ref: logicalId(prod, prod.stack.schema.handlerRole) }]);
+    const adminStatements = adminPolicies[0].Properties.PolicyDocument.Statement
+      .filter((st: { Action: string | string[] }) => JSON.stringify(st.Action).includes('DbConnectAdmin'));
+    expect(adminStatements).toEqual([{ Action: 'dsql:DbConnectAdmin', Effect: 'Allow', Resource: clusterArn }]);
   });
 });
 
@@ -154,14 +161,22 @@ describe('prod: OpenSearch visibility domain', () => {
     expect(domain.Properties.VPCOptions.SubnetIds).toHaveLength(3);
   });
 
-  test('access policy lets in only the server task role, on this domain only', () => {
+  test('access policy lets in only the server task role and the index job, on this domain only', () => {
     const domain = Object.values(prod.resources).find((r) => r.Type === 'AWS::OpenSearchService::Domain')!;
-    const statements = domain.Properties.AccessPolicies.Statement;
-    expect(statements).toHaveLength(1);
-    expect(statements[0].Principal).toEqual({ AWS: { 'Fn::GetAtt': [logicalId(prod, prod.stack.serverTaskRole), 'Arn'] } });
-    expect(statements[0].Effect).toBe('Allow');
-    expect(statements[0].Action.every((a: string) => a.startsWith('es:ESHttp'))).toBe(true);
-    expect(JSON.stringify(statements[0].Resource)).toContain(':domain/temporal-prod/*');
+    const [server, ...job] = domain.Properties.AccessPolicies.Statement;
+    expect(server.Principal).toEqual({ AWS: { 'Fn::GetAtt': [logicalId(prod, prod.stack.serverTaskRole), 'Arn'] } });
+    expect(server.Effect).toBe('Allow');
+    expect(server.Action.every((a: string) => a.startsWith('es:ESHttp'))).toBe(true);
+    expect(JSON.stringify(server.Resource)).toContain(':domain/temporal-prod/*');
+    // The index job: only the requests its handler makes, each on a path of this domain.
+    const jobArn = { AWS: { 'Fn::GetAtt': [logicalId(prod, prod.stack.visibilityIndex.role), 'Arn'] } };
+    expect(job.length).toBeGreaterThan(0);
+    for (const st of job) {
+      expect(st.Principal).toEqual(jobArn);
+      expect(st.Effect).toBe('Allow');
+      expect([st.Action].flat().every((a: string) => a.startsWith('es:ESHttp'))).toBe(true);
+      expect(JSON.stringify(st.Resource)).toMatch(/:domain\/temporal-prod\/[^*"]+"/);
+    }
     expect(JSON.stringify(domain.Properties.AccessPolicies)).not.toContain('"*"');
   });
 
@@ -295,37 +310,39 @@ describe('prod: Temporal services', () => {
   });
 });
 
-describe('plug-in points for the schema and index jobs', () => {
-  test('allowIndexJob, grantConnectAdmin and addStartupDependency wire a job into the stack', () => {
-    const { app, stack } = buildApp('dev', { ...ENVIRONMENTS }, { quick: true });
-    const iam = require('aws-cdk-lib/aws-iam');
-    const { CfnWaitConditionHandle } = require('aws-cdk-lib');
-    const jobRole = new iam.Role(stack, 'JobRole', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
-    stack.visibility.allowIndexJob(jobRole);
-    stack.visibility.addAccessPolicyStatements(new iam.PolicyStatement({
-      principals: [jobRole], actions: ['es:ESHttpPut'], resources: [`${stack.visibility.policyDomainArn}/_index_template/x`],
-    }));
-    stack.dsqlCluster.grantConnectAdmin(jobRole);
-    // Test-only stand-in for the schema/index custom resources: any dependable resource will do.
-    const standIn = new CfnWaitConditionHandle(stack, 'StandInForSchemaJob');
-    stack.services.addStartupDependency(standIn);
-    app.synth();
-    const resources = Template.fromStack(stack).toJSON().Resources as Resources;
-    const domain = Object.values(resources).find((r) => r.Type === 'AWS::OpenSearchService::Domain')!;
-    const [main, extra] = domain.Properties.AccessPolicies.Statement;
-    const jobArn = { 'Fn::GetAtt': [stack.getLogicalId(jobRole.node.defaultChild), 'Arn'] };
-    expect(main.Principal.AWS).toHaveLength(2);
-    expect(main.Principal.AWS).toContainEqual(jobArn);
-    expect(extra).toMatchObject({ Action: 'es:ESHttpPut', Principal: { AWS: jobArn } });
-    expect(JSON.stringify(extra.Resource)).toContain(':domain/temporal-dev/_index_template/x');
-    const jobPolicy = Object.values(resources).find((r) => r.Type === 'AWS::IAM::Policy'
-      && r.Properties.Roles[0].Ref === stack.getLogicalId(jobRole.node.defaultChild))!;
-    expect(jobPolicy.Properties.PolicyDocument.Statement).toContainEqual({
-      Action: 'dsql:DbConnectAdmin', Effect: 'Allow', Resource: { 'Fn::GetAtt': [stack.getLogicalId(stack.dsqlCluster.resource), 'ResourceArn'] },
-    });
-    const services = Object.values(resources).filter((r) => r.Type === 'AWS::ECS::Service');
+describe('schema and index jobs', () => {
+  test('every ECS service starts only after the schema and the visibility index custom resources', () => {
+    const schemaId = logicalId(prod, prod.stack.schema.resource);
+    const indexId = logicalId(prod, prod.stack.visibilityIndex.resource);
+    expect(prod.resources[schemaId].Type).toBe('Custom::TemporalDsqlSchema');
+    expect(prod.resources[indexId].Type).toBe('Custom::TemporalVisibilityIndex');
+    const services = Object.values(prod.resources).filter((r) => r.Type === 'AWS::ECS::Service');
     expect(services).toHaveLength(5);
-    for (const svc of services) expect(svc.DependsOn).toContain(stack.getLogicalId(standIn));
+    for (const svc of services) {
+      expect(svc.DependsOn).toContain(schemaId);
+      expect(svc.DependsOn).toContain(indexId);
+    }
+  });
+
+  test('the schema job maps the servers\' database role to the server task role', () => {
+    const schema = prod.resources[logicalId(prod, prod.stack.schema.resource)];
+    expect(schema.Properties).toMatchObject({
+      ServerRoleName: 'temporal_server',
+      ServerTaskRoleArn: { 'Fn::GetAtt': [logicalId(prod, prod.stack.serverTaskRole), 'Arn'] },
+    });
+  });
+
+  test('both jobs run in the private subnets behind the job security group', () => {
+    const jobSg = { 'Fn::GetAtt': [logicalId(prod, prod.stack.jobSecurityGroup), 'GroupId'] };
+    for (const fn of [prod.stack.visibilityIndex.handler]) {
+      const props = prod.resources[logicalId(prod, fn)].Properties;
+      expect(props.VpcConfig.SecurityGroupIds).toEqual([jobSg]);
+      expect(props.VpcConfig.SubnetIds).toHaveLength(3);
+    }
+    const schemaFns = Object.values(prod.resources).filter((r) => r.Type === 'AWS::Lambda::Function'
+      && JSON.stringify(r.Properties.Role).includes(logicalId(prod, prod.stack.schema.handlerRole)));
+    expect(schemaFns.length).toBeGreaterThanOrEqual(2);
+    for (const fn of schemaFns) expect(fn.Properties.VpcConfig.SecurityGroupIds).toEqual([jobSg]);
   });
 });
 

@@ -39,7 +39,7 @@ function build(extra: Partial<TemporalDsqlSchemaProps> = {}, opts: { helper?: bo
   });
   if (opts.nag) {
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-    Validations.of(vpc).acknowledge({ id: 'AwsSolutions::AwsSolutions-VPC7', reason: 'test VPC only; the platform VPC has flow logs' });
+    Validations.of(vpc).acknowledge({ id: 'AwsSolutions-VPC7', reason: 'test VPC only; the platform VPC has flow logs' });
   }
   const template = Template.fromStack(stack);
   return { app, stack, template, outdir };
