@@ -153,8 +153,11 @@ export async function applySchema(dsql: DsqlLocal, log?: (m: string) => void): P
 /**
  * True for an async index build that failed because of dsql-local itself: it builds the indexes
  * of one table concurrently and PostgreSQL may then refuse one with "tuple concurrently updated"
- * (SQLSTATE XX000), a catalog race DSQL does not have. Seen in 3 to 5 of 6 fresh schema
- * applications with dsql-local at commit 3accc73 (2026-11-22), after its key-size checks landed.
+ * (SQLSTATE XX000), a catalog race DSQL does not have: each build job ends with
+ * `dsql_local_internal.install_size_limits(<table>)` (dsql-local/jobs.go), whose
+ * `CREATE OR REPLACE FUNCTION` / `CREATE OR REPLACE TRIGGER` for the same table collide when two
+ * jobs of that table finish together. Seen in 3 to 6 of 6 fresh schema applications with dsql-local
+ * at commits 3accc73 and f4b9723 (2026-11-22), since its key-size checks landed.
  */
 export function isDsqlLocalIndexRace(e: unknown): boolean {
   const m = String((e as Error)?.message ?? e);
@@ -166,7 +169,7 @@ export function isDsqlLocalIndexRace(e: unknown): boolean {
  * a table): runs `attempt`, which must start from fresh state, up to `tries` times while it fails
  * with that race, logging each retry. Any other error is thrown at once.
  */
-export async function retryDsqlLocalIndexRace<T>(attempt: () => Promise<T>, log: (m: string) => void, tries = 5): Promise<T> {
+export async function retryDsqlLocalIndexRace<T>(attempt: () => Promise<T>, log: (m: string) => void, tries = 12): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await attempt();
