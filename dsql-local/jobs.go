@@ -19,6 +19,11 @@ type jobRunner struct {
 	retention time.Duration
 	faults    *faults
 	wg        sync.WaitGroup
+	// installMu serialises the size-limit trigger rebuilds that follow index builds: two builds
+	// of one table finishing together would both CREATE OR REPLACE the table's trigger function,
+	// and PostgreSQL fails the second with XX000 "tuple concurrently updated". Holding it across
+	// the whole statement also makes the later rebuild read the earlier one's index.
+	installMu sync.Mutex
 }
 
 func (j *jobRunner) run(ctx context.Context) {
@@ -79,8 +84,10 @@ func (j *jobRunner) build(ctx context.Context, id, object string) {
 		}
 		if err == nil {
 			// The new index's key joins the 1 KiB key-size check of its table.
+			j.installMu.Lock()
 			_, err = j.pool.Exec(ctx, `SELECT dsql_local_internal.install_size_limits(i.indrelid::regclass)
 				FROM pg_index i WHERE i.indexrelid = to_regclass($1)`, object)
+			j.installMu.Unlock()
 		}
 		if err != nil {
 			status, details = "failed", err.Error()

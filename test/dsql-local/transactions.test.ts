@@ -233,6 +233,28 @@ describe('async indexes and sys.jobs', () => {
     expect(ix.rows[0].n).toBe(1);
   });
 
+  test('several index builds of one table submitted together all succeed, and the key-size check covers every index', async () => {
+    // Builds of one table that finish together used to collide while rebuilding the table's
+    // size-limit trigger (XX000 tuple concurrently updated). Several rounds make a race visible.
+    for (let round = 0; round < 4; round++) {
+      const t = `idxmany${round}`;
+      const c = await connect();
+      await c.query(`CREATE TABLE ${t} (id int PRIMARY KEY, a text, b text, c text, d text)`);
+      const jobs: string[] = [];
+      for (const col of ['a', 'b', 'c', 'd']) {
+        jobs.push((await retryOc001(() => c.query(`CREATE INDEX ASYNC ${t}_${col} ON ${t} (${col})`))).rows[0].job_id);
+      }
+      for (const id of jobs) {
+        const w = await retryOc001(() => c.query('CALL sys.wait_for_job($1)', [id]));
+        const j = await retryOc001(() => c.query('SELECT status, details FROM sys.jobs WHERE job_id = $1', [id]));
+        expect({ round, ...w.rows[0], ...j.rows[0] }).toEqual({ round, succeeded: true, status: 'completed', details: null });
+      }
+      // The last index built is part of the key-size check: a 2 KiB key on it is refused.
+      await expectSqlError(retryOc001(() => c.query(`INSERT INTO ${t} (id, d) VALUES (1, repeat('x', 2048))`)), '54000');
+      await expectSqlError(retryOc001(() => c.query(`INSERT INTO ${t} (id, a) VALUES (2, repeat('x', 2048))`)), '54000');
+    }
+  });
+
   test('sys.wait_for_job is refused inside a transaction block', async () => {
     const c = await connect();
     await c.query('BEGIN');
