@@ -38,7 +38,6 @@ import {
   ensureNamespace,
   pickServerPorts,
   readCounter,
-  retryDsqlLocalIndexRace,
   ROOT,
   SERVER_DB_ROLE,
   startServer,
@@ -150,7 +149,7 @@ async function main(): Promise<void> {
      * are dropped. dsql-local always serves the backend's `postgres` database, hence one instance
      * per dsql-local.
      */
-    const instance = (keepDsql: boolean) => retryDsqlLocalIndexRace(async () => {
+    const instance = async (keepDsql: boolean) => {
       const p = await startPostgres({ parentDir: dir, settings: pgSettings });
       try {
         const d = await startDsqlLocal({ extraArgs: [`--pg-url=postgres://postgres@127.0.0.1:${p.port}/postgres?sslmode=disable`] });
@@ -169,7 +168,7 @@ async function main(): Promise<void> {
         await p.stop();
         throw e;
       }
-    }, log, 10);
+    };
     log('PostgreSQL x2 (pg_stat_statements) with our schema applied by our runner through dsql-local; OpenSearch; building the server');
     const [main, withDsql, os, serverBin] = await Promise.all([instance(false), instance(true), startOpenSearchLocal({ heapMb: 768 }), buildTemporalServer()]);
     const pg = main.pg;

@@ -91,7 +91,7 @@ export interface LocalStack {
   readonly dsql: DsqlLocal;
   /** Directory holding logs and generated files. */
   readonly dir: string;
-  /** Milliseconds spent in each start-up step, and `total`; `schemaAttempts` counts fresh dsql-local starts (see retryDsqlLocalIndexRace). */
+  /** Milliseconds spent in each start-up step, and `total`. */
   readonly timings: Readonly<Record<string, number>>;
   /** Our processes (server, UI), for `local:stop` and diagnostics. */
   readonly processes: readonly ManagedProcess[];
@@ -123,60 +123,41 @@ export function buildTemporalServer(): Promise<string> {
 
 /**
  * Applies the DSQL schema and the server role with the schema custom resource's own code
- * (lambda/dsql-schema `migrate`), as dsql-local's admin principal.
+ * (lambda/dsql-schema: `SchemaRunner` then `ensureServerRole`, the two steps of `migrate`), as
+ * dsql-local's admin principal.
  * @throws MigrationError from the runner, or Error when the migration does not finish in 10 min
  */
 export async function applySchema(dsql: DsqlLocal, log?: (m: string) => void): Promise<void> {
-  const { migrate } = await import('../lambda/dsql-schema/migrate');
+  const { SchemaRunner } = await import('../lambda/dsql-schema/runner');
+  const { ensureServerRole } = await import('../lambda/dsql-schema/roles');
+  const { DsqlSession } = await import('../lambda/dsql-schema/session');
   const { loadVersionedSchema } = await import('../lambda/dsql-schema/schema-dir');
   if (!existsSync(DSQL_SCHEMA_DIR)) throw new Error(`DSQL schema directory ${DSQL_SCHEMA_DIR} does not exist`);
   const admin = dsql.credentials.find((c) => c.admin);
   if (!admin) throw new Error('dsql-local reported no admin credential');
-  const result = await migrate({
-    connection: {
-      hostname: dsql.hostname,
-      host: dsql.host,
-      port: dsql.port,
-      region: dsql.region,
-      caFile: dsql.caFile,
-      credentials: { accessKeyId: admin.accessKeyId, secretAccessKey: admin.secretAccessKey },
-      applicationName: 'local-stack',
-    },
-    schema: loadVersionedSchema(DSQL_SCHEMA_DIR),
-    deadline: Date.now() + 10 * 60_000,
-    serverRole: { roleName: SERVER_DB_ROLE, iamArns: [dsql.principal('temporal-server')] },
-    log,
-  });
-  if (!result.complete) throw new Error(`schema migration did not finish within 10 minutes (at ${result.apply.currentVersion})`);
-}
-
-/**
- * True for an async index build that failed because of dsql-local itself: it builds the indexes
- * of one table concurrently and PostgreSQL may then refuse one with "tuple concurrently updated"
- * (SQLSTATE XX000), a catalog race DSQL does not have: each build job ends with
- * `dsql_local_internal.install_size_limits(<table>)` (dsql-local/jobs.go), whose
- * `CREATE OR REPLACE FUNCTION` / `CREATE OR REPLACE TRIGGER` for the same table collide when two
- * jobs of that table finish together. Seen in 3 to 6 of 6 fresh schema applications with dsql-local
- * at commits 3accc73 and f4b9723 (2026-11-22), since its key-size checks landed.
- */
-export function isDsqlLocalIndexRace(e: unknown): boolean {
-  const m = String((e as Error)?.message ?? e);
-  return /index build failed/.test(m) && /tuple concurrently updated/.test(m);
-}
-
-/**
- * Workaround for {@link isDsqlLocalIndexRace} (remove it once dsql-local serialises the builds of
- * a table): runs `attempt`, which must start from fresh state, up to `tries` times while it fails
- * with that race, logging each retry. Any other error is thrown at once.
- */
-export async function retryDsqlLocalIndexRace<T>(attempt: () => Promise<T>, log: (m: string) => void, tries = 12): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await attempt();
-    } catch (e) {
-      if (!isDsqlLocalIndexRace(e) || i >= tries) throw e;
-      log(`dsql-local index build race ("tuple concurrently updated": a dsql-local bug, not DSQL behaviour), fresh start ${i + 1}/${tries}`);
-    }
+  const connection = {
+    hostname: dsql.hostname,
+    host: dsql.host,
+    port: dsql.port,
+    region: dsql.region,
+    caFile: dsql.caFile,
+    credentials: { accessKeyId: admin.accessKeyId, secretAccessKey: admin.secretAccessKey },
+    applicationName: 'local-stack',
+  };
+  const deadline = Date.now() + 10 * 60_000;
+  // The same steps as the custom resource's migrate(): the runner, then the server role. Index
+  // builds one at a time (the runner's batchIndexBuilds: false): dsql-local (at f4b9723) builds the
+  // indexes of one table concurrently, each job ending with install_size_limits(<table>), whose
+  // CREATE OR REPLACE FUNCTION/TRIGGER collide and fail a build with XX000 "tuple concurrently
+  // updated" in most fresh applications of schema/dsql v1.0; DSQL itself has no such race.
+  const runner = new SchemaRunner({ connection, schema: loadVersionedSchema(DSQL_SCHEMA_DIR), batchIndexBuilds: false, log });
+  const result = await runner.apply({ deadline });
+  if (result.outcome === 'in-progress') throw new Error(`schema migration did not finish within 10 minutes (at ${result.currentVersion})`);
+  const session = new DsqlSession(connection, deadline, log);
+  try {
+    await ensureServerRole(session, { roleName: SERVER_DB_ROLE, iamArns: [dsql.principal('temporal-server')] });
+  } finally {
+    await session.close();
   }
 }
 
@@ -513,10 +494,7 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
       o.ui === false ? Promise.resolve('') : timed(timings, 'buildUi', buildUiServer),
     ]);
     // dsql-local, then the DSQL schema through the schema custom resource's runner.
-    let schemaAttempts = 0;
-    const dsqlP = retryDsqlLocalIndexRace(async () => {
-      schemaAttempts++;
-      const d = await timed(timings, 'dsqlLocal', () => startDsqlLocal(o.dsql));
+    const dsqlP = timed(timings, 'dsqlLocal', () => startDsqlLocal(o.dsql)).then(async (d) => {
       try {
         log(`dsql-local on ${d.host}:${d.port}; applying the DSQL schema (lambda/dsql-schema)`);
         await timed(timings, 'schema', () => applySchema(d));
@@ -525,7 +503,7 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
         await d.stop();
         throw e;
       }
-    }, log);
+    });
     // OpenSearch, then the template and index through the index custom resource's handler.
     const osP = timed(timings, 'openSearch', () => startOpenSearchLocal()).then(async (n) => {
       try {
@@ -589,7 +567,6 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
 
     await timed(timings, 'namespace', () => ensureNamespace(server.address, 'default'));
     timings.total = Date.now() - started;
-    timings.schemaAttempts = schemaAttempts;
     let stopped: Promise<void> | undefined;
     return {
       temporalAddress: server.address,

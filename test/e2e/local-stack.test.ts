@@ -203,6 +203,11 @@ test("a deleted workflow's visibility document disappears", async () => {
 });
 
 test('a run longer than the token lifetime and the connection age loses nothing', async () => {
+  // The premise: dsql-local refuses an expired token, so reconnecting needs a freshly signed one.
+  const staleToken = await stack.dsql.token({ user: 'temporal_server', expiresIn: 1 });
+  await new Promise((r) => setTimeout(r, 2500));
+  await expect(stack.dsql.connect({ user: 'temporal_server', password: staleToken })).rejects.toMatchObject({ code: '28P01' });
+
   const steps = 6;
   const sleepMs = 5000; // 6 x (5 s timer + activity) ~ 32 s > 15 s connection age > 10 s token lifetime
   const t0 = Date.now();
