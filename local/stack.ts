@@ -8,12 +8,14 @@
  * What runs (each on free loopback ports):
  *   1. dsql-local with its own PostgreSQL (test/support/dsql-local.ts);
  *   2. an OpenSearch 2.19 node (test/support/opensearch-local.ts);
- *   3. the DSQL schema, applied by the schema custom resource's runner (lambda/dsql-schema `migrate`),
- *      including the non-admin server role mapped to dsql-local's `temporal-server` principal;
+ *   3. the DSQL schema, applied by the schema custom resource's runner (lambda/dsql-schema
+ *      `SchemaRunner`, index builds one at a time), and the non-admin server role mapped to
+ *      dsql-local's `temporal-server` principal (`ensureServerRole`);
  *   4. the visibility template and index, applied by the index custom resource's handler
  *      (lambda/visibility-index);
- *   5. our Temporal DSQL server, all four roles in one process (docker/temporal-server), configured
- *      through the container's environment contract (docs/server-container.md);
+ *   5. our Temporal DSQL server, all four roles in one process (docker/temporal-server), with a
+ *      config file written here (the container template's settings on free ports, plus the token
+ *      lifetime) and the image's start-up (dynamic config through TEMPORAL_DYNAMIC_CONFIG);
  *   6. the Temporal UI (local/ui-server);
  *   7. the `default` namespace.
  *
