@@ -8,9 +8,8 @@
  * What runs (each on free loopback ports):
  *   1. dsql-local with its own PostgreSQL (test/support/dsql-local.ts);
  *   2. an OpenSearch 2.19 node (test/support/opensearch-local.ts);
- *   3. the DSQL schema, applied by the schema custom resource's runner (lambda/dsql-schema
- *      `SchemaRunner`, index builds one at a time), and the non-admin server role mapped to
- *      dsql-local's `temporal-server` principal (`ensureServerRole`);
+ *   3. the DSQL schema, applied by the schema custom resource's code (lambda/dsql-schema
+ *      `migrate`), with the non-admin server role mapped to dsql-local's `temporal-server` principal;
  *   4. the visibility template and index, applied by the index custom resource's handler
  *      (lambda/visibility-index);
  *   5. our Temporal DSQL server, all four roles in one process (docker/temporal-server), with a
@@ -125,42 +124,32 @@ export function buildTemporalServer(): Promise<string> {
 
 /**
  * Applies the DSQL schema and the server role with the schema custom resource's own code
- * (lambda/dsql-schema: `SchemaRunner` then `ensureServerRole`, the two steps of `migrate`), as
- * dsql-local's admin principal.
+ * (lambda/dsql-schema `migrate`: the runner, then `ensureServerRole`), as dsql-local's admin
+ * principal.
  * @throws MigrationError from the runner, or Error when the migration does not finish in 10 min
  */
 export async function applySchema(dsql: DsqlLocal, log?: (m: string) => void): Promise<void> {
-  const { SchemaRunner } = await import('../lambda/dsql-schema/runner');
-  const { ensureServerRole } = await import('../lambda/dsql-schema/roles');
-  const { DsqlSession } = await import('../lambda/dsql-schema/session');
+  const { migrate } = await import('../lambda/dsql-schema/migrate');
   const { loadVersionedSchema } = await import('../lambda/dsql-schema/schema-dir');
   if (!existsSync(DSQL_SCHEMA_DIR)) throw new Error(`DSQL schema directory ${DSQL_SCHEMA_DIR} does not exist`);
   const admin = dsql.credentials.find((c) => c.admin);
   if (!admin) throw new Error('dsql-local reported no admin credential');
-  const connection = {
-    hostname: dsql.hostname,
-    host: dsql.host,
-    port: dsql.port,
-    region: dsql.region,
-    caFile: dsql.caFile,
-    credentials: { accessKeyId: admin.accessKeyId, secretAccessKey: admin.secretAccessKey },
-    applicationName: 'local-stack',
-  };
-  const deadline = Date.now() + 10 * 60_000;
-  // The same steps as the custom resource's migrate(): the runner, then the server role. Index
-  // builds one at a time (the runner's batchIndexBuilds: false): dsql-local (at f4b9723) builds the
-  // indexes of one table concurrently, each job ending with install_size_limits(<table>), whose
-  // CREATE OR REPLACE FUNCTION/TRIGGER collide and fail a build with XX000 "tuple concurrently
-  // updated" in most fresh applications of schema/dsql v1.0; DSQL itself has no such race.
-  const runner = new SchemaRunner({ connection, schema: loadVersionedSchema(DSQL_SCHEMA_DIR), batchIndexBuilds: false, log });
-  const result = await runner.apply({ deadline });
-  if (result.outcome === 'in-progress') throw new Error(`schema migration did not finish within 10 minutes (at ${result.currentVersion})`);
-  const session = new DsqlSession(connection, deadline, log);
-  try {
-    await ensureServerRole(session, { roleName: SERVER_DB_ROLE, iamArns: [dsql.principal('temporal-server')] });
-  } finally {
-    await session.close();
-  }
+  const result = await migrate({
+    connection: {
+      hostname: dsql.hostname,
+      host: dsql.host,
+      port: dsql.port,
+      region: dsql.region,
+      caFile: dsql.caFile,
+      credentials: { accessKeyId: admin.accessKeyId, secretAccessKey: admin.secretAccessKey },
+      applicationName: 'local-stack',
+    },
+    schema: loadVersionedSchema(DSQL_SCHEMA_DIR),
+    deadline: Date.now() + 10 * 60_000,
+    serverRole: { roleName: SERVER_DB_ROLE, iamArns: [dsql.principal('temporal-server')] },
+    log,
+  });
+  if (!result.complete) throw new Error(`schema migration did not finish within 10 minutes (at ${result.apply.currentVersion})`);
 }
 
 /**
