@@ -443,6 +443,14 @@ export class SchemaRunner {
     const started = Date.now();
     const clients = new Set<Client>();
     let timedOut = false;
+    // The waits run on their own connections, but progress and failure reads go through the one
+    // session `s`: a pg Client must not run two queries at once, so those are chained.
+    let sessionChain: Promise<unknown> = Promise.resolve();
+    const onSession = <T>(fn: () => Promise<T>): Promise<T> => {
+      const p = sessionChain.then(fn);
+      sessionChain = p.catch(() => undefined);
+      return p;
+    };
     const timer = setTimeout(() => {
       timedOut = true;
       for (const c of clients) c.end().catch(() => undefined);
@@ -465,10 +473,10 @@ export class SchemaRunner {
             }
           }, { deadline, onRetry: (err, cls, attempt) => this.log(`retry ${attempt} waiting for job ${jobId} after ${cls} error: ${describeError(err)}`) });
           if (ok) {
-            await this.record(s, v.version, item.statement, 'done', jobId);
+            await onSession(() => this.record(s, v.version, item.statement, 'done', jobId));
             done.push(item);
           } else {
-            failures.push(await this.describeJobFailure(s, v, item));
+            failures.push(await onSession(() => this.describeJobFailure(s, v, item)));
           }
         } catch (e) {
           if (timedOut || e instanceof DeadlineExceededError) return;
