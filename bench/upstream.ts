@@ -10,7 +10,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { freePorts, ManagedProcess, startProcess, tcpOpen, waitFor } from '../local/process';
+import { ManagedProcess, startProcess, tcpOpen, waitFor } from '../local/process';
+import { pickServerPorts, singleClusterConfig } from '../local/stack';
 
 const run = promisify(execFile);
 const ROOT = resolve(__dirname, '..');
@@ -80,10 +81,7 @@ export async function startUpstreamTemporal(o: UpstreamTemporalOptions): Promise
   }
 
   mkdirSync(o.dir, { recursive: true });
-  const [frontend, history, matching, worker, mFrontend, mHistory, mMatching, mWorker, http] = await freePorts(9);
-  const rpc = (grpcPort: number, membershipPort: number, httpPort?: number) => ({
-    rpc: { grpcPort, membershipPort, bindOnIP: '127.0.0.1', ...(httpPort ? { httpPort } : {}) },
-  });
+  const ports = await pickServerPorts();
   const dynamicConfigFile = join(o.dir, 'dynamicconfig.yaml');
   writeFileSync(dynamicConfigFile, o.dynamicConfig ?? '');
   const config = {
@@ -118,31 +116,7 @@ export async function startUpstreamTemporal(o: UpstreamTemporalOptions): Promise
       },
     },
     global: { membership: { maxJoinDuration: '30s', broadcastAddress: '127.0.0.1' } },
-    services: {
-      frontend: rpc(frontend, mFrontend, http),
-      history: rpc(history, mHistory),
-      matching: rpc(matching, mMatching),
-      worker: rpc(worker, mWorker),
-    },
-    clusterMetadata: {
-      enableGlobalNamespace: false,
-      failoverVersionIncrement: 10,
-      masterClusterName: 'active',
-      currentClusterName: 'active',
-      clusterInformation: {
-        active: {
-          enabled: true,
-          initialFailoverVersion: 1,
-          rpcName: 'frontend',
-          rpcAddress: `127.0.0.1:${frontend}`,
-          httpAddress: `127.0.0.1:${http}`,
-        },
-      },
-    },
-    dcRedirectionPolicy: { policy: 'noop' },
-    archival: { history: { state: 'disabled' }, visibility: { state: 'disabled' } },
-    namespaceDefaults: { archival: { history: { state: 'disabled' }, visibility: { state: 'disabled' } } },
-    dynamicConfigClient: { filepath: dynamicConfigFile, pollInterval: '10s' },
+    ...singleClusterConfig(ports, dynamicConfigFile),
   };
   const configFile = join(o.dir, 'config.yaml');
   writeFileSync(configFile, stringify(config));
@@ -153,10 +127,10 @@ export async function startUpstreamTemporal(o: UpstreamTemporalOptions): Promise
     logFile: join(o.dir, 'server.log'),
   });
   try {
-    await waitFor(`upstream Temporal frontend on 127.0.0.1:${frontend}`, () => tcpOpen(frontend), { timeoutMs: 120_000, proc });
+    await waitFor(`upstream Temporal frontend on 127.0.0.1:${ports.frontend}`, () => tcpOpen(ports.frontend), { timeoutMs: 120_000, proc });
   } catch (e) {
     await proc.stop();
     throw e;
   }
-  return { address: `127.0.0.1:${frontend}`, process: proc, stop: () => proc.stop(20_000) };
+  return { address: `127.0.0.1:${ports.frontend}`, process: proc, stop: () => proc.stop(20_000) };
 }

@@ -237,6 +237,48 @@ export interface ServerPorts {
   readonly metrics: number;
 }
 
+/**
+ * The parts of a Temporal server config that describe one local, single-cluster deployment of all
+ * four roles on loopback: per-role gRPC/membership ports (frontend also HTTP), the cluster metadata
+ * of a cluster named `active`, no archival, and the dynamic config file. Shared by our server's
+ * config and the benchmark's upstream server, so both run the same topology.
+ * @returns the `services`, `clusterMetadata`, `dcRedirectionPolicy`, `archival`, `namespaceDefaults`
+ *   and `dynamicConfigClient` keys of a server config
+ */
+export function singleClusterConfig(p: ServerPorts, dynamicConfigFile: string): Record<string, unknown> {
+  const rpc = (grpcPort: number, membershipPort: number, httpPort?: number) => ({
+    rpc: { grpcPort, membershipPort, bindOnIP: '127.0.0.1', ...(httpPort ? { httpPort } : {}) },
+  });
+  const disabled = { history: { state: 'disabled' }, visibility: { state: 'disabled' } };
+  return {
+    services: {
+      frontend: rpc(p.frontend, p.frontendMembership, p.frontendHttp),
+      history: rpc(p.history, p.historyMembership),
+      matching: rpc(p.matching, p.matchingMembership),
+      worker: rpc(p.worker, p.workerMembership),
+    },
+    clusterMetadata: {
+      enableGlobalNamespace: false,
+      failoverVersionIncrement: 10,
+      masterClusterName: 'active',
+      currentClusterName: 'active',
+      clusterInformation: {
+        active: {
+          enabled: true,
+          initialFailoverVersion: 1,
+          rpcName: 'frontend',
+          rpcAddress: `127.0.0.1:${p.frontend}`,
+          httpAddress: `127.0.0.1:${p.frontendHttp}`,
+        },
+      },
+    },
+    dcRedirectionPolicy: { policy: 'noop' },
+    archival: disabled,
+    namespaceDefaults: { archival: disabled },
+    dynamicConfigClient: { filepath: dynamicConfigFile, pollInterval: '10s' },
+  };
+}
+
 /** Picks free ports for the server; `frontend` may be fixed by the caller. */
 export async function pickServerPorts(frontend?: number): Promise<ServerPorts> {
   const p = await freePorts(10);
@@ -327,9 +369,6 @@ export function writeServerConfig(o: ServerConfigInput): { configFile: string; e
       connectAttributes: { sslmode: 'disable' },
     };
   }
-  const rpc = (grpcPort: number, membershipPort: number, httpPort?: number) => ({
-    rpc: { grpcPort, membershipPort, bindOnIP: '127.0.0.1', ...(httpPort ? { httpPort } : {}) },
-  });
   const config = {
     log: { stdout: true, level: o.logLevel ?? 'warn' },
     persistence: {
@@ -353,31 +392,7 @@ export function writeServerConfig(o: ServerConfigInput): { configFile: string; e
       membership: { maxJoinDuration: '30s', broadcastAddress: '127.0.0.1' },
       metrics: { prometheus: { framework: 'tally', timerType: 'histogram', listenAddress: `127.0.0.1:${p.metrics}` } },
     },
-    services: {
-      frontend: rpc(p.frontend, p.frontendMembership, p.frontendHttp),
-      history: rpc(p.history, p.historyMembership),
-      matching: rpc(p.matching, p.matchingMembership),
-      worker: rpc(p.worker, p.workerMembership),
-    },
-    clusterMetadata: {
-      enableGlobalNamespace: false,
-      failoverVersionIncrement: 10,
-      masterClusterName: 'active',
-      currentClusterName: 'active',
-      clusterInformation: {
-        active: {
-          enabled: true,
-          initialFailoverVersion: 1,
-          rpcName: 'frontend',
-          rpcAddress: `127.0.0.1:${p.frontend}`,
-          httpAddress: `127.0.0.1:${p.frontendHttp}`,
-        },
-      },
-    },
-    dcRedirectionPolicy: { policy: 'noop' },
-    archival: { history: { state: 'disabled' }, visibility: { state: 'disabled' } },
-    namespaceDefaults: { archival: { history: { state: 'disabled' }, visibility: { state: 'disabled' } } },
-    dynamicConfigClient: { filepath: dynamicConfigFile, pollInterval: '10s' },
+    ...singleClusterConfig(p, dynamicConfigFile),
   };
   const file = join(o.dir, 'config.yaml');
   writeFileSync(file, stringifyYaml(config));
