@@ -1,15 +1,32 @@
 #!/usr/bin/env bash
 # The project's test command (`npm test`). Runs every suite, even after a failure, and ends
-# with one summary line "tests: N passed, N failed, N skipped".
-#   - TypeScript type check of the whole repository;
+# with one summary line
+#   tests: N passed, N failed, N skipped (jest N, go N of which upstream suites N)
+#   - TypeScript type check of the whole repository (a failure counts as one failed case);
 #   - jest (test/**): CDK assertions, snapshots, cdk-nag, cfn-lint, dsql-local conformance,
 #     schema migrations and visibility index tests (suites start the servers they need);
 #   - go test for each Go module listed in GO_MODULES below.
 # Extra arguments are passed to jest (e.g. `npm test -- test/cdk`); with arguments, Go is skipped.
+#
+# What is counted: leaf cases only.
+#   - jest: test cases (numPassedTests, numFailedTests, numPendingTests + numTodoTests), plus
+#     one failure per suite that failed to run; the report is deleted before the run, so a
+#     missing report (jest died) is a failure and never the previous run's numbers.
+#   - go: `go test -json`, tests and subtests without subtests of their own (a parent that has
+#     subtests is not a case; a parent that fails while all its subtests pass counts as one
+#     failure; a package failing outside any test counts as one). scripts/go-test-summary.js.
+#   - "upstream suites": the leaves under the top-level tests in UPSTREAM_SUITES, which run
+#     Temporal's own exported persistence suites (go.temporal.io/server/common/persistence/
+#     tests, persistence-tests, sql/sqlplugin/tests) on our plugin, on PostgreSQL and on
+#     dsql-local (docker/temporal-server/persistencetest/suites_test.go and testbase_test.go).
+#     They are identified by top-level test name within that package; a listed name that does
+#     not run counts as a failure, so renaming one without updating this list is noticed.
+#   - the parenthesis gives the cases run (passed + failed + skipped) per runner.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .cache/test
-passed=0; failed=0; skipped=0; status=0
+passed=0; failed=0; skipped=0; status=0; jest_n=0; go_n=0; upstream_n=0
+UPSTREAM_SUITES='persistencetest:TestStoreSuites,TestPluginSuites,TestPersistenceTestsSuites'
 
 echo "== tsc --noEmit"
 if ! npx tsc --noEmit -p tsconfig.json; then
@@ -17,15 +34,16 @@ if ! npx tsc --noEmit -p tsconfig.json; then
 fi
 
 echo "== jest"
+rm -f .cache/test/jest.json
 npx jest --ci --json --outputFile=.cache/test/jest.json "$@"
 [ $? -ne 0 ] && status=1
-if [ -f .cache/test/jest.json ]; then
-  read -r p f s < <(node -e '
+if [ -f .cache/test/jest.json ] && read -r p f s < <(node -e '
     const r = require("./.cache/test/jest.json");
-    console.log(r.numPassedTests, r.numFailedTests + (r.numRuntimeErrorTestSuites || 0), r.numPendingTests + (r.numTodoTests || 0));')
-  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+    console.log(r.numPassedTests, r.numFailedTests + (r.numRuntimeErrorTestSuites || 0), r.numPendingTests + (r.numTodoTests || 0));'); then
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s)); jest_n=$((p + f + s))
 else
-  failed=$((failed + 1))
+  echo "jest wrote no report (.cache/test/jest.json): counted as one failure"
+  failed=$((failed + 1)); status=1
 fi
 
 # Go modules with tests (directories holding a go.mod).
@@ -36,17 +54,23 @@ done
 if [ $# -eq 0 ]; then
   for m in "${GO_MODULES[@]}"; do
     echo "== go test ($m)"
-    out="$PWD/.cache/test/go-$(echo "$m" | tr '/' '-').log"
-    (cd "$m" && go test -count=1 -timeout 30m -v ./... > "$out" 2>&1); rc=$?
-    grep -E '^\s*--- (FAIL|SKIP)|^(ok|FAIL|panic)' "$out" || true
+    name="go-$(echo "$m" | tr '/' '-')"
+    json="$PWD/.cache/test/$name.json"; log="$PWD/.cache/test/$name.log"
+    rm -f "$json" "$log"
+    (cd "$m" && go test -count=1 -timeout 30m -json ./... > "$json" 2>&1); rc=$?
     [ $rc -ne 0 ] && status=1
-    # Count top-level and sub-tests alike: every "--- PASS/FAIL/SKIP" line is one case.
-    p=$(grep -cE '^\s*--- PASS' "$out"); f=$(grep -cE '^\s*--- FAIL' "$out"); s=$(grep -cE '^\s*--- SKIP' "$out")
-    if grep -qE '^(FAIL|panic:)' "$out" && [ "$f" -eq 0 ]; then f=1; fi
-    passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+    p=0; f=0; s=0; u=0
+    if read -r p f s u < <(node scripts/go-test-summary.js "$json" "$log" "$UPSTREAM_SUITES"); then
+      passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+      go_n=$((go_n + p + f + s)); upstream_n=$((upstream_n + u))
+    else
+      echo "could not read $json: counted as one failure"; failed=$((failed + 1)); f=1
+    fi
+    if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi # go failed, nothing counted
+    echo "   (full output: $log)"
   done
 fi
 
 [ "$failed" -gt 0 ] && status=1
-echo "tests: $passed passed, $failed failed, $skipped skipped"
+echo "tests: $passed passed, $failed failed, $skipped skipped (jest $jest_n, go $go_n of which upstream suites $upstream_n)"
 exit $status
