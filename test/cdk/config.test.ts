@@ -7,7 +7,7 @@ import * as path from 'path';
 import { App } from 'aws-cdk-lib';
 import * as YAML from 'yaml';
 import { ENVIRONMENTS } from '../../config';
-import { ConfigError, PlatformConfigInput, resolveConfig, SIZING_PRESETS } from '../../lib/config';
+import { ConfigError, PlatformConfigInput, resolveConfig } from '../../lib/config';
 import { buildDynamicConfig } from '../../lib/dynamic-config';
 import { TemporalPlatformStack } from '../../lib/platform-stack';
 import { checkShardLock } from '../../lib/shard-lock';
@@ -21,7 +21,14 @@ describe('resolveConfig: defaults', () => {
   test('only numHistoryShards given: documented defaults', () => {
     const c = resolveConfig('test', base);
     expect(c.sizing).toBe('medium');
-    expect(c.services).toEqual(SIZING_PRESETS.medium);
+    // README, "Sizing presets" (cpu units / memory MiB / tasks), medium row.
+    expect(c.services).toEqual({
+      frontend: { cpu: 1024, memoryMiB: 2048, desiredCount: 2 },
+      history: { cpu: 2048, memoryMiB: 4096, desiredCount: 3 },
+      matching: { cpu: 1024, memoryMiB: 2048, desiredCount: 2 },
+      worker: { cpu: 512, memoryMiB: 1024, desiredCount: 2 },
+      ui: { cpu: 256, memoryMiB: 512, desiredCount: 2 },
+    });
     expect(c.temporalVersion).toBe('1.31.2');
     expect(c.uiVersion).toBe('2.56.1');
     expect(c.network).toMatchObject({ azCount: 2, natGateways: 'perAz', cidr: '10.0.0.0/16', createVpcEndpoints: true });
@@ -38,8 +45,9 @@ describe('resolveConfig: defaults', () => {
 
   test('per-service overrides apply on top of the preset', () => {
     const c = resolveConfig('test', withBase({ sizing: 'small', services: { history: { desiredCount: 4 } } }));
-    expect(c.services.history).toEqual({ ...SIZING_PRESETS.small.history, desiredCount: 4 });
-    expect(c.services.frontend).toEqual(SIZING_PRESETS.small.frontend);
+    // README, "Sizing presets", small row: history 1024/2048/1, frontend 512/1024/1.
+    expect(c.services.history).toEqual({ cpu: 1024, memoryMiB: 2048, desiredCount: 4 });
+    expect(c.services.frontend).toEqual({ cpu: 512, memoryMiB: 1024, desiredCount: 1 });
   });
 
   test('the committed dev and prod examples are valid', () => {
@@ -198,7 +206,14 @@ describe('server image', () => {
 
   test('a Dockerfile in the context: the image is an arm64 asset, tests and caches excluded', () => {
     const ctx = tempDir('image');
-    fs.writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM scratch\n');
+    const files = {
+      kept: ['Dockerfile', 'go.mod', 'main.go', 'dsql/plugin.go'],
+      excluded: ['main_test.go', 'dsql/plugin_test.go', 'dsql/testdata/case.json', '.cache/go-build/x', 'server.log', 'dsql.test', 'bin/server'],
+    };
+    for (const f of [...files.kept, ...files.excluded]) {
+      fs.mkdirSync(path.dirname(path.join(ctx, f)), { recursive: true });
+      fs.writeFileSync(path.join(ctx, f), f === 'Dockerfile' ? 'FROM scratch\n' : `${f}\n`);
+    }
     const app = new App({ context: cdkJsonContext({ quick: true }), outdir: tempDir('out') });
     const stack = new TemporalPlatformStack(app, 'AssetImage', { config, serverImageContext: ctx });
     const asm = app.synth();
@@ -206,6 +221,11 @@ describe('server image', () => {
     const images = Object.values(assets.dockerImages) as any[];
     expect(images).toHaveLength(1);
     expect(images[0].source.platform).toBe('linux/arm64');
+    // The build context as staged in the cloud assembly: sources kept, tests and caches left out.
+    const staged = path.join(asm.directory, images[0].source.directory);
+    const present = (f: string) => fs.existsSync(path.join(staged, f));
+    expect(files.kept.filter((f) => !present(f))).toEqual([]);
+    expect(files.excluded.filter(present)).toEqual([]);
   });
 
   test('an ECR image gets pull permissions for that repository; another registry is used as is', () => {
