@@ -48,10 +48,27 @@ export function buildApp(envName: string, environments: Record<string, PlatformC
   });
 }
 
+const ASSET_HASH = /[a-f0-9]{64}/g;
+
 /**
- * Replaces asset hashes (64 hex digits) with a fixed marker so snapshots do not change when an
- * asset's content or the machine changes.
+ * Replaces the hashes of bundled assets (Lambda code zips under `S3Key`, container images in the
+ * CDK container-assets repository) with a fixed marker: they change with the bundler's output,
+ * the aws-cdk-lib version and the machine. Every other hash stays, in particular the schema
+ * resource's and the visibility index's `ContentHash` (SHA-256 of the schema SQL and of the index
+ * template, computed from file contents and relative paths only), so that a schema or template
+ * edit shows in the snapshot diff.
  */
 export function redactAssetHashes<T>(template: T): T {
-  return JSON.parse(JSON.stringify(template).replace(/[a-f0-9]{64}/g, 'REDACTED_ASSET_HASH'));
+  const redact = (value: unknown, key?: string): unknown => {
+    if (typeof value === 'string') {
+      if (key === 'S3Key' || value.includes('container-assets')) return value.replace(ASSET_HASH, 'REDACTED_ASSET_HASH');
+      return value;
+    }
+    if (Array.isArray(value)) return value.map((v) => redact(v));
+    if (value && typeof value === 'object') {
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redact(v, k)]));
+    }
+    return value;
+  };
+  return redact(template) as T;
 }

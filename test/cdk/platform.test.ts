@@ -6,9 +6,23 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ENVIRONMENTS } from '../../config';
 import { TemporalPlatformStack } from '../../lib/platform-stack';
-import { FRONTEND_HTTP_PORT, GRPC_CALLERS, TEMPORAL_PORTS } from '../../lib/temporal-services';
 import { TEMPORAL_ROLES, TemporalRole } from '../../lib/config';
 import { buildApp, redactAssetHashes } from './helpers';
+
+/**
+ * Ports and gRPC paths written out from Temporal's documentation (server roles and ports) and the
+ * README's "Network rules" table, not read from lib/temporal-services.ts: a wrong constant there
+ * must fail here.
+ */
+const GRPC_PORT: Record<TemporalRole, number> = { frontend: 7233, history: 7234, matching: 7235, worker: 7239 };
+const MEMBERSHIP_PORT: Record<TemporalRole, number> = { frontend: 6933, history: 6934, matching: 6935, worker: 6939 };
+/** For each role, the roles that call its gRPC port (README, Network rules). */
+const GRPC_FROM: Record<TemporalRole, TemporalRole[]> = {
+  frontend: ['worker'],
+  history: ['frontend', 'history', 'matching', 'worker'],
+  matching: ['frontend', 'history', 'matching', 'worker'],
+  worker: [],
+};
 
 type Resources = Record<string, { Type: string; Properties?: any; DependsOn?: string[]; DeletionPolicy?: string }>;
 
@@ -227,9 +241,13 @@ describe('prod: Temporal services', () => {
       expect(c.StopTimeout).toBe(120);
       expect(c.LogConfiguration.LogDriver).toBe('awslogs');
       expect(c.LogConfiguration.Options['awslogs-group']).toEqual({ Ref: logicalId(prod, prod.stack.services.logGroups[role]) });
-      const ports = c.PortMappings.map((p: any) => p.ContainerPort).sort();
-      const expectedPorts = [TEMPORAL_PORTS[role].grpc, TEMPORAL_PORTS[role].membership, 9090, ...(role === 'frontend' ? [FRONTEND_HTTP_PORT] : [])].sort();
-      expect(ports).toEqual(expectedPorts);
+      const ports = c.PortMappings.map((p: any) => p.ContainerPort).sort((a: number, b: number) => a - b);
+      expect(ports).toEqual({
+        frontend: [6933, 7233, 7243, 9090],
+        history: [6934, 7234, 9090],
+        matching: [6935, 7235, 9090],
+        worker: [6939, 7239, 9090],
+      }[role]);
       const env = Object.fromEntries(c.Environment.map((e: any) => [e.Name, e.Value]));
       expect(Object.keys(env).sort()).toEqual([
         'DSQL_DATABASE_ROLE', 'DSQL_ENDPOINT', 'DSQL_PORT', 'DSQL_REGION', 'LOG_LEVEL', 'NUM_HISTORY_SHARDS',
@@ -259,17 +277,13 @@ describe('prod: Temporal services', () => {
     const nlbSg = logicalId(prod, prod.stack.services.frontendLoadBalancer.connections.securityGroups[0]);
     const uiSg = logicalId(prod, prod.stack.services.services.ui.connections.securityGroups[0]);
     for (const target of TEMPORAL_ROLES) {
-      const expected = TEMPORAL_ROLES.map((s) => `${sgId(s)}:${TEMPORAL_PORTS[target].membership}-${TEMPORAL_PORTS[target].membership}`);
-      for (const caller of GRPC_CALLERS[target]) expected.push(`${sgId(caller)}:${TEMPORAL_PORTS[target].grpc}-${TEMPORAL_PORTS[target].grpc}`);
+      const expected = TEMPORAL_ROLES.map((s) => `${sgId(s)}:${MEMBERSHIP_PORT[target]}-${MEMBERSHIP_PORT[target]}`);
+      for (const caller of GRPC_FROM[target]) expected.push(`${sgId(caller)}:${GRPC_PORT[target]}-${GRPC_PORT[target]}`);
       if (target === 'frontend') {
         expected.push(`${sgId('history')}:7243-7243`, `${nlbSg}:7233-7233`, `${uiSg}:7233-7233`, '10.40.0.0/16:7233-7233');
       }
       expect(ingressOf(prod, sgId(target))).toEqual(expected.sort());
     }
-    // Spot-check the matrix itself against Temporal's call graph.
-    expect(GRPC_CALLERS.history).toEqual(expect.arrayContaining(['frontend', 'matching', 'history', 'worker']));
-    expect(GRPC_CALLERS.matching).toEqual(expect.arrayContaining(['frontend', 'history']));
-    expect(GRPC_CALLERS.worker).toEqual([]);
   });
 
   test('internal NLB with a TCP listener on 7233 to the frontend tasks (IP targets)', () => {
@@ -334,15 +348,29 @@ describe('schema and index jobs', () => {
 
   test('both jobs run in the private subnets behind the job security group', () => {
     const jobSg = { 'Fn::GetAtt': [logicalId(prod, prod.stack.jobSecurityGroup), 'GroupId'] };
+    // The VPC's private subnets (one per AZ, three in prod), found by type in the template: the
+    // subnets whose route table sends 0.0.0.0/0 to a NAT gateway.
+    const routeTableOf = (subnetId: string) => Object.values(prod.resources).find((r) => r.Type === 'AWS::EC2::SubnetRouteTableAssociation'
+      && r.Properties.SubnetId.Ref === subnetId)!.Properties.RouteTableId.Ref;
+    const natRouted = (routeTableId: string) => Object.values(prod.resources).some((r) => r.Type === 'AWS::EC2::Route'
+      && r.Properties.RouteTableId.Ref === routeTableId && r.Properties.DestinationCidrBlock === '0.0.0.0/0' && r.Properties.NatGatewayId);
+    const subnets = Object.entries(prod.resources).filter(([, r]) => r.Type === 'AWS::EC2::Subnet').map(([id]) => id);
+    const privateSubnets = subnets.filter((id) => natRouted(routeTableOf(id))).map((id) => ({ Ref: id })).sort((a, b) => a.Ref.localeCompare(b.Ref));
+    expect(privateSubnets).toHaveLength(3);
+    expect(subnets.length).toBeGreaterThan(privateSubnets.length); // public subnets exist, so the choice matters
+    const byRef = (refs: Array<{ Ref: string }>) => [...refs].sort((a, b) => a.Ref.localeCompare(b.Ref));
     for (const fn of [prod.stack.visibilityIndex.handler]) {
       const props = prod.resources[logicalId(prod, fn)].Properties;
       expect(props.VpcConfig.SecurityGroupIds).toEqual([jobSg]);
-      expect(props.VpcConfig.SubnetIds).toHaveLength(3);
+      expect(byRef(props.VpcConfig.SubnetIds)).toEqual(privateSubnets);
     }
     const schemaFns = Object.values(prod.resources).filter((r) => r.Type === 'AWS::Lambda::Function'
       && JSON.stringify(r.Properties.Role).includes(logicalId(prod, prod.stack.schema.handlerRole)));
     expect(schemaFns.length).toBeGreaterThanOrEqual(2);
-    for (const fn of schemaFns) expect(fn.Properties.VpcConfig.SecurityGroupIds).toEqual([jobSg]);
+    for (const fn of schemaFns) {
+      expect(fn.Properties.VpcConfig.SecurityGroupIds).toEqual([jobSg]);
+      expect(byRef(fn.Properties.VpcConfig.SubnetIds)).toEqual(privateSubnets);
+    }
   });
 });
 
