@@ -244,8 +244,23 @@ func TestVersionCheck(t *testing.T) {
 	if err := dsql.CheckSchemaVersion(dsql.SchemaVersion); err != nil {
 		t.Fatalf("current version refused: %v", err)
 	}
-	if err := dsql.CheckSchemaVersion("1.7"); err == nil && dsql.SchemaVersion != "1.0" {
-		t.Fatal("older version accepted")
+	// One minor below the needed version is refused; a newer minor or major is accepted (newer
+	// minor versions only add what older servers ignore).
+	var major, minor int
+	if _, err := fmt.Sscanf(dsql.SchemaVersion, "%d.%d", &major, &minor); err != nil {
+		t.Fatalf("SchemaVersion %q: %v", dsql.SchemaVersion, err)
+	}
+	older := fmt.Sprintf("%d.%d", major-1, 99)
+	if minor > 0 {
+		older = fmt.Sprintf("%d.%d", major, minor-1)
+	}
+	if err := dsql.CheckSchemaVersion(older); err == nil {
+		t.Fatalf("older version v%s accepted by a server that needs v%s", older, dsql.SchemaVersion)
+	}
+	for _, newer := range []string{fmt.Sprintf("%d.%d", major, minor+1), fmt.Sprintf("%d.0", major+1)} {
+		if err := dsql.CheckSchemaVersion(newer); err != nil {
+			t.Fatalf("newer version v%s refused by a server that needs v%s: %v", newer, dsql.SchemaVersion, err)
+		}
 	}
 	err := dsql.CheckSchemaVersion("0.9")
 	if err == nil || !strings.Contains(err.Error(), "v0.9") || !strings.Contains(err.Error(), "v"+dsql.SchemaVersion) {
