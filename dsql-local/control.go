@@ -24,6 +24,7 @@ func (srv *server) controlHandler() http.Handler {
 		writeJSON(w, 200, map[string]any{
 			"connections": conns, "schemaVersion": srv.schemaVersion.Load(), "faults": srv.faults.snapshot(),
 			"indexBuildDelayMs": time.Duration(srv.jobs.delay.Load()).Milliseconds(),
+			"concurrency":       srv.cfg.concurrency, "latency": latencyJSON(srv.latency.get()),
 		})
 	})
 	mux.HandleFunc("POST /faults/statements", func(w http.ResponseWriter, r *http.Request) {
@@ -121,6 +122,42 @@ func (srv *server) controlHandler() http.Handler {
 		srv.jobs.delay.Store(int64(*body.Ms * float64(time.Millisecond)))
 		writeJSON(w, 200, map[string]any{"ms": *body.Ms})
 	})
+	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, 200, map[string]any{"roles": srv.stats.snapshot()})
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		w.WriteHeader(200)
+		_, _ = w.Write([]byte(srv.stats.prometheus()))
+	})
+	mux.HandleFunc("GET /config/latency", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, 200, latencyJSON(srv.latency.get()))
+	})
+	mux.HandleFunc("POST /config/latency", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			RoundTripMs *float64 `json:"roundTripMs"`
+			CommitMs    *float64 `json:"commitMs"`
+			Jitter      *float64 `json:"jitter"`
+		}
+		if !readJSON(w, r, &body) {
+			return
+		}
+		p := srv.latency.get()
+		if body.RoundTripMs != nil {
+			p.RoundTrip = time.Duration(*body.RoundTripMs * float64(time.Millisecond))
+		}
+		if body.CommitMs != nil {
+			p.Commit = time.Duration(*body.CommitMs * float64(time.Millisecond))
+		}
+		if body.Jitter != nil {
+			p.Jitter = *body.Jitter
+		}
+		if err := srv.latency.set(p); err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeJSON(w, 200, latencyJSON(p))
+	})
 	mux.HandleFunc("DELETE /faults", func(w http.ResponseWriter, _ *http.Request) {
 		srv.faults.clear()
 		writeJSON(w, 200, map[string]any{"cleared": true})
@@ -146,4 +183,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+func latencyJSON(p latencyProfile) map[string]any {
+	return map[string]any{"roundTripMs": float64(p.RoundTrip) / float64(time.Millisecond),
+		"commitMs": float64(p.Commit) / float64(time.Millisecond), "jitter": p.Jitter}
 }

@@ -78,6 +78,15 @@ func run() error {
 	flag.DurationVar(&cfg.jobRetention, "job-retention", 30*time.Minute, "finished jobs are pruned from sys.jobs after this")
 	flag.BoolVar(&cfg.staleSchemaOC001, "stale-schema-oc001", true, "after another session's DDL commits, the next transaction of every other session fails once with OC001")
 	flag.BoolVar(&cfg.logRefusals, "log-refusals", true, "log every refused statement (SQLSTATE, message, SQL) to stderr")
+	flag.StringVar(&cfg.concurrency, "concurrency", concurrencyDSQL, "dsql: no statement waits for another session's transaction, one of two conflicting transactions fails with 40001 OC000 (see README, Concurrency); postgres: PostgreSQL's row locks make the second writer wait (for comparison)")
+	flag.DurationVar(&cfg.occCheckInterval, "occ-check-interval", 2*time.Millisecond, "with --concurrency=dsql, how often row-lock waits between sessions are looked for and resolved")
+	var latencyProfileName string
+	var latRT, latCommit time.Duration
+	var latJitter float64
+	flag.StringVar(&latencyProfileName, "latency-profile", "none", "added latency: none, dsql-single-region, dsql-multi-region (see README, Latency model)")
+	flag.DurationVar(&latRT, "latency-round-trip", -1, "added latency per client round trip (overrides the profile's)")
+	flag.DurationVar(&latCommit, "latency-commit", -1, "added latency per commit (overrides the profile's)")
+	flag.Float64Var(&latJitter, "latency-jitter", -1, "each delay is drawn from base*(1-j)..base*(1+j), j in 0..1 (overrides the profile's)")
 	flag.BoolVar(&exitWithStdin, "exit-with-stdin", false, "shut down when stdin reaches EOF (for test harnesses: no stray process if the parent dies)")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -85,6 +94,29 @@ func run() error {
 	}
 	if cfg.hostname == "" {
 		return fmt.Errorf("--hostname must not be empty")
+	}
+	if cfg.concurrency != concurrencyDSQL && cfg.concurrency != concurrencyPostgres {
+		return fmt.Errorf("--concurrency must be %q or %q, got %q", concurrencyDSQL, concurrencyPostgres, cfg.concurrency)
+	}
+	if cfg.occCheckInterval < 100*time.Microsecond || cfg.occCheckInterval > time.Second {
+		return fmt.Errorf("--occ-check-interval must be between 100us and 1s, got %s", cfg.occCheckInterval)
+	}
+	profile, ok := latencyProfiles[latencyProfileName]
+	if !ok {
+		return fmt.Errorf("--latency-profile must be none, dsql-single-region or dsql-multi-region, got %q", latencyProfileName)
+	}
+	if latRT >= 0 {
+		profile.RoundTrip = latRT
+	}
+	if latCommit >= 0 {
+		profile.Commit = latCommit
+	}
+	if latJitter >= 0 {
+		profile.Jitter = latJitter
+	}
+	latency := newLatencyModel(latencyProfile{})
+	if err := latency.set(profile); err != nil {
+		return fmt.Errorf("latency flags: %w", err)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -165,6 +197,8 @@ func run() error {
 		faults:     f,
 		limiter:    newRateLimiter(cfg.connRate, cfg.connBurst),
 		sessions:   map[uint64]*session{},
+		stats:      newStats(),
+		latency:    latency,
 	}
 	srv.jobs = &jobRunner{pool: pool, retention: cfg.jobRetention, faults: f}
 	srv.jobs.delay.Store(int64(cfg.indexBuildDelay))
@@ -172,6 +206,9 @@ func run() error {
 	defer stopJobs()
 	jobsDone := make(chan struct{})
 	go func() { srv.jobs.run(jobCtx); close(jobsDone) }()
+	if cfg.concurrency == concurrencyDSQL {
+		go srv.runOCCMonitor(jobCtx, cfg.occCheckInterval)
+	}
 
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {

@@ -41,6 +41,8 @@ type config struct {
 	jobRetention     time.Duration
 	staleSchemaOC001 bool
 	logRefusals      bool
+	concurrency      string        // concurrencyDSQL or concurrencyPostgres (occ.go)
+	occCheckInterval time.Duration // how often row-lock waits are looked for (occ.go)
 }
 
 // server accepts DSQL-style connections and runs one session per connection.
@@ -53,6 +55,8 @@ type server struct {
 	jobs          *jobRunner
 	faults        *faults
 	limiter       *rateLimiter
+	stats         *stats
+	latency       *latencyModel
 	schemaVersion atomic.Uint64
 	markerSeq     atomic.Uint64
 	sessionSeq    atomic.Uint64
@@ -327,6 +331,7 @@ func (srv *server) startSession(tc net.Conn, w *bufio.Writer, user, principal st
 		backendPID: hj.PID, backendKey: hj.SecretKey,
 		txStatus: 'I', seenVersion: srv.schemaVersion.Load(),
 		markers: map[string]*refusal{}, stmts: map[string]*stmtInfo{}, portals: map[string]*portal{},
+		stats: srv.stats.forRole(user), rtOpen: true, clientTx: 'I',
 	}
 	_ = writeMsg(w, &pgproto3.AuthenticationOk{})
 	for k, v := range hj.ParameterStatuses {

@@ -72,9 +72,36 @@ type session struct {
 	stmts          map[string]*stmtInfo
 	portals        map[string]*portal
 	closed         bool
-	busy           bool // a query was sent and its ReadyForQuery has not arrived
-	swallow        int  // ParseComplete/BindComplete answers to our own messages, to drop
+	swallow        int // ParseComplete/BindComplete answers to our own messages, to drop
 	closeReason    string
+
+	// bmu serialises writes to the backend (the client relay and the OCC monitor's injected
+	// ROLLBACK).
+	bmu sync.Mutex
+	// pending counts sync points (Query, Sync, injected ROLLBACK) whose ReadyForQuery has not
+	// arrived; busySince is when it last went from 0 to 1.
+	pending   int
+	busySince time.Time
+	// extOpen: extended-protocol messages were sent since the last Sync.
+	extOpen bool
+	// committing: a COMMIT (or an autocommit write) is in flight; such a transaction is never
+	// wounded (occ.go).
+	committing bool
+	// doomed: the open transaction lost a conflict (occ.go); doomReported once the client was
+	// told. rollbackPending: the backend transaction still has to be rolled back; injected: the
+	// answers of our injected ROLLBACK are in flight and are swallowed. cancelledByOCC: the
+	// running statement was cancelled because the transaction lost.
+	doomed          *refusal
+	doomReported    bool
+	rollbackPending bool
+	injected        bool
+	cancelledByOCC  bool
+	// Accounting and latency (accounting.go, latency.go).
+	stats      *roleCounters
+	rtOpen     bool // the client received a ReadyForQuery since its last counted round trip
+	rtDelayDue bool // the next ReadyForQuery to the client carries the round-trip latency
+	cycleStmts int  // statements sent since the last ReadyForQuery
+	clientTx   byte // transaction status as last reported to the client
 }
 
 func (s *session) newMarker(r *refusal, sql string) string {
@@ -118,7 +145,7 @@ func (s *session) close(reason string) {
 	// A query still running for a client that went away is cancelled (PostgreSQL would only
 	// notice the closed socket when it next writes).
 	s.mu.Lock()
-	busy := s.busy
+	busy := s.pending > 0
 	s.mu.Unlock()
 	if busy {
 		s.srv.cancelBackend(s.backendPID, s.backendKey)
@@ -138,27 +165,40 @@ func (s *session) clientLoop() {
 		if err != nil {
 			return
 		}
-		if err := s.handleClient(m); err != nil {
-			return
+		s.bmu.Lock()
+		err = s.handleClient(m)
+		if err == nil && (m.typ == 'X' || s.cr.Buffered() == 0) {
+			err = s.bw.Flush()
 		}
-		if m.typ == 'X' {
-			_ = s.bw.Flush()
+		s.bmu.Unlock()
+		if err != nil || m.typ == 'X' {
 			return
-		}
-		if s.cr.Buffered() == 0 {
-			if err := s.bw.Flush(); err != nil {
-				return
-			}
 		}
 	}
 }
 
+// handleClient relays one client message. Callers hold s.bmu.
 func (s *session) handleClient(m rawMsg) error {
-	if m.typ == 'Q' || m.typ == 'S' {
-		s.mu.Lock()
-		s.busy = true
-		s.mu.Unlock()
+	s.mu.Lock()
+	switch m.typ {
+	case 'Q', 'S':
+		if s.pending == 0 {
+			s.busySince = time.Now()
+		}
+		s.pending++
+		s.stats.syncs.Add(1)
+		if s.rtOpen {
+			s.rtOpen = false
+			s.rtDelayDue = true
+			s.stats.roundTrips.Add(1)
+		}
+		if m.typ == 'S' {
+			s.extOpen = false
+		}
+	case 'P', 'B', 'D', 'E', 'C', 'H':
+		s.extOpen = true
 	}
+	s.mu.Unlock()
 	switch m.typ {
 	case 'Q':
 		var q pgproto3.Query
@@ -280,10 +320,26 @@ func (s *session) commitCheck() *refusal {
 
 func (s *session) handleQuery(m rawMsg, sql string) error {
 	infos := s.srv.classifyQuery(sql)
+	s.mu.Lock()
+	if n := len(infos); n > 0 {
+		s.cycleStmts += n
+		s.stats.statements.Add(int64(n))
+	} else {
+		s.cycleStmts++
+		s.stats.statements.Add(1)
+	}
+	if s.doomed != nil {
+		var tx txAction
+		if len(infos) == 1 {
+			tx = infos[0].Tx
+		}
+		return s.doomedStatement(tx, sql, func(marker string) error { return s.forwardQuery(marker) },
+			func() error { return s.forwardQuery("ROLLBACK") }, func() error { return s.forward(m) })
+	}
 	if len(infos) == 0 {
+		s.mu.Unlock()
 		return s.forward(m)
 	}
-	s.mu.Lock()
 	inBlock := s.txStatus == 'T' || s.txStatus == 'E'
 	if !inBlock {
 		s.txStart = time.Now()
@@ -327,7 +383,12 @@ func (s *session) handleQuery(m rawMsg, sql string) error {
 		s.mu.Unlock()
 		return s.forwardQuery(marker)
 	}
+	commits := s.commitsIn(infos, s.txStatus == 'T' || s.txStatus == 'E')
+	s.committing = commits
 	s.mu.Unlock()
+	if commits {
+		s.srv.latency.sleepCommit()
+	}
 	if rewritten {
 		texts := make([]string, len(infos))
 		for i, info := range infos {
@@ -343,7 +404,19 @@ func (s *session) handleQuery(m rawMsg, sql string) error {
 
 func (s *session) handleExecute(m rawMsg, portalName string) error {
 	s.mu.Lock()
+	s.cycleStmts++
+	s.stats.statements.Add(1)
 	p := s.portals[portalName]
+	if s.doomed != nil {
+		var tx txAction
+		text := ""
+		if p != nil && p.info != nil {
+			tx, text = p.info.Tx, p.info.Text
+		}
+		return s.doomedStatement(tx, text,
+			func(marker string) error { return writeMsg(s.bw, &pgproto3.Parse{Query: marker}) },
+			s.executeRollbackInstead, func() error { return s.forward(m) })
+	}
 	if p == nil || p.info == nil || p.info.Refusal != nil {
 		s.mu.Unlock()
 		return s.forward(m)
@@ -351,18 +424,9 @@ func (s *session) handleExecute(m rawMsg, portalName string) error {
 	info := p.info
 	if info.Tx == txCommit {
 		if r := s.commitCheck(); r != nil {
-			// Roll back instead, through an unnamed statement whose ParseComplete and
-			// BindComplete the client must not see; the ROLLBACK's CommandComplete becomes r.
 			s.commitFail = r
-			s.swallow += 2
 			s.mu.Unlock()
-			if err := writeMsg(s.bw, &pgproto3.Parse{Query: "ROLLBACK"}); err != nil {
-				return err
-			}
-			if err := writeMsg(s.bw, &pgproto3.Bind{}); err != nil {
-				return err
-			}
-			return writeMsg(s.bw, &pgproto3.Execute{})
+			return s.executeRollbackInstead()
 		}
 	}
 	inBlock := s.txStatus == 'T' || s.txStatus == 'E'
@@ -377,8 +441,86 @@ func (s *session) handleExecute(m rawMsg, portalName string) error {
 		s.mu.Unlock()
 		return writeMsg(s.bw, &pgproto3.Parse{Query: marker})
 	}
+	commits := s.commitsIn([]*stmtInfo{info}, inBlock)
+	s.committing = commits
 	s.mu.Unlock()
+	if commits {
+		s.srv.latency.sleepCommit()
+	}
 	return s.forward(m)
+}
+
+// executeRollbackInstead sends ROLLBACK in place of an extended-protocol COMMIT, through an
+// unnamed statement whose ParseComplete and BindComplete the client must not see; the
+// ROLLBACK's CommandComplete becomes s.commitFail when one is set.
+func (s *session) executeRollbackInstead() error {
+	s.mu.Lock()
+	s.swallow += 2
+	s.mu.Unlock()
+	if err := writeMsg(s.bw, &pgproto3.Parse{Query: "ROLLBACK"}); err != nil {
+		return err
+	}
+	if err := writeMsg(s.bw, &pgproto3.Bind{}); err != nil {
+		return err
+	}
+	return writeMsg(s.bw, &pgproto3.Execute{})
+}
+
+// commitsIn reports whether running infos commits a transaction that may have written: an
+// explicit COMMIT, or a write outside a transaction block (autocommit). Callers hold s.mu.
+func (s *session) commitsIn(infos []*stmtInfo, inBlock bool) bool {
+	for _, info := range infos {
+		switch {
+		case info.Tx == txCommit:
+			return true
+		case info.Tx == txBegin:
+			inBlock = true
+		case info.Tx == txRollback:
+			inBlock = false
+		case info.Kind == kindDML && !inBlock:
+			return true
+		}
+	}
+	return false
+}
+
+// doomedStatement answers a statement of a transaction that lost a conflict (occ.go). COMMIT
+// becomes ROLLBACK and fails with 40001 OC000 unless the client was already told; ROLLBACK ends
+// the transaction; anything else is refused (40001 OC000 the first time, then 25P02). Callers
+// hold s.mu; it is released here.
+func (s *session) doomedStatement(tx txAction, text string, refuseWith func(marker string) error,
+	rollbackInstead func() error, forward func() error) error {
+	switch tx {
+	case txRollback:
+		s.endDoom()
+		s.mu.Unlock()
+		return forward()
+	case txCommit:
+		if !s.doomReported {
+			s.commitFail = s.doomed
+		}
+		s.endDoom()
+		s.mu.Unlock()
+		return rollbackInstead()
+	}
+	r := s.doomed
+	if s.doomReported {
+		r = &refusal{Code: "25P02", Message: "current transaction is aborted, commands ignored until end of transaction block"}
+	}
+	s.doomReported = true
+	marker := s.newMarker(r, text)
+	s.mu.Unlock()
+	return refuseWith(marker)
+}
+
+// endDoom forgets a lost transaction once the client ends it; the backend transaction is then
+// ended by the client's own ROLLBACK (or the ROLLBACK sent in place of its COMMIT). Callers
+// hold s.mu.
+func (s *session) endDoom() {
+	s.doomed = nil
+	s.doomReported = false
+	s.rollbackPending = false
+	s.cancelledByOCC = false
 }
 
 func (s *session) backendLoop() {
@@ -390,6 +532,17 @@ func (s *session) backendLoop() {
 		out, err := s.handleBackend(m)
 		if err != nil {
 			return
+		}
+		if m.typ == 'Z' && out != dropMsg {
+			s.mu.Lock()
+			due := s.rtDelayDue && s.pending == 0
+			if due {
+				s.rtDelayDue = false
+			}
+			s.mu.Unlock()
+			if due {
+				s.srv.latency.sleepRoundTrip()
+			}
 		}
 		s.cmu.Lock()
 		if out == dropMsg {
@@ -416,10 +569,21 @@ var dropMsg encoder = &pgproto3.NoData{}
 
 // handleBackend inspects one message from PostgreSQL; a non-nil result replaces it.
 func (s *session) handleBackend(m rawMsg) (encoder, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.injected {
+		// Answers to the ROLLBACK the OCC monitor injected (occ.go): the client never sees them.
+		if m.typ == 'Z' && len(m.body) == 1 {
+			s.injected = false
+			s.pending--
+			s.txStatus = m.body[0]
+			s.txDDL, s.txDML, s.txStmts = 0, 0, 0
+			s.pendingDDL = false
+		}
+		return dropMsg, nil
+	}
 	switch m.typ {
 	case '1', '2': // ParseComplete, BindComplete
-		s.mu.Lock()
-		defer s.mu.Unlock()
 		if s.swallow > 0 {
 			s.swallow--
 			return dropMsg, nil
@@ -430,20 +594,28 @@ func (s *session) handleBackend(m rawMsg) (encoder, error) {
 		if err := e.Decode(m.body); err != nil {
 			return nil, nil
 		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
 		s.cycleErr = true
 		s.swallow = 0 // PostgreSQL skips the rest of the batch, our own messages included
 		if mk := reMarker.FindString(e.Message); mk != "" {
 			if r, ok := s.markers[mk]; ok {
 				delete(s.markers, mk)
+				s.countError(r.Code, r.Message)
 				return errorResponse("ERROR", r.Code, r.Message, r.Detail), nil
 			}
 		}
+		if e.Code == "57014" && s.cancelledByOCC {
+			// The statement was cancelled because its transaction lost a conflict (occ.go).
+			s.cancelledByOCC = false
+			s.doomReported = true
+			s.countError("40001", msgOC000)
+			return errorResponse("ERROR", "40001", msgOC000, "dsql-local: another transaction wrote a row this transaction holds"), nil
+		}
 		switch e.Code {
 		case "40001", "40P01":
+			s.countError("40001", msgOC000)
 			return errorResponse("ERROR", "40001", msgOC000, "dsql-local: PostgreSQL reported: "+e.Message), nil
 		}
+		s.countError(e.Code, e.Message)
 		return nil, nil
 	case 'C':
 		var c pgproto3.CommandComplete
@@ -451,13 +623,12 @@ func (s *session) handleBackend(m rawMsg) (encoder, error) {
 			return nil, nil
 		}
 		tag := string(c.CommandTag)
-		s.mu.Lock()
-		defer s.mu.Unlock()
 		s.lastTag = tag
 		if s.commitFail != nil && tag == "ROLLBACK" {
 			r := s.commitFail
 			s.commitFail = nil
 			s.cycleErr = true
+			s.countError(r.Code, r.Message)
 			return errorResponse("ERROR", r.Code, r.Message, r.Detail), nil
 		}
 		return nil, nil
@@ -466,8 +637,6 @@ func (s *session) handleBackend(m rawMsg) (encoder, error) {
 			return nil, nil
 		}
 		st := m.body[0]
-		s.mu.Lock()
-		defer s.mu.Unlock()
 		s.swallow = 0
 		if st == 'I' {
 			if s.pendingDDL && !s.cycleErr && s.lastTag != "ROLLBACK" {
@@ -478,9 +647,28 @@ func (s *session) handleBackend(m rawMsg) (encoder, error) {
 			s.commitFail = nil
 		}
 		s.txStatus = st
-		s.busy = false
+		if s.pending > 0 {
+			s.pending--
+		}
+		s.committing = false
+		// What the client sees: a lost transaction stays open ('T') until the client is told,
+		// then failed ('E'), until the client ends it.
+		shown := st
+		if s.doomed != nil {
+			shown = 'T'
+			if s.doomReported {
+				shown = 'E'
+			}
+		}
+		s.account(shown)
+		s.clientTx = shown
+		s.rtOpen = true
 		s.cycleErr = false
 		s.lastTag = ""
+		s.cycleStmts = 0
+		if shown != st {
+			return &pgproto3.ReadyForQuery{TxStatus: shown}, nil
+		}
 		return nil, nil
 	}
 	return nil, nil

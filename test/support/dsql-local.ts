@@ -49,6 +49,14 @@ export interface DsqlLocalOptions {
   readonly txMaxAgeSeconds?: number;
   /** After another session's DDL, every other session's next transaction fails once with OC001. @default true */
   readonly staleSchemaOc001?: boolean;
+  /**
+   * Concurrency semantics: 'dsql' (no statement waits for another session's transaction; of two
+   * conflicting transactions one fails with 40001 OC000) or 'postgres' (row locks make the second
+   * writer wait, for comparison). @default 'dsql'
+   */
+  readonly concurrency?: 'dsql' | 'postgres';
+  /** Added latency profile (dsql-local README, "Latency model"). @default 'none' */
+  readonly latencyProfile?: LatencyProfile;
   /** Extra command-line flags for the binary (see `dsql-local --help`). @default [] */
   readonly extraArgs?: string[];
 }
@@ -88,6 +96,38 @@ export interface DsqlLocalState {
   readonly schemaVersion: number;
   readonly indexBuildDelayMs: number;
   readonly faults: Record<string, unknown>;
+}
+
+/** A named latency profile of dsql-local (`--latency-profile`). */
+export type LatencyProfile = 'none' | 'dsql-single-region' | 'dsql-multi-region';
+
+/** Latency figures in force (GET/POST /config/latency). */
+export interface LatencySettings {
+  /** Added per client round trip, ms. */
+  readonly roundTripMs: number;
+  /** Added per commit of a transaction that may have written, ms. */
+  readonly commitMs: number;
+  /** Each delay is drawn from base*(1-jitter)..base*(1+jitter); 0..1. */
+  readonly jitter: number;
+}
+
+/** Counters of one database role (GET /stats); they only grow. */
+export interface RoleStats {
+  /** Client round trips: bursts of sync points sent after a ReadyForQuery. */
+  readonly roundTrips: number;
+  /** Query and Sync messages. */
+  readonly syncs: number;
+  readonly statements: number;
+  /** Transactions ended (explicit blocks and autocommit statements). */
+  readonly transactions: number;
+  readonly commits: number;
+  readonly rollbacks: number;
+  /** 40001 errors sent to clients. */
+  readonly conflicts: number;
+  /** Transactions that lost a row they held to another transaction's write or lock. */
+  readonly occWounds: number;
+  /** 54000 row-limit refusals sent to clients. */
+  readonly rowLimitRefusals: number;
 }
 
 /** Optimistic-concurrency code to inject. */
@@ -142,6 +182,12 @@ export interface DsqlLocal {
   clearFaults(): Promise<void>;
   /** Current connections and faults. */
   state(): Promise<DsqlLocalState>;
+  /** Counters per database role (GET /stats). */
+  stats(): Promise<Record<string, RoleStats>>;
+  /** The same counters in Prometheus text format (GET /metrics). */
+  metrics(): Promise<string>;
+  /** Changes the latency model at run time (fields left out keep their value). */
+  setLatency(settings: Partial<LatencySettings>): Promise<LatencySettings>;
   /** The last 64 KiB of dsql-local's log (stderr): refused statements with their SQL, errors. */
   logs(): string;
   /** Stops the endpoint and its PostgreSQL; resolves when the process has exited. */
@@ -188,6 +234,8 @@ function flags(o: DsqlLocalOptions): string[] {
   num('tx-byte-limit', o.txByteLimit);
   num('tx-max-age', o.txMaxAgeSeconds, 's');
   if (o.staleSchemaOc001 !== undefined) a.push(`--stale-schema-oc001=${o.staleSchemaOc001}`);
+  if (o.concurrency !== undefined) a.push(`--concurrency=${o.concurrency}`);
+  if (o.latencyProfile !== undefined) a.push(`--latency-profile=${o.latencyProfile}`);
   return [...a, ...(o.extraArgs ?? [])];
 }
 
@@ -363,6 +411,20 @@ class Endpoint implements DsqlLocal {
 
   async state(): Promise<DsqlLocalState> {
     return (await this.control('GET', '/state')) as unknown as DsqlLocalState;
+  }
+
+  async stats(): Promise<Record<string, RoleStats>> {
+    return (await this.control('GET', '/stats')).roles as Record<string, RoleStats>;
+  }
+
+  async metrics(): Promise<string> {
+    const res = await fetch(this.controlUrl + '/metrics');
+    if (!res.ok) throw new Error(`dsql-local GET /metrics: HTTP ${res.status}`);
+    return res.text();
+  }
+
+  async setLatency(settings: Partial<LatencySettings>): Promise<LatencySettings> {
+    return (await this.control('POST', '/config/latency', settings)) as unknown as LatencySettings;
   }
 
   logs(): string {
