@@ -64,20 +64,23 @@ func TestShortTokenAndConnectionAge(t *testing.T) {
 	db := newDB(t, cfg)
 	c := counters(t, db)
 
+	// Query for at least 7s (past the server's 3s cut-off twice) and until the plugin has opened
+	// a third connection; a busy machine only makes that later, so the count is awaited rather
+	// than expected by a fixed time. Retirement at 1.5-2s gives the third connection by about
+	// 4s; a minute without it means connections are not being retired.
 	start := time.Now()
 	queries := 0
-	for time.Since(start) < 7*time.Second {
+	for time.Since(start) < 7*time.Second || c.Connections.Load() < 3 {
+		if time.Since(start) > time.Minute {
+			t.Fatalf("only %d connections opened in %v with a 2s maximum age: connections are not being retired", c.Connections.Load(), time.Since(start).Round(time.Second))
+		}
 		if err := db.(interface{ VerifyVersion() error }).VerifyVersion(); err != nil {
 			t.Fatalf("query %d at %v failed: %v", queries, time.Since(start).Round(time.Millisecond), err)
 		}
 		queries++
 		time.Sleep(100 * time.Millisecond)
 	}
-	opened := c.Connections.Load()
-	t.Logf("%d queries over %v on %d physical connections", queries, time.Since(start).Round(time.Millisecond), opened)
-	if opened < 3 {
-		t.Fatalf("only %d connections opened in 7s with a 2s maximum age: connections are not being retired", opened)
-	}
+	t.Logf("%d queries over %v on %d physical connections", queries, time.Since(start).Round(time.Millisecond), c.Connections.Load())
 }
 
 func newConnectorFor(t *testing.T, d *testenv.DSQLLocal, lifetime string) *dsql.Connector {
