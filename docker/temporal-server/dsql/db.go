@@ -2,6 +2,8 @@ package dsql
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 
 	"go.temporal.io/server/common/persistence/sql/sqlplugin"
@@ -56,24 +58,39 @@ func (d *db) BeginTx(ctx context.Context) (sqlplugin.Tx, error) {
 		_ = t.Rollback()
 		return nil, fmt.Errorf("dsql: upstream tx %T does not expose its statement methods", t)
 	}
-	return &tx{ops: ops{q: q, chunkSize: d.chunkSize}, upstreamTx: upstreamTx{t}}, nil
+	return &tx{ops: ops{q: q, chunkSize: d.chunkSize}, upstreamTx: upstreamTx{t}, pool: d.ops}, nil
 }
 
 // ExpectedVersion is the DSQL schema version this build needs.
 func (d *db) ExpectedVersion() string { return SchemaVersion }
 
-// VerifyVersion fails unless the installed DSQL schema is compatible with this build.
+const readSchemaVersionsQry = `SELECT curr_version, COALESCE(min_compatible_version, '') AS min_compatible_version FROM schema_version WHERE version_partition = 0 AND db_name = $1`
+
+// VerifyVersion fails unless the installed DSQL schema is compatible with this build:
+// curr_version at least SchemaVersion, and SchemaVersion at least the installed
+// min_compatible_version (CheckSchemaCompatibility).
 func (d *db) VerifyVersion() error {
-	installed, err := d.ReadSchemaVersion(d.DbName())
+	var v struct {
+		CurrVersion          string
+		MinCompatibleVersion string
+	}
+	err := d.ops.q.GetContext(context.Background(), &v, readSchemaVersionsQry, d.DbName())
+	if errors.Is(err, sql.ErrNoRows) {
+		return CheckSchemaCompatibility("", "")
+	}
 	if err != nil {
 		return fmt.Errorf("dsql: cannot read the schema version (table schema_version): %w; apply schema/dsql/temporal/versioned up to v%s with the schema migration first", err, SchemaVersion)
 	}
-	return CheckSchemaVersion(installed)
+	return CheckSchemaCompatibility(v.CurrVersion, v.MinCompatibleVersion)
 }
 
+// tx is the plugin's sqlplugin.Tx. pool runs the autocommit chunks of bulk deletes
+// (bulkdelete.go); fenced is set once the transaction has read the shard row.
 type tx struct {
 	ops
 	upstreamTx
+	pool   ops
+	fenced bool
 }
 
 // CreateDatabase is refused: an Aurora DSQL cluster has exactly one database, postgres.

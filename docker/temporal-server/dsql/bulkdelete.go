@@ -1,0 +1,152 @@
+package dsql
+
+import (
+	"context"
+	"database/sql"
+
+	"go.temporal.io/server/common/persistence/sql/sqlplugin"
+	"go.temporal.io/server/common/primitives"
+)
+
+// Bulk deletes that upstream runs inside one transaction, and that can change more rows
+// than DSQL's 3,000 per transaction:
+//
+//   - DeleteHistoryBranch: the branch's history_tree row and every history_node row of its
+//     ranges (one row per event batch, unbounded for long-running workflows);
+//   - DeleteWorkflowExecution: every map row of a closed run (activities, timers, child
+//     executions, cancel requests, signals, requested signals, buffered events) and its
+//     executions row;
+//   - queue v2 RangeDeleteMessages: a whole range of messages plus the queue metadata.
+//
+// Here the unbounded part runs on the pool, outside the caller's transaction, as chunks of
+// at most chunkSize (<= 3,000) rows, each chunk its own autocommit statement, before the
+// caller's transaction commits. The transaction then changes only its few fixed rows
+// (the history_tree row; the executions row; the queue metadata row).
+//
+// Why this keeps upstream's guarantees:
+//   - Idempotent and resumable: each chunk deletes rows that the caller has decided to
+//     delete anyway. If the process dies, or the final transaction fails, after some
+//     chunks, the caller retries the whole operation (Temporal retries the task), the
+//     chunks find what is left, and the final transaction commits. Nothing else writes
+//     these rows of a run being deleted (a closed run's map rows, a branch being deleted,
+//     queue messages below the ack level).
+//   - No conflicts with the caller's own transaction: the chunks never touch a row the
+//     transaction reads or writes (its history_tree row, its executions row, the queue
+//     metadata and the last message it locks), so the transaction neither waits for them
+//     (PostgreSQL) nor conflicts with them at commit (DSQL).
+//   - Fencing is unchanged: upstream's DeleteWorkflowExecution and DeleteHistoryBranch do
+//     not fence on the shard row. Every transaction that does (create, update,
+//     conflict-resolve, set = reset) reads the shard row first with ReadLockShards, and
+//     in such a transaction these methods stay inside it: the delete-all-then-insert of
+//     a reset or conflict-resolve is never split. So a stale shard owner can still not
+//     commit a mutation; it can at most delete rows of a run or branch that is being
+//     deleted.
+
+const (
+	runFilter = `shard_id = $1 AND namespace_id = $2 AND workflow_id = $3 AND run_id = $4`
+
+	chunkDeleteActivityMapsQry      = `DELETE FROM activity_info_maps WHERE ` + runFilter + ` AND schedule_id IN (SELECT schedule_id FROM activity_info_maps WHERE ` + runFilter + ` LIMIT $5)`
+	chunkDeleteTimerMapsQry         = `DELETE FROM timer_info_maps WHERE ` + runFilter + ` AND timer_id IN (SELECT timer_id FROM timer_info_maps WHERE ` + runFilter + ` LIMIT $5)`
+	chunkDeleteChildMapsQry         = `DELETE FROM child_execution_info_maps WHERE ` + runFilter + ` AND initiated_id IN (SELECT initiated_id FROM child_execution_info_maps WHERE ` + runFilter + ` LIMIT $5)`
+	chunkDeleteRequestCancelMapsQry = `DELETE FROM request_cancel_info_maps WHERE ` + runFilter + ` AND initiated_id IN (SELECT initiated_id FROM request_cancel_info_maps WHERE ` + runFilter + ` LIMIT $5)`
+	chunkDeleteSignalMapsQry        = `DELETE FROM signal_info_maps WHERE ` + runFilter + ` AND initiated_id IN (SELECT initiated_id FROM signal_info_maps WHERE ` + runFilter + ` LIMIT $5)`
+	chunkDeleteSignalsRequestedQry  = `DELETE FROM signals_requested_sets WHERE ` + runFilter + ` AND signal_id IN (SELECT signal_id FROM signals_requested_sets WHERE ` + runFilter + ` LIMIT $5)`
+	chunkDeleteBufferedEventsQry    = `DELETE FROM buffered_events WHERE ` + runFilter + ` AND id IN (SELECT id FROM buffered_events WHERE ` + runFilter + ` LIMIT $5)`
+	chunkDeleteChasmNodesQry        = `DELETE FROM chasm_node_maps WHERE ` + runFilter + ` AND chasm_path IN (SELECT chasm_path FROM chasm_node_maps WHERE ` + runFilter + ` LIMIT $5)`
+)
+
+// deleteRunRows deletes all rows of one run from one table with query (a chunkDelete*Qry),
+// in autocommit chunks on o's querier (which must be the pool).
+func (o ops) deleteRunRows(ctx context.Context, query string, shardID int32, namespaceID primitives.UUID, workflowID string, runID primitives.UUID) (sql.Result, error) {
+	return o.chunked(ctx, 0, func(n int) (sql.Result, error) {
+		return o.q.ExecContext(ctx, query, shardID, namespaceID, workflowID, runID, n)
+	})
+}
+
+// ReadLockShards marks the transaction as fenced (see the file comment) and reads the
+// shard row FOR UPDATE.
+func (t *tx) ReadLockShards(ctx context.Context, filter sqlplugin.ShardsFilter) (int64, error) {
+	t.fenced = true
+	return t.ops.ReadLockShards(ctx, filter)
+}
+
+// RangeDeleteFromHistoryNode deletes a branch range's history nodes in autocommit chunks
+// on the pool (DeleteHistoryBranch is its only transactional caller upstream); the
+// transaction keeps only the history_tree row's delete.
+func (t *tx) RangeDeleteFromHistoryNode(ctx context.Context, f sqlplugin.HistoryNodeDeleteFilter) (sql.Result, error) {
+	return t.pool.RangeDeleteFromHistoryNode(ctx, f)
+}
+
+// RangeDeleteFromQueueV2Messages deletes the range in autocommit chunks on the pool; the
+// transaction keeps the queue metadata update. Upstream never deletes the last message
+// of a queue (persistence.GetDeleteRange), which is the row the transaction locks, so the
+// chunks and the transaction touch disjoint rows.
+func (t *tx) RangeDeleteFromQueueV2Messages(ctx context.Context, f sqlplugin.QueueV2MessagesFilter) (sql.Result, error) {
+	return t.pool.RangeDeleteFromQueueV2Messages(ctx, f)
+}
+
+// DeleteAllFromActivityInfoMaps: whole-run delete in chunks on the pool when the
+// transaction is not fenced (DeleteWorkflowExecution), in the transaction otherwise.
+func (t *tx) DeleteAllFromActivityInfoMaps(ctx context.Context, f sqlplugin.ActivityInfoMapsAllFilter) (sql.Result, error) {
+	if t.fenced {
+		return t.upstreamTx.DeleteAllFromActivityInfoMaps(ctx, f)
+	}
+	return t.pool.deleteRunRows(ctx, chunkDeleteActivityMapsQry, f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID)
+}
+
+// DeleteAllFromTimerInfoMaps: see DeleteAllFromActivityInfoMaps.
+func (t *tx) DeleteAllFromTimerInfoMaps(ctx context.Context, f sqlplugin.TimerInfoMapsAllFilter) (sql.Result, error) {
+	if t.fenced {
+		return t.upstreamTx.DeleteAllFromTimerInfoMaps(ctx, f)
+	}
+	return t.pool.deleteRunRows(ctx, chunkDeleteTimerMapsQry, f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID)
+}
+
+// DeleteAllFromChildExecutionInfoMaps: see DeleteAllFromActivityInfoMaps.
+func (t *tx) DeleteAllFromChildExecutionInfoMaps(ctx context.Context, f sqlplugin.ChildExecutionInfoMapsAllFilter) (sql.Result, error) {
+	if t.fenced {
+		return t.upstreamTx.DeleteAllFromChildExecutionInfoMaps(ctx, f)
+	}
+	return t.pool.deleteRunRows(ctx, chunkDeleteChildMapsQry, f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID)
+}
+
+// DeleteAllFromRequestCancelInfoMaps: see DeleteAllFromActivityInfoMaps.
+func (t *tx) DeleteAllFromRequestCancelInfoMaps(ctx context.Context, f sqlplugin.RequestCancelInfoMapsAllFilter) (sql.Result, error) {
+	if t.fenced {
+		return t.upstreamTx.DeleteAllFromRequestCancelInfoMaps(ctx, f)
+	}
+	return t.pool.deleteRunRows(ctx, chunkDeleteRequestCancelMapsQry, f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID)
+}
+
+// DeleteAllFromSignalInfoMaps: see DeleteAllFromActivityInfoMaps.
+func (t *tx) DeleteAllFromSignalInfoMaps(ctx context.Context, f sqlplugin.SignalInfoMapsAllFilter) (sql.Result, error) {
+	if t.fenced {
+		return t.upstreamTx.DeleteAllFromSignalInfoMaps(ctx, f)
+	}
+	return t.pool.deleteRunRows(ctx, chunkDeleteSignalMapsQry, f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID)
+}
+
+// DeleteAllFromSignalsRequestedSets: see DeleteAllFromActivityInfoMaps.
+func (t *tx) DeleteAllFromSignalsRequestedSets(ctx context.Context, f sqlplugin.SignalsRequestedSetsAllFilter) (sql.Result, error) {
+	if t.fenced {
+		return t.upstreamTx.DeleteAllFromSignalsRequestedSets(ctx, f)
+	}
+	return t.pool.deleteRunRows(ctx, chunkDeleteSignalsRequestedQry, f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID)
+}
+
+// DeleteFromBufferedEvents: see DeleteAllFromActivityInfoMaps.
+func (t *tx) DeleteFromBufferedEvents(ctx context.Context, f sqlplugin.BufferedEventsFilter) (sql.Result, error) {
+	if t.fenced {
+		return t.upstreamTx.DeleteFromBufferedEvents(ctx, f)
+	}
+	return t.pool.deleteRunRows(ctx, chunkDeleteBufferedEventsQry, f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID)
+}
+
+// DeleteAllFromChasmNodeMaps: see DeleteAllFromActivityInfoMaps (the path is hex text,
+// so our own statement is used in both cases).
+func (t *tx) DeleteAllFromChasmNodeMaps(ctx context.Context, f sqlplugin.ChasmNodeMapsAllFilter) (sql.Result, error) {
+	if t.fenced {
+		return t.ops.DeleteAllFromChasmNodeMaps(ctx, f)
+	}
+	return t.pool.deleteRunRows(ctx, chunkDeleteChasmNodesQry, f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID)
+}
