@@ -21,6 +21,9 @@ type conn struct {
 	inTx      bool
 	retry     RetryPolicy
 	metrics   *Counters
+	// limits logs 54000s; txRows counts the rows the open transaction has changed.
+	limits *rowLimitLog
+	txRows int64
 }
 
 var (
@@ -52,6 +55,7 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 		return nil, err
 	}
 	c.inTx = true
+	c.txRows = 0
 	return &txn{Tx: tx, c: c}, nil
 }
 
@@ -71,6 +75,9 @@ func (t *txn) Commit() error {
 	if IsConflict(err) {
 		t.c.metrics.Conflict("commit")
 	}
+	if IsRowLimit(err) {
+		t.c.limits.report(err, "COMMIT", nil, t.c.txRows, true)
+	}
 	return err
 }
 
@@ -85,6 +92,14 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 		if IsConflict(err) {
 			c.metrics.Conflict("statement")
 		}
+		if IsRowLimit(err) {
+			c.limits.report(err, query, textArgs(args), c.txRows, true)
+		}
+		if err == nil {
+			if n, rerr := res.RowsAffected(); rerr == nil {
+				c.txRows += n
+			}
+		}
 		return res, err
 	}
 	var res driver.Result
@@ -93,6 +108,9 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 		res, err = c.Conn.ExecContext(ctx, query, args)
 		return err
 	})
+	if IsRowLimit(err) {
+		c.limits.report(err, query, textArgs(args), 0, false)
+	}
 	return res, err
 }
 
@@ -111,6 +129,9 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 		}
 	} else {
 		err = c.retry.run(ctx, c.metrics, run)
+	}
+	if IsRowLimit(err) {
+		c.limits.report(err, query, textArgs(args), c.txRows, c.inTx)
 	}
 	if err != nil {
 		return nil, err

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dsql/auth"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+	"go.temporal.io/server/common/log"
 	"golang.org/x/time/rate"
 )
 
@@ -74,6 +75,9 @@ type ConnectorConfig struct {
 	Retry RetryPolicy
 	// Metrics receives the plugin's counters. Default: none.
 	Metrics *Counters
+	// Logger receives the one-per-operation report of a transaction limit error
+	// (SQLSTATE 54000). Default: none.
+	Logger log.Logger
 }
 
 func (c *ConnectorConfig) withDefaults() (ConnectorConfig, error) {
@@ -138,10 +142,10 @@ type Connector struct {
 	cfg     ConnectorConfig
 	limiter *rate.Limiter
 	tlsCfg  *tls.Config
+	limits  *rowLimitLog
 
-	credsOnce sync.Once
-	creds     aws.CredentialsProvider
-	credsErr  error
+	credsMu sync.Mutex
+	creds   aws.CredentialsProvider
 }
 
 var _ driver.Connector = (*Connector)(nil)
@@ -152,7 +156,7 @@ func NewConnector(cfg ConnectorConfig) (*Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Connector{cfg: full, limiter: processConnectLimiter(full.ConnectRate, full.ConnectBurst), creds: full.Credentials}
+	c := &Connector{cfg: full, limiter: processConnectLimiter(full.ConnectRate, full.ConnectBurst), creds: full.Credentials, limits: newRowLimitLog(full.Logger)}
 	if full.TLS {
 		c.tlsCfg, err = buildTLSConfig(full)
 		if err != nil {
@@ -201,19 +205,22 @@ func buildTLSConfig(cfg ConnectorConfig) (*tls.Config, error) {
 // Driver implements driver.Connector.
 func (c *Connector) Driver() driver.Driver { return stdlib.GetDefaultDriver() }
 
+// credentials returns the configured provider, or loads the AWS SDK default chain. A
+// successful load is kept (the SDK's provider caches and refreshes credentials itself); a
+// failed load is not, so the next connection attempt tries again (for example once the
+// container's credentials endpoint answers).
 func (c *Connector) credentials(ctx context.Context) (aws.CredentialsProvider, error) {
-	c.credsOnce.Do(func() {
-		if c.creds != nil {
-			return
-		}
-		awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(c.cfg.Region))
-		if err != nil {
-			c.credsErr = fmt.Errorf("dsql: loading AWS credentials: %w", err)
-			return
-		}
-		c.creds = awsCfg.Credentials
-	})
-	return c.creds, c.credsErr
+	c.credsMu.Lock()
+	defer c.credsMu.Unlock()
+	if c.creds != nil {
+		return c.creds, nil
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(c.cfg.Region))
+	if err != nil {
+		return nil, fmt.Errorf("dsql: loading AWS credentials: %w", err)
+	}
+	c.creds = awsCfg.Credentials
+	return c.creds, nil
 }
 
 // Token returns a fresh IAM authentication token for the configured role.
@@ -294,7 +301,7 @@ func (c *Connector) connectOnce(ctx context.Context) (driver.Conn, error) {
 	if c.cfg.ConnAgeJitter > 0 {
 		age -= time.Duration(rand.Int64N(int64(c.cfg.ConnAgeJitter)))
 	}
-	return &conn{Conn: sc, expiresAt: time.Now().Add(age), retry: c.cfg.Retry, metrics: c.cfg.Metrics}, nil
+	return &conn{Conn: sc, expiresAt: time.Now().Add(age), retry: c.cfg.Retry, metrics: c.cfg.Metrics, limits: c.limits}, nil
 }
 
 // String describes the target without secrets, for logs.

@@ -68,6 +68,7 @@ func (p *plugin) CreateDB(kind sqlplugin.DbKind, cfg *config.SQL, r resolver.Ser
 		return nil, err
 	}
 	cc.Metrics = counters
+	cc.Logger = logger
 	connector, err := NewConnector(cc)
 	if err != nil {
 		return nil, err

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"go.temporal.io/api/serviceerror"
 )
 
 // SQLSTATEs DSQL returns that this plugin handles.
@@ -25,7 +27,11 @@ const (
 // the SQLSTATE only, never on message text.
 func IsConflict(err error) bool {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == sqlStateSerialization
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == sqlStateSerialization
+	}
+	var u *serviceerror.Unavailable
+	return errors.As(err, &u) && strings.HasPrefix(u.Message, conflictUnavailablePrefix)
 }
 
 func isConnectRetryable(err error) bool {
@@ -53,10 +59,17 @@ type RetryPolicy struct {
 var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 5, InitialBackoff: 10 * time.Millisecond, MaxBackoff: 500 * time.Millisecond}
 
 // backoff returns a full-jitter delay for the given attempt (1 = before the second try).
+// A policy with no backoff (both durations zero) retries at once.
 func (p RetryPolicy) backoff(attempt int) time.Duration {
-	d := p.InitialBackoff << (attempt - 1)
-	if d <= 0 || d > p.MaxBackoff {
+	if attempt < 1 {
+		attempt = 1
+	}
+	d := p.InitialBackoff << min(attempt-1, 30)
+	if d <= 0 || (p.MaxBackoff > 0 && d > p.MaxBackoff) {
 		d = p.MaxBackoff
+	}
+	if d <= 0 {
+		return 0
 	}
 	return time.Duration(rand.Int64N(int64(d)) + 1)
 }
@@ -77,5 +90,5 @@ func (p RetryPolicy) run(ctx context.Context, m *Counters, f func() error) error
 		m.Conflict("statement")
 	}
 	m.RetriesExhausted()
-	return err
+	return conflictUnavailable(err, p.MaxAttempts)
 }

@@ -31,6 +31,28 @@ func CheckSchemaVersion(installed string) error {
 	return nil
 }
 
+// CheckSchemaCompatibility is CheckSchemaVersion plus the installed schema's own rule:
+// min_compatible_version (written by the schema migration runner from the manifest's
+// MinCompatibleVersion) is the oldest server schema version that may run against it. A
+// server built for an older schema than that is refused even though the installed
+// version is newer than it needs. An empty minCompatible (an older runner) is not checked.
+func CheckSchemaCompatibility(installed, minCompatible string) error {
+	if err := CheckSchemaVersion(installed); err != nil {
+		return err
+	}
+	if minCompatible == "" {
+		return nil
+	}
+	cmp, err := compareVersions(SchemaVersion, minCompatible)
+	if err != nil {
+		return fmt.Errorf("dsql: installed schema's min_compatible_version %q is not of the form X.Y: %w", minCompatible, err)
+	}
+	if cmp < 0 {
+		return fmt.Errorf("dsql: installed schema v%s accepts only servers built for schema v%s or newer (min_compatible_version), this server is built for v%s: deploy a newer server image", installed, minCompatible, SchemaVersion)
+	}
+	return nil
+}
+
 func compareVersions(a, b string) (int, error) {
 	pa, err := parseVersion(a)
 	if err != nil {
