@@ -48,12 +48,24 @@ describe('TLS', () => {
 
 describe('pools', () => {
   test('poolConfig signs a fresh token for each new connection', async () => {
-    const pool = new Pool(dsql.poolConfig());
+    const cfg = dsql.poolConfig();
+    expect(typeof cfg.password).toBe('function');
+    // Record what the pool sends as the password of each new connection.
+    const sign = cfg.password as () => Promise<string>;
+    const sent: string[] = [];
+    const pool = new Pool({ ...cfg, password: async () => { const t = await sign(); sent.push(t); return t; } });
+    const signedAt = (token: string) => new URL(`https://${token}`).searchParams.get('X-Amz-Date');
     try {
-      const clients = await Promise.all([pool.connect(), pool.connect()]);
-      const pids = await Promise.all(clients.map(async (c) => (await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid));
-      clients.forEach((c) => c.release());
+      const first = await pool.connect();
+      // SigV4 dates have one-second resolution: a second later a freshly signed token differs.
+      await sleep(1100);
+      const second = await pool.connect(); // the first is checked out, so this is a new connection
+      const pids = await Promise.all([first, second].map(async (c) => (await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid));
+      first.release();
+      second.release();
       expect(new Set(pids).size).toBe(2);
+      expect(sent).toHaveLength(2);
+      expect(signedAt(sent[1])! > signedAt(sent[0])!).toBe(true);
     } finally {
       await pool.end();
     }
@@ -239,11 +251,28 @@ describe('fault injection', () => {
   });
 
   test('new connections are refused for a while, then accepted again', async () => {
-    await dsql.refuseConnections(3, 'error');
+    // Ordering, not a fixed sleep: refused right after the fault is set, then retried until the
+    // first success, which must come only once the window dsql-local reports has ended.
+    await dsql.refuseConnections(5, 'error');
+    const until = Date.parse(String((await dsql.state()).faults.refuseConnectionsUntil));
     await expectSqlError(dsql.connect(), '08006');
-    await sleep(3200);
-    const c = await connect();
-    expect((await c.query('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }]);
+    let c: Client | undefined;
+    const giveUp = Date.now() + 60_000;
+    while (!c && Date.now() < giveUp) {
+      const attempt = Date.now();
+      c = await dsql.connect().catch((e: { code?: string }) => {
+        expect(e.code).toBe('08006');
+        return undefined;
+      });
+      if (c) {
+        clients.push(c);
+        expect(Date.now()).toBeGreaterThanOrEqual(until);
+      } else {
+        expect(attempt).toBeLessThan(until); // an attempt started after the window was refused
+        await sleep(200);
+      }
+    }
+    expect((await c!.query('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }]);
   });
 
   test('refused connections in reset mode are closed before TLS', async () => {
