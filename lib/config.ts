@@ -364,6 +364,13 @@ export function isPowerOfTwo(n: number): boolean {
 }
 
 /**
+ * Dynamic config key that must stay 1 on DSQL: the plugin fences a shard's writes with
+ * `SELECT ... FOR UPDATE` on the shard row, so two concurrent writes of one shard conflict at
+ * commit. Any other value in `dynamicConfig` is refused.
+ */
+export const SHARD_IO_CONCURRENCY_KEY = 'history.shardIOConcurrency';
+
+/**
  * Fills defaults into an environment's input and validates every field.
  *
  * @param envName environment name (`-c env=<name>`): lowercase letters, digits and hyphens, 1-16 chars
@@ -533,7 +540,7 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
     logs: oneOf(p('removalPolicies.logs'), rmIn.logs, rp, 'retain'),
   };
 
-  // dynamic config
+  // dynamic config (history.shardIOConcurrency is pinned to 1, see SHARD_IO_CONCURRENCY_KEY)
   const dcIn = optObject(p('dynamicConfig'), input.dynamicConfig);
   const dynamicConfig: Record<string, DynamicConfigValue[]> = {};
   for (const [key, list] of Object.entries(dcIn)) {
@@ -549,6 +556,9 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
       checkKeys(`${f}[${i}]`, item, ['value', 'constraints']);
       if (item.constraints !== undefined && !isObject(item.constraints)) {
         throw new ConfigError(`${f}[${i}].constraints`, item.constraints, 'an object such as { namespace: "orders" }');
+      }
+      if (key === SHARD_IO_CONCURRENCY_KEY && item.value !== 1) {
+        throw new ConfigError(`${f}[${i}].value`, item.value, `1 only: the shard fence is SELECT ... FOR UPDATE on DSQL, so concurrent writes of one shard would conflict with each other (40001); see docs/temporal-server.md`);
       }
     });
     dynamicConfig[key] = list as DynamicConfigValue[];

@@ -241,3 +241,22 @@ describe('server image', () => {
     expect(JSON.stringify(td.Properties.ContainerDefinitions[0].Image)).toContain('/team/temporal:1.31.2');
   });
 });
+
+describe('dynamicConfig: history.shardIOConcurrency is pinned to 1 on DSQL', () => {
+  test.each([
+    [[{ value: 2 }], 'history.shardIOConcurrency"][0].value = 2'],
+    [[{ value: 1 }, { value: 4, constraints: { shardID: 3 } }], 'history.shardIOConcurrency"][1].value = 4'],
+    [[{ value: '1' }], 'history.shardIOConcurrency"][0].value = "1"'],
+  ])('%j is refused with the field, the value and why', (list, shown) => {
+    const run = () => resolveConfig('test', withBase({ dynamicConfig: { 'history.shardIOConcurrency': list } }));
+    expect(run).toThrow(ConfigError);
+    expect(run).toThrow(`Invalid configuration: test.dynamicConfig["${shown}; allowed: 1 only: the shard fence is SELECT ... FOR UPDATE`);
+  });
+
+  test('1 is accepted, and the shipped default file pins it to 1', () => {
+    const c = resolveConfig('test', withBase({ dynamicConfig: { 'history.shardIOConcurrency': [{ value: 1 }] } }));
+    expect(c.dynamicConfig['history.shardIOConcurrency']).toEqual([{ value: 1 }]);
+    const defaults = YAML.parse(fs.readFileSync(path.join(REPO, 'docker/temporal-server/config/dynamicconfig/default.yaml'), 'utf8'));
+    expect(defaults['history.shardIOConcurrency']).toEqual([{ value: 1 }]);
+  });
+});
