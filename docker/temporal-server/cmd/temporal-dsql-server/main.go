@@ -5,6 +5,7 @@
 //
 //	temporal-dsql-server --config-file /etc/temporal/config.yaml [--service frontend ...] start
 //	temporal-dsql-server --config-file /etc/temporal/config.yaml render-config
+//	temporal-dsql-server healthcheck [--service history] [--timeout 3s]
 //
 // Services default to $SERVICES (comma-separated), else all four roles.
 package main
@@ -71,6 +72,7 @@ func newApp() *cli.App {
 			},
 			Action: start,
 		},
+		healthcheckCommand(),
 	}
 	return app
 }
