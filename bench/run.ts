@@ -28,7 +28,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Client as PgClient } from 'pg';
-import { startDsqlLocal } from '../test/support/dsql-local';
+import { LATENCY_PROFILES, LatencyProfile, RoleStats, startDsqlLocal } from '../test/support/dsql-local';
 import { startOpenSearchLocal } from '../test/support/opensearch-local';
 import { LocalPostgres, startPostgres } from '../local/postgres';
 import {
@@ -65,12 +65,21 @@ export interface TargetRound extends WorkloadResult {
   /** dsql plugin counters during the measured phase (our server only). */
   readonly occConflicts?: number;
   readonly occRetries?: number;
+  /**
+   * dsql-local's accounting for the server's role during the measured phase (ours-dsql only):
+   * client round trips, statements, transactions, 40001s sent and transactions that lost a row.
+   */
+  readonly dsqlLocal?: { roundTrips: number; statements: number; transactions: number; conflicts: number; occWounds: number };
+  /** Client round trips per second while idle, measured like idleStatementsPerSecond (ours-dsql only). */
+  readonly idleRoundTripsPerSecond?: number;
   /** Server start-up (process spawn to frontend answering), ms. */
   readonly serverStartMs: number;
 }
 
 interface Args {
   idle: number;
+  shards: number;
+  latencyProfile: LatencyProfile;
   concurrency: number;
   workflows: number;
   warmup: number;
@@ -87,6 +96,8 @@ function parse(argv: string[]): Args {
       warmup: { type: 'string' },
       rounds: { type: 'string' },
       idle: { type: 'string' },
+      shards: { type: 'string' },
+      'latency-profile': { type: 'string' },
       out: { type: 'string' },
     },
   });
@@ -102,8 +113,18 @@ function parse(argv: string[]): Args {
     warmup: int('warmup', v.warmup, 30, 0, 10_000),
     rounds: int('rounds', v.rounds, 2, 1, 10),
     idle: int('idle', v.idle, 10, 1, 600),
+    shards: int('shards', v.shards, 4, 1, 16384),
+    latencyProfile: latencyProfileArg(v['latency-profile']),
     out: v.out ?? join(ROOT, '.cache', 'bench', `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
   };
+}
+
+function latencyProfileArg(value: string | undefined): LatencyProfile {
+  if (value === undefined) return 'dsql-single-region';
+  if (!(LATENCY_PROFILES as readonly string[]).includes(value)) {
+    throw new Error(`--latency-profile must be one of ${LATENCY_PROFILES.join(', ')}, got '${value}'`);
+  }
+  return value as LatencyProfile;
 }
 
 /** Statements per workflow net of the idle rate over the measured phase. */
@@ -152,7 +173,10 @@ async function main(): Promise<void> {
     const instance = async (keepDsql: boolean) => {
       const p = await startPostgres({ parentDir: dir, settings: pgSettings });
       try {
-        const d = await startDsqlLocal({ extraArgs: [`--pg-url=postgres://postgres@127.0.0.1:${p.port}/postgres?sslmode=disable`] });
+        const d = await startDsqlLocal({
+          latencyProfile: keepDsql ? args.latencyProfile : 'none',
+          extraArgs: [`--pg-url=postgres://postgres@127.0.0.1:${p.port}/postgres?sslmode=disable`],
+        });
         try {
           await applySchema(d);
         } catch (e) {
@@ -174,6 +198,8 @@ async function main(): Promise<void> {
     const pg = main.pg;
     const pgDsql = withDsql.pg;
     const dsql = withDsql.dsql!;
+    const { latency } = await dsql.state();
+    log(`dsql-local (ours-dsql): DSQL concurrency, latency profile ${args.latencyProfile} (${JSON.stringify(latency)}); ${args.shards} history shards`);
     cleanups.push(() => pg.stop(), () => pgDsql.stop(), () => os.stop(), () => dsql.stop());
     const admin = await pg.connect();
     const adminDsql = await pgDsql.connect();
@@ -204,6 +230,7 @@ async function main(): Promise<void> {
             openSearch: { url: os.url, index: index(target) },
             dir: tdir,
             skipSchema: upstreamReady,
+            numHistoryShards: args.shards,
           });
           upstreamReady = true;
           address = up.address;
@@ -221,6 +248,7 @@ async function main(): Promise<void> {
                 : { kind: 'postgres', host: '127.0.0.1', port: pg.port, user: SERVER_DB_ROLE, database: 'postgres' },
             openSearchUrl: os.url,
             visibilityIndex: index(target),
+            numHistoryShards: args.shards,
           });
           const cred = dsql.credentials.find((c) => c.principalArn === dsql.principal('temporal-server'))!;
           const server = await startServer(serverBin, configFile, ports, join(tdir, 'server.log'), {
@@ -243,6 +271,9 @@ async function main(): Promise<void> {
           let idleRate = 0;
           let c0 = 0;
           let r0 = 0;
+          let d0: RoleStats | undefined;
+          let idleRoundTrips: number | undefined;
+          const dsqlStats = async () => (target === 'ours-dsql' ? (await dsql.stats())[SERVER_DB_ROLE] : undefined);
           log(`round ${round}: ${target} up in ${serverStartMs} ms at ${address}; ${args.warmup} warm-up + ${args.workflows} workflows at concurrency ${args.concurrency}`);
           const w = await runHelloWorkload({
             address,
@@ -251,10 +282,13 @@ async function main(): Promise<void> {
             warmup: args.warmup,
             beforeMeasure: async () => {
               const i0 = await statementCalls(statsDb, database, role);
+              const di = await dsqlStats();
               const ti = Date.now();
               await new Promise((r) => setTimeout(r, args.idle * 1000));
               s0 = await statementCalls(statsDb, database, role);
+              d0 = await dsqlStats();
               idleRate = ((s0.all - i0.all) * 1000) / (Date.now() - ti);
+              if (di && d0) idleRoundTrips = ((d0.roundTrips - di.roundTrips) * 1000) / (Date.now() - ti);
               if (metricsUrl) {
                 c0 = await readCounter(metricsUrl, 'dsql_occ_conflicts');
                 r0 = await readCounter(metricsUrl, 'dsql_occ_retries');
@@ -262,6 +296,7 @@ async function main(): Promise<void> {
             },
           });
           const s1 = await statementCalls(statsDb, database, role);
+          const d1 = await dsqlStats();
           const result: TargetRound = {
             target,
             round,
@@ -271,13 +306,25 @@ async function main(): Promise<void> {
             idleStatementsPerSecond: idleRate,
             occConflicts: metricsUrl ? (await readCounter(metricsUrl, 'dsql_occ_conflicts')) - c0 : undefined,
             occRetries: metricsUrl ? (await readCounter(metricsUrl, 'dsql_occ_retries')) - r0 : undefined,
+            dsqlLocal:
+              d0 && d1
+                ? {
+                    roundTrips: d1.roundTrips - d0.roundTrips,
+                    statements: d1.statements - d0.statements,
+                    transactions: d1.transactions - d0.transactions,
+                    conflicts: d1.conflicts - d0.conflicts,
+                    occWounds: d1.occWounds - d0.occWounds,
+                  }
+                : undefined,
+            idleRoundTripsPerSecond: idleRoundTrips,
             serverStartMs,
           };
           rounds.push(result);
           log(
             `round ${round}: ${target}: ${result.throughput.toFixed(1)} wf/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ` +
               `${(result.statements / result.workflows).toFixed(1)} statements/wf (${netPerWorkflow(result).toFixed(1)} net of ${idleRate.toFixed(1)}/s idle), failed ${result.failed}` +
-              (metricsUrl ? `, OCC conflicts ${result.occConflicts}, retries ${result.occRetries}` : ''),
+              (metricsUrl ? `, OCC conflicts ${result.occConflicts}, retries ${result.occRetries}` : '') +
+              (result.dsqlLocal ? `, ${(result.dsqlLocal.roundTrips / result.workflows).toFixed(1)} round trips/wf, dsql-local 40001s ${result.dsqlLocal.conflicts}` : ''),
           );
         } finally {
           await stop();
@@ -285,6 +332,15 @@ async function main(): Promise<void> {
       }
     }
     const summary = summarize(rounds, args);
+    const dsqlRounds = rounds.filter((r) => r.dsqlLocal);
+    if (dsqlRounds.length) {
+      console.log(
+        'dsql-local per round (ours-dsql): ' +
+          dsqlRounds
+            .map((r) => `round ${r.round}: ${r.dsqlLocal!.roundTrips} round trips, ${r.dsqlLocal!.transactions} transactions, ${r.dsqlLocal!.conflicts} 40001s, ${r.dsqlLocal!.occWounds} rows lost`)
+            .join('; '),
+      );
+    }
     mkdirSync(join(ROOT, '.cache', 'bench'), { recursive: true });
     writeFileSync(args.out, JSON.stringify({ args, machine: machine(), rounds, summary }, null, 2));
     console.log(`\n${summary}\nraw results: ${args.out}`);
@@ -315,17 +371,21 @@ function machine(): string {
 }
 
 /** Markdown table of medians over rounds, with ratios against upstream. */
-export function summarize(rounds: readonly TargetRound[], args: Pick<Args, 'concurrency' | 'workflows' | 'rounds' | 'idle'>): string {
+export function summarize(
+  rounds: readonly TargetRound[],
+  args: Pick<Args, 'concurrency' | 'workflows' | 'rounds' | 'idle'> & Partial<Pick<Args, 'shards' | 'latencyProfile'>>,
+): string {
   const by = (t: TargetName) => rounds.filter((r) => r.target === t);
   const base = by('upstream');
   const baseTput = median(base.map((r) => r.throughput));
   const baseStmts = median(base.map((r) => r.statements / r.workflows));
   const baseNet = median(base.map(netPerWorkflow));
   const lines = [
-    `Concurrency ${args.concurrency}, ${args.workflows} measured workflows per target and round, ${args.rounds} round(s), idle window ${args.idle} s; medians over rounds.`,
+    `Concurrency ${args.concurrency}, ${args.shards ?? 4} history shards, ${args.workflows} measured workflows per target and round, ${args.rounds} round(s), ` +
+      `idle window ${args.idle} s; ours-dsql on dsql-local with DSQL concurrency and latency profile ${args.latencyProfile ?? 'none'}; medians over rounds.`,
     '',
-    '| target | workflows/s | vs upstream | p50 ms | p99 ms | SQL statements/wf | of which BEGIN/COMMIT | vs upstream | net of idle /wf | vs upstream | idle statements/s | OCC conflicts /1000 wf | OCC retries /1000 wf | failed |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| target | workflows/s | vs upstream | p50 ms | p99 ms | SQL statements/wf | of which BEGIN/COMMIT | vs upstream | net of idle /wf | vs upstream | idle statements/s | client round trips/wf (net of idle) | vs upstream statements/wf | OCC conflicts /1000 wf | OCC retries /1000 wf | failed |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const t of ['upstream', 'ours-pg', 'ours-dsql'] as const) {
     const rs = by(t);
@@ -336,10 +396,18 @@ export function summarize(rounds: readonly TargetRound[], args: Pick<Args, 'conc
     const net = median(rs.map(netPerWorkflow));
     const occ = rs[0].occConflicts === undefined ? '-' : median(rs.map((r) => ((r.occConflicts ?? 0) * 1000) / r.workflows)).toFixed(1);
     const retries = rs[0].occRetries === undefined ? '-' : median(rs.map((r) => ((r.occRetries ?? 0) * 1000) / r.workflows)).toFixed(1);
+    // OCC conflicts: the plugin's count, or dsql-local's 40001s when it saw more (statements
+    // retried inside the driver are counted by both; dsql-local also sees those of transactions).
+    const withDsql = rs.filter((r) => r.dsqlLocal);
+    const rt = withDsql.length ? median(withDsql.map((r) => r.dsqlLocal!.roundTrips / r.workflows)) : undefined;
+    const rtNet = withDsql.length
+      ? median(withDsql.map((r) => (r.dsqlLocal!.roundTrips - ((r.idleRoundTripsPerSecond ?? 0) * r.elapsedMs) / 1000) / r.workflows))
+      : undefined;
     lines.push(
       `| ${t} | ${tput.toFixed(1)} | ${(tput / baseTput).toFixed(2)} | ${median(rs.map((r) => r.p50Ms))} | ${median(rs.map((r) => r.p99Ms))} | ` +
         `${stmts.toFixed(1)} | ${tx.toFixed(1)} | ${(stmts / baseStmts).toFixed(2)} | ${net.toFixed(1)} | ${(net / baseNet).toFixed(2)} | ` +
-        `${median(rs.map((r) => r.idleStatementsPerSecond)).toFixed(1)} | ${occ} | ${retries} | ${rs.reduce((n, r) => n + r.failed, 0)} |`,
+        `${median(rs.map((r) => r.idleStatementsPerSecond)).toFixed(1)} | ${rt === undefined ? '-' : `${rt.toFixed(1)} (${rtNet!.toFixed(1)})`} | ` +
+        `${rt === undefined ? '-' : (rt / baseStmts).toFixed(2)} | ${occ} | ${retries} | ${rs.reduce((n, r) => n + r.failed, 0)} |`,
     );
   }
   return lines.join('\n');

@@ -28,7 +28,7 @@ import { parseArgs, promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { DsqlLocal, DsqlLocalOptions, startDsqlLocal } from '../test/support/dsql-local';
+import { DsqlLocal, DsqlLocalOptions, LATENCY_PROFILES, LatencyProfile, startDsqlLocal } from '../test/support/dsql-local';
 import { LocalOpenSearch, startOpenSearchLocal } from '../test/support/opensearch-local';
 import { freePorts, isAlive, killGroup, ManagedProcess, startProcess, tcpOpen, waitFor } from './process';
 
@@ -620,6 +620,7 @@ Options of up:
   --ui-port N            UI port (default: a free port)
   --no-ui                do not start the UI
   --num-history-shards N numHistoryShards (default 4)
+  --latency-profile P    dsql-local's added latency: none (default), dsql-single-region, dsql-multi-region
 `;
 
 /** Direct children of `pid` with their command lines (Linux /proc). */
@@ -690,8 +691,13 @@ async function up(argv: string[]): Promise<number> {
       'ui-port': { type: 'string' },
       'no-ui': { type: 'boolean' },
       'num-history-shards': { type: 'string' },
+      'latency-profile': { type: 'string' },
     },
   });
+  const latencyProfile = v['latency-profile'];
+  if (latencyProfile !== undefined && !(LATENCY_PROFILES as readonly string[]).includes(latencyProfile)) {
+    throw new Error(`--latency-profile must be one of ${LATENCY_PROFILES.join(', ')}, got '${latencyProfile}'`);
+  }
   const dir = resolve(v.dir ?? DEFAULT_STACK_DIR);
   const existing = readState(dir);
   if (existing && isAlive(existing.pid)) {
@@ -720,6 +726,7 @@ async function up(argv: string[]): Promise<number> {
     uiPort: portArg('ui-port', v['ui-port']),
     ui: !v['no-ui'],
     numHistoryShards: shards,
+    dsql: latencyProfile === undefined ? undefined : { latencyProfile: latencyProfile as LatencyProfile },
     log: (m) => console.log(`[local] ${m}`),
   });
   process.removeListener('SIGINT', abort);

@@ -206,7 +206,7 @@ describe('--concurrency=postgres keeps PostgreSQL blocking, for comparison', () 
     await a.query('COMMIT');
     await expectSqlError(upd.promise, '40001', '(OC000)');
     await b.query('ROLLBACK');
-    expect((await pgMode.state() as unknown as { concurrency: string }).concurrency).toBe('postgres');
+    expect((await pgMode.state()).concurrency).toBe('postgres');
   });
 });
 

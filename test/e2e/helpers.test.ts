@@ -98,6 +98,8 @@ test('the benchmark table gives medians and ratios against upstream of the same 
     serverStartMs: 1,
     occConflicts: target === 'upstream' ? undefined : 5,
     occRetries: target === 'upstream' ? undefined : 4,
+    dsqlLocal: target === 'ours-dsql' ? { roundTrips: 6_000, statements: 5_000, transactions: 900, conflicts: 7, occWounds: 2 } : undefined,
+    idleRoundTripsPerSecond: target === 'ours-dsql' ? 20 : undefined,
   });
   const table = summarize(
     [round('upstream', 1, 10, 10_000), round('upstream', 2, 30, 10_000), round('ours-dsql', 1, 10, 5_000), round('ours-dsql', 2, 10, 5_000)],
@@ -105,7 +107,9 @@ test('the benchmark table gives medians and ratios against upstream of the same 
   );
   const rows = table.split('\n').filter((l) => l.startsWith('| upstream') || l.startsWith('| ours-dsql'));
   // upstream median throughput 20 -> ours 10 is 0.50; statements 100/wf vs 50/wf -> 0.50;
-  // net of idle: (10000 - 10/s * 10 s) / 100 = 99 vs 49 -> 0.49; OCC 5 per 100 wf -> 50 per 1000.
-  expect(rows[0]).toBe('| upstream | 20.0 | 1.00 | 100 | 200 | 100.0 | 18.0 | 1.00 | 99.0 | 1.00 | 10.0 | - | - | 0 |');
-  expect(rows[1]).toBe('| ours-dsql | 10.0 | 0.50 | 100 | 200 | 50.0 | 18.0 | 0.50 | 49.0 | 0.49 | 10.0 | 50.0 | 40.0 | 0 |');
+  // net of idle: (10000 - 10/s * 10 s) / 100 = 99 vs 49 -> 0.49; OCC 5 per 100 wf -> 50 per 1000;
+  // round trips 6000/100 = 60 per workflow, net of 20/s idle over 10 s: (6000 - 200) / 100 = 58;
+  // against upstream's 100 statements per workflow: 0.60.
+  expect(rows[0]).toBe('| upstream | 20.0 | 1.00 | 100 | 200 | 100.0 | 18.0 | 1.00 | 99.0 | 1.00 | 10.0 | - | - | - | - | 0 |');
+  expect(rows[1]).toBe('| ours-dsql | 10.0 | 0.50 | 100 | 200 | 50.0 | 18.0 | 0.50 | 49.0 | 0.49 | 10.0 | 60.0 (58.0) | 0.60 | 50.0 | 40.0 | 0 |');
 });

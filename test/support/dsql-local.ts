@@ -96,10 +96,17 @@ export interface DsqlLocalState {
   readonly schemaVersion: number;
   readonly indexBuildDelayMs: number;
   readonly faults: Record<string, unknown>;
+  /** Concurrency semantics in force (`--concurrency`). */
+  readonly concurrency: 'dsql' | 'postgres';
+  /** Latency figures in force. */
+  readonly latency: LatencySettings;
 }
 
-/** A named latency profile of dsql-local (`--latency-profile`). */
-export type LatencyProfile = 'none' | 'dsql-single-region' | 'dsql-multi-region';
+/** The named latency profiles of dsql-local (`--latency-profile`; dsql-local/README.md, "Latency model"). */
+export const LATENCY_PROFILES = ['none', 'dsql-single-region', 'dsql-multi-region'] as const;
+
+/** A named latency profile of dsql-local. */
+export type LatencyProfile = (typeof LATENCY_PROFILES)[number];
 
 /** Latency figures in force (GET/POST /config/latency). */
 export interface LatencySettings {
