@@ -1,6 +1,8 @@
 // Package e2e starts the built temporal-dsql-server binary against dsql-local and a real
 // OpenSearch node, and drives it with the Temporal Go SDK: GetSystemInfo, namespace
-// registration, and a one-activity workflow run to completion.
+// registration, and a one-activity workflow run to completion; and the container health
+// checks: the binary's `healthcheck` subcommand for every role and the frontend HTTP path the
+// NLB checks.
 package e2e
 
 import (
@@ -253,6 +255,40 @@ func TestServerEndToEnd(t *testing.T) {
 		}
 	}()
 
+	// The container health check (`healthcheck`, all four roles as $SERVICES is unset) fails
+	// while the roles start and passes once every role reports SERVING.
+	healthcheck := func() (string, error) {
+		hc := exec.Command(bin, "healthcheck", "--timeout", "3s")
+		hc.Env = env
+		out, err := hc.CombinedOutput()
+		return string(out), err
+	}
+	started := time.Now()
+	firstOut, firstErr := healthcheck()
+	for out, err := firstOut, firstErr; err != nil; out, err = healthcheck() {
+		select {
+		case err := <-exited:
+			t.Fatalf("server exited: %v", err)
+		default:
+		}
+		if time.Since(started) > 3*time.Minute {
+			t.Fatalf("healthcheck still failing after 3 minutes: %v\n%s", err, out)
+		}
+		time.Sleep(time.Second)
+	}
+	t.Logf("healthcheck: all four roles SERVING %.1f s after the process started (first check: %v)", time.Since(started).Seconds(), firstErr)
+	// What the NLB target group checks: the frontend HTTP API answers GetSystemInfo with 200
+	// only once the frontend is healthy (same interceptors as gRPC).
+	if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/api/v1/system-info", ports["FRONTEND_HTTP_PORT"])); err != nil {
+		t.Fatalf("NLB health check path: %v", err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "serverVersion") {
+			t.Fatalf("NLB health check path: %d %s", resp.StatusCode, body)
+		}
+	}
+
 	hostPort := fmt.Sprintf("127.0.0.1:%d", ports["FRONTEND_GRPC_PORT"])
 	var c client.Client
 	deadline := time.Now().Add(3 * time.Minute)
@@ -313,4 +349,14 @@ func TestServerEndToEnd(t *testing.T) {
 		t.Fatalf("workflow result %q", result)
 	}
 	t.Logf("workflow completed: %q", result)
+
+	if out, err := healthcheck(); err != nil {
+		t.Fatalf("healthcheck after the workflow: %v\n%s", err, out)
+	}
+	// A role that is not there fails the check (exit status 1).
+	stopped := exec.Command(bin, "healthcheck", "--service", "matching", "--timeout", "2s")
+	stopped.Env = append(append([]string{}, env...), "MATCHING_GRPC_PORT="+strconv.Itoa(ports["METRICS_PORT"]))
+	if out, err := stopped.CombinedOutput(); err == nil || stopped.ProcessState.ExitCode() != 1 {
+		t.Fatalf("healthcheck against a port without a gRPC server: %v (exit %d)\n%s", err, stopped.ProcessState.ExitCode(), out)
+	}
 }
