@@ -166,6 +166,13 @@ export interface PlatformConfigInput {
   /** `temporalio/ui` image tag. @default '2.56.1' */
   readonly uiVersion?: string;
   /**
+   * Temporal UI image pinned by digest, instead of `uiVersion`: `temporalio/ui:2.56.1@sha256:<64 hex>`
+   * (the tag is optional and only for readers) or a mirror of it. Pulled from its registry as is (no pull
+   * permissions are granted: a private registry needs its own).
+   * @default - `temporalio/ui:<uiVersion>`, a tag without a digest: no digest of that tag could be verified where the default was set
+   */
+  readonly uiImage?: string;
+  /**
    * Temporal server image (`<registry>/<repo>:<tag>`; an ECR URI gets pull permissions).
    * @default - built from `docker/temporal-server/Dockerfile` as a CDK asset; synth fails if it does not exist
    */
@@ -207,6 +214,8 @@ export interface PlatformConfig {
   readonly numHistoryShards: number;
   readonly temporalVersion: string;
   readonly uiVersion: string;
+  /** The UI image reference: `uiImage`, else `temporalio/ui:<uiVersion>`. */
+  readonly uiImage: string;
   readonly serverImage?: string;
   readonly sizing: SizingPreset;
   readonly services: Readonly<Record<PlatformService, ServiceSizing>>;
@@ -306,7 +315,7 @@ export function fargateMemoryOptions(cpu: number): number[] {
 const FARGATE_CPUS = [256, 512, 1024, 2048, 4096, 8192, 16384];
 
 const TOP_LEVEL_KEYS: ReadonlyArray<keyof PlatformConfigInput> = [
-  'env', 'numHistoryShards', 'temporalVersion', 'uiVersion', 'serverImage', 'sizing', 'services', 'network',
+  'env', 'numHistoryShards', 'temporalVersion', 'uiVersion', 'uiImage', 'serverImage', 'sizing', 'services', 'network',
   'dsql', 'opensearch', 'ui', 'logRetentionDays', 'removalPolicies', 'dynamicConfig', 'logLevel',
   'stopTimeoutSeconds', 'enableEcsExec', 'cpuArchitecture', 'tags',
 ];
@@ -400,6 +409,12 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
     : str(p('temporalVersion'), input.temporalVersion, /^\d+\.\d+\.\d+$/, 'a Temporal server version such as 1.31.2');
   const uiVersion = input.uiVersion === undefined ? '2.56.1'
     : str(p('uiVersion'), input.uiVersion, /^\d+\.\d+\.\d+$/, 'a pinned temporalio/ui tag such as 2.56.1 (never latest)');
+  if (input.uiImage !== undefined && input.uiVersion !== undefined) {
+    throw new ConfigError(p('uiImage'), input.uiImage, 'either uiImage or uiVersion, not both (uiImage replaces uiVersion)');
+  }
+  const uiImage = input.uiImage === undefined ? `temporalio/ui:${uiVersion}`
+    : str(p('uiImage'), input.uiImage, /^[a-z0-9][a-z0-9._\-/:]*[a-z0-9](:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[a-f0-9]{64}$/,
+      'an image reference pinned by digest, e.g. temporalio/ui:2.56.1@sha256:<64 hex digits>');
   const serverImage = input.serverImage === undefined ? undefined
     : str(p('serverImage'), input.serverImage, /^[a-z0-9][a-z0-9._\-/:]*[a-z0-9](:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[a-f0-9]{64})$/,
       'an image reference with an explicit tag or digest, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/temporal-dsql:1.31.2');
@@ -581,6 +596,7 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
     numHistoryShards: shards,
     temporalVersion,
     uiVersion,
+    uiImage,
     serverImage,
     sizing,
     services,

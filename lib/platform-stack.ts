@@ -170,7 +170,7 @@ export class TemporalPlatformStack extends Stack {
         logLevel: config.logLevel,
       },
       sizing: config.services,
-      uiVersion: config.uiVersion,
+      uiImage: config.uiImage,
       namespaceName: `temporal-${config.envName}.internal`,
       clientPeers: (config.network.clientCidrs ?? [this.network.vpcCidr]).map((c) => ec2.Peer.ipv4(c)),
       uiCertificateArn: config.ui.certificateArn,

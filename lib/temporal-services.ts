@@ -25,6 +25,33 @@ export const UI_PORT = 8080;
 export const SERVER_CONTAINER_NAME = 'temporal';
 
 /**
+ * Container health check of every server role: the image's `healthcheck` subcommand asks the
+ * role's own gRPC port for its grpc.health.v1 status (docs/server-container.md), exec form
+ * because the image has no shell. A role reports SERVING only when it is ready: the frontend
+ * once the membership ring is initialised, history once it holds the shards it owns at start,
+ * the worker once it has joined the ring. Failures inside the start period do not count and
+ * the first success ends it, so the 180 s only bound how long a task that never becomes ready
+ * lives (schema check, DSQL connections at DSQL_CONNECT_RATE, membership join of up to 30 s,
+ * shard acquisition); after that three failed checks 15 s apart (each 4 s at most) mark the
+ * task unhealthy and ECS replaces it.
+ */
+export const SERVER_HEALTH_CHECK: ecs.HealthCheck = {
+  command: ['CMD', '/usr/local/bin/temporal-dsql-server', 'healthcheck', '--timeout', '4s'],
+  interval: Duration.seconds(15),
+  timeout: Duration.seconds(5),
+  retries: 3,
+  startPeriod: Duration.seconds(180),
+};
+
+/**
+ * Path the frontend NLB target group checks on the frontend HTTP API port: GetSystemInfo,
+ * answered 200 only after the frontend is healthy (the HTTP API runs the gRPC interceptors,
+ * whose health interceptor refuses WorkflowService calls before that). An NLB cannot speak
+ * grpc.health.v1; this is the nearest HTTP equivalent.
+ */
+export const FRONTEND_NLB_HEALTH_CHECK_PATH = '/api/v1/system-info';
+
+/**
  * The gRPC calls between roles: for each role, the roles that call its gRPC port. Membership
  * ports are open between all roles. The internal worker role's gRPC port takes no calls.
  */
@@ -69,8 +96,10 @@ export interface TemporalServicesProps {
   readonly server: TemporalServerSettings;
   /** Size of each service. */
   readonly sizing: Readonly<Record<PlatformService, ServiceSizing>>;
-  /** `temporalio/ui` tag. @default '2.56.1' */
+  /** `temporalio/ui` tag (ignored when `uiImage` is set). @default '2.56.1' */
   readonly uiVersion?: string;
+  /** Full UI image reference, e.g. pinned by digest (`temporalio/ui:2.56.1@sha256:...`). @default - `temporalio/ui:<uiVersion>` */
+  readonly uiImage?: string;
   /** Private DNS namespace for service discovery; the frontend registers as `frontend.<name>`. @default 'temporal.internal' */
   readonly namespaceName?: string;
   /** Peers allowed to reach the frontend on 7233 (NLB and Cloud Map name) and the UI ALB. @default - the VPC CIDR */
@@ -98,7 +127,8 @@ function pascal(s: string): string {
  * (frontend, history, matching, worker) and one for the Temporal UI, each with its own security
  * group, log group and task definition; the frontend behind an internal NLB on 7233 and
  * registered in Cloud Map as `frontend.<namespace>`; the UI behind an internal ALB checking
- * `/healthz`.
+ * `/healthz`. Every server container has a health check ({@link SERVER_HEALTH_CHECK}); the NLB
+ * checks the frontend's HTTP API ({@link FRONTEND_NLB_HEALTH_CHECK_PATH}).
  *
  * Security groups allow exactly Temporal's intra-cluster traffic: every role to every role on the
  * membership ports, the gRPC calls listed in {@link GRPC_CALLERS}, history to the frontend HTTP
@@ -218,6 +248,7 @@ export class TemporalServices extends Construct {
         portMappings: ports.map((containerPort) => ({ containerPort, protocol: ecs.Protocol.TCP })),
         logging: ecs.LogDrivers.awsLogs({ logGroup: logGroups[role], streamPrefix: role }),
         stopTimeout: props.stopTimeout ?? Duration.seconds(120),
+        healthCheck: SERVER_HEALTH_CHECK,
       });
       Validations.of(taskDefinition).acknowledge({
         id: 'AwsSolutions-ECS2',
@@ -243,7 +274,8 @@ export class TemporalServices extends Construct {
         propagateTags: ecs.PropagatedTagSource.SERVICE,
         ...(role === 'frontend' ? {
           cloudMapOptions: { name: 'frontend', dnsRecordType: cloudmap.DnsRecordType.A, dnsTtl: Duration.seconds(10) },
-          healthCheckGracePeriod: Duration.seconds(120),
+          // The NLB marks a frontend healthy only once it serves: give it the container check's start period.
+          healthCheckGracePeriod: SERVER_HEALTH_CHECK.startPeriod,
         } : {}),
       });
       Tags.of(services[role]).add('temporal:role', role);
@@ -279,9 +311,20 @@ export class TemporalServices extends Construct {
       targets: [services.frontend.loadBalancerTarget({ containerName: SERVER_CONTAINER_NAME, containerPort: TEMPORAL_PORTS.frontend.grpc })],
       // Long polls last about 60 s: let them finish before a draining task is cut off.
       deregistrationDelay: Duration.seconds(75),
-      healthCheck: { protocol: elbv2.Protocol.TCP, interval: Duration.seconds(10), healthyThresholdCount: 2, unhealthyThresholdCount: 2 },
+      // Not a TCP connect on 7233 (open before the frontend serves): HTTP GetSystemInfo on 7243.
+      healthCheck: {
+        protocol: elbv2.Protocol.HTTP,
+        port: String(FRONTEND_HTTP_PORT),
+        path: FRONTEND_NLB_HEALTH_CHECK_PATH,
+        healthyHttpCodes: '200',
+        interval: Duration.seconds(10),
+        timeout: Duration.seconds(5),
+        healthyThresholdCount: 2,
+        unhealthyThresholdCount: 2,
+      },
     });
-    sgs.frontend.connections.allowFrom(nlbSg, ec2.Port.tcp(TEMPORAL_PORTS.frontend.grpc), 'Frontend NLB to the frontend (traffic and health checks)');
+    sgs.frontend.connections.allowFrom(nlbSg, ec2.Port.tcp(TEMPORAL_PORTS.frontend.grpc), 'Frontend NLB to the frontend (client traffic)');
+    sgs.frontend.connections.allowFrom(nlbSg, ec2.Port.tcp(FRONTEND_HTTP_PORT), 'Frontend NLB health checks (HTTP API GetSystemInfo)');
     // Clients may also dial the Cloud Map name, which resolves to the frontend tasks themselves.
     for (const peer of clientPeers) {
       sgs.frontend.addIngressRule(peer, ec2.Port.tcp(TEMPORAL_PORTS.frontend.grpc), 'Temporal clients to the frontend (service discovery)');
@@ -297,7 +340,7 @@ export class TemporalServices extends Construct {
       runtimePlatform,
     });
     uiTask.addContainer('ui', {
-      image: ecs.ContainerImage.fromRegistry(`temporalio/ui:${props.uiVersion ?? '2.56.1'}`),
+      image: ecs.ContainerImage.fromRegistry(props.uiImage ?? `temporalio/ui:${props.uiVersion ?? '2.56.1'}`),
       essential: true,
       environment: {
         TEMPORAL_ADDRESS: this.frontendAddress,

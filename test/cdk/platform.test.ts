@@ -280,7 +280,7 @@ describe('prod: Temporal services', () => {
       const expected = TEMPORAL_ROLES.map((s) => `${sgId(s)}:${MEMBERSHIP_PORT[target]}-${MEMBERSHIP_PORT[target]}`);
       for (const caller of GRPC_FROM[target]) expected.push(`${sgId(caller)}:${GRPC_PORT[target]}-${GRPC_PORT[target]}`);
       if (target === 'frontend') {
-        expected.push(`${sgId('history')}:7243-7243`, `${nlbSg}:7233-7233`, `${uiSg}:7233-7233`, '10.40.0.0/16:7233-7233');
+        expected.push(`${sgId('history')}:7243-7243`, `${nlbSg}:7233-7233`, `${nlbSg}:7243-7243`, `${uiSg}:7233-7233`, '10.40.0.0/16:7233-7233');
       }
       expect(ingressOf(prod, sgId(target))).toEqual(expected.sort());
     }
