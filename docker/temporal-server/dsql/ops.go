@@ -228,12 +228,15 @@ func (o ops) DeleteAllFromChasmNodeMaps(ctx context.Context, filter sqlplugin.Ch
 // --- queues: no range predicate under FOR UPDATE -------------------------------------------
 
 const (
-	lastMessageIDQry         = `SELECT message_id FROM queue WHERE queue_type = $1 ORDER BY message_id DESC LIMIT 1`
-	lockMessageIDQry         = `SELECT message_id FROM queue WHERE queue_type = $1 AND message_id = $2 FOR UPDATE`
-	lastMessageIDV2Qry       = `SELECT message_id FROM queue_messages WHERE queue_type = $1 AND queue_name = $2 AND queue_partition = $3 ORDER BY message_id DESC LIMIT 1`
-	lockMessageIDV2Qry       = `SELECT message_id FROM queue_messages WHERE queue_type = $1 AND queue_name = $2 AND queue_partition = $3 AND message_id = $4 FOR UPDATE`
-	rangeDeleteMessagesQry   = `DELETE FROM queue WHERE queue_type = $1 AND message_id IN (SELECT message_id FROM queue WHERE queue_type = $1 AND message_id > $2 AND message_id <= $3 ORDER BY message_id LIMIT $4)`
-	rangeDeleteMessagesV2Qry = `DELETE FROM queue_messages WHERE queue_type = $1 AND queue_name = $2 AND queue_partition = $3 AND message_id IN (SELECT message_id FROM queue_messages WHERE queue_type = $1 AND queue_name = $2 AND queue_partition = $3 AND message_id >= $4 AND message_id <= $5 ORDER BY message_id LIMIT $6)`
+	lastMessageIDQry   = `SELECT message_id FROM queue WHERE queue_type = $1 ORDER BY message_id DESC LIMIT 1`
+	lockMessageIDQry   = `SELECT message_id FROM queue WHERE queue_type = $1 AND message_id = $2 FOR UPDATE`
+	lastMessageIDV2Qry = `SELECT message_id FROM queue_messages WHERE queue_type = $1 AND queue_name = $2 AND queue_partition = $3 ORDER BY message_id DESC LIMIT 1`
+	lockMessageIDV2Qry = `SELECT message_id FROM queue_messages WHERE queue_type = $1 AND queue_name = $2 AND queue_partition = $3 AND message_id = $4 FOR UPDATE`
+)
+
+var (
+	rangeDeleteMessagesQry   = boundedDeleteQry("queue", `queue_type = $1 AND message_id > $2 AND message_id <= $3`, "message_id", 4)
+	rangeDeleteMessagesV2Qry = boundedDeleteQry("queue_messages", `queue_type = $1 AND queue_name = $2 AND queue_partition = $3 AND message_id >= $4 AND message_id <= $5`, "message_id", 6)
 )
 
 // GetLastEnqueuedMessageIDForUpdate finds the last message id of a queue and locks that
@@ -318,15 +321,15 @@ func (o ops) chunked(ctx context.Context, limit int, del func(n int) (sql.Result
 	}
 }
 
-const (
-	rangeDeleteImmediateTasksQry = `DELETE FROM history_immediate_tasks WHERE shard_id = $1 AND category_id = $2 AND task_id IN (SELECT task_id FROM history_immediate_tasks WHERE shard_id = $1 AND category_id = $2 AND task_id >= $3 AND task_id < $4 ORDER BY task_id LIMIT $5)`
-	rangeDeleteScheduledTasksQry = `DELETE FROM history_scheduled_tasks WHERE (shard_id, category_id, visibility_timestamp, task_id) IN (SELECT shard_id, category_id, visibility_timestamp, task_id FROM history_scheduled_tasks WHERE shard_id = $1 AND category_id = $2 AND visibility_timestamp >= $3 AND visibility_timestamp < $4 ORDER BY visibility_timestamp, task_id LIMIT $5)`
-	rangeDeleteTransferTasksQry  = `DELETE FROM transfer_tasks WHERE shard_id = $1 AND task_id IN (SELECT task_id FROM transfer_tasks WHERE shard_id = $1 AND task_id >= $2 AND task_id < $3 ORDER BY task_id LIMIT $4)`
-	rangeDeleteTimerTasksQry     = `DELETE FROM timer_tasks WHERE (shard_id, visibility_timestamp, task_id) IN (SELECT shard_id, visibility_timestamp, task_id FROM timer_tasks WHERE shard_id = $1 AND visibility_timestamp >= $2 AND visibility_timestamp < $3 ORDER BY visibility_timestamp, task_id LIMIT $4)`
-	rangeDeleteReplicationQry    = `DELETE FROM replication_tasks WHERE shard_id = $1 AND task_id IN (SELECT task_id FROM replication_tasks WHERE shard_id = $1 AND task_id >= $2 AND task_id < $3 ORDER BY task_id LIMIT $4)`
-	rangeDeleteReplicationDLQQry = `DELETE FROM replication_tasks_dlq WHERE source_cluster_name = $1 AND shard_id = $2 AND task_id IN (SELECT task_id FROM replication_tasks_dlq WHERE source_cluster_name = $1 AND shard_id = $2 AND task_id >= $3 AND task_id < $4 ORDER BY task_id LIMIT $5)`
-	rangeDeleteVisibilityQry     = `DELETE FROM visibility_tasks WHERE shard_id = $1 AND task_id IN (SELECT task_id FROM visibility_tasks WHERE shard_id = $1 AND task_id >= $2 AND task_id < $3 ORDER BY task_id LIMIT $4)`
-	rangeDeleteHistoryNodesQry   = `DELETE FROM history_node WHERE (shard_id, tree_id, branch_id, node_id, txn_id) IN (SELECT shard_id, tree_id, branch_id, node_id, txn_id FROM history_node WHERE shard_id = $1 AND tree_id = $2 AND branch_id = $3 AND node_id >= $4 ORDER BY node_id, txn_id LIMIT $5)`
+var (
+	rangeDeleteImmediateTasksQry = boundedDeleteQry("history_immediate_tasks", `shard_id = $1 AND category_id = $2 AND task_id >= $3 AND task_id < $4`, "task_id", 5)
+	rangeDeleteScheduledTasksQry = boundedDeleteQry("history_scheduled_tasks", `shard_id = $1 AND category_id = $2 AND visibility_timestamp >= $3 AND visibility_timestamp < $4`, "visibility_timestamp, task_id", 5)
+	rangeDeleteTransferTasksQry  = boundedDeleteQry("transfer_tasks", `shard_id = $1 AND task_id >= $2 AND task_id < $3`, "task_id", 4)
+	rangeDeleteTimerTasksQry     = boundedDeleteQry("timer_tasks", `shard_id = $1 AND visibility_timestamp >= $2 AND visibility_timestamp < $3`, "visibility_timestamp, task_id", 4)
+	rangeDeleteReplicationQry    = boundedDeleteQry("replication_tasks", `shard_id = $1 AND task_id >= $2 AND task_id < $3`, "task_id", 4)
+	rangeDeleteReplicationDLQQry = boundedDeleteQry("replication_tasks_dlq", `source_cluster_name = $1 AND shard_id = $2 AND task_id >= $3 AND task_id < $4`, "task_id", 5)
+	rangeDeleteVisibilityQry     = boundedDeleteQry("visibility_tasks", `shard_id = $1 AND task_id >= $2 AND task_id < $3`, "task_id", 4)
+	rangeDeleteHistoryNodesQry   = boundedDeleteQry("history_node", `shard_id = $1 AND tree_id = $2 AND branch_id = $3 AND node_id >= $4`, "node_id, txn_id", 5)
 )
 
 // RangeDeleteFromHistoryImmediateTasks deletes [min, max) task ids in chunks.

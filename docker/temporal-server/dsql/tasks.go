@@ -29,16 +29,17 @@ const (
  WHERE range_hash = $1 AND task_queue_id = $2 AND task_id >= $3 ORDER BY task_id LIMIT $4`
 	taskCreateQry = `INSERT INTO tasks (range_hash, task_queue_id, task_id, data, data_encoding)
  VALUES (:range_hash, :task_queue_id, :task_id, :data, :data_encoding)`
-	taskRangeDeleteQry = `DELETE FROM tasks WHERE range_hash = $1 AND task_queue_id = $2 AND task_id IN
- (SELECT task_id FROM tasks WHERE range_hash = $1 AND task_queue_id = $2 AND task_id < $3 ORDER BY task_id LIMIT $4)`
 
 	taskV2GetQry = `SELECT task_id, pass, data, data_encoding FROM tasks_v2
  WHERE range_hash = $1 AND task_queue_id = $2 AND (pass, task_id) >= ($3, $4) ORDER BY pass, task_id`
 	taskV2GetLimitQry = taskV2GetQry + ` LIMIT $5`
 	taskV2CreateQry   = `INSERT INTO tasks_v2 (range_hash, task_queue_id, task_id, pass, data, data_encoding)
  VALUES (:range_hash, :task_queue_id, :task_id, :task_pass, :data, :data_encoding)`
-	taskV2RangeDeleteQry = `DELETE FROM tasks_v2 WHERE (range_hash, task_queue_id, pass, task_id) IN
- (SELECT range_hash, task_queue_id, pass, task_id FROM tasks_v2 WHERE range_hash = $1 AND task_queue_id = $2 AND (pass, task_id) < ($3, $4) ORDER BY pass, task_id LIMIT $5)`
+)
+
+var (
+	taskRangeDeleteQry   = boundedDeleteQry("tasks", `range_hash = $1 AND task_queue_id = $2 AND task_id < $3`, "task_id", 4)
+	taskV2RangeDeleteQry = boundedDeleteQry("tasks_v2", `range_hash = $1 AND task_queue_id = $2 AND (pass, task_id) < ($3, $4)`, "pass, task_id", 5)
 )
 
 type taskQueueRow struct {
