@@ -186,6 +186,9 @@ func run() error {
 	if err := bootstrap(ctx, pool, cfg); err != nil {
 		return fmt.Errorf("creating sys schema and helpers: %w", err)
 	}
+	if err := setDeadlockTimeout(ctx, pool, cfg.concurrency); err != nil {
+		return fmt.Errorf("setting deadlock_timeout: %w", err)
+	}
 
 	f := &faults{}
 	srv := &server{

@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // concurrency modes (--concurrency).
@@ -49,6 +50,22 @@ SELECT w.pid, b.pid
 FROM pg_stat_activity w
 CROSS JOIN LATERAL unnest(pg_blocking_pids(w.pid)) AS b(pid)
 WHERE w.wait_event_type = 'Lock' AND w.wait_event IN ('transactionid', 'tuple')`
+
+// occDeadlockTimeout is PostgreSQL's deadlock_timeout for client sessions in DSQL mode: the
+// monitor resolves a deadlock within a check interval, and PostgreSQL's own detector must not
+// fail the other transaction of the pair as well when the machine is slow.
+const occDeadlockTimeout = "10s"
+
+// setDeadlockTimeout sets (DSQL mode) or resets (PostgreSQL mode) deadlock_timeout for new
+// sessions of the postgres database.
+func setDeadlockTimeout(ctx context.Context, pool *pgxpool.Pool, mode string) error {
+	stmt := "ALTER DATABASE postgres RESET deadlock_timeout"
+	if mode == concurrencyDSQL {
+		stmt = "ALTER DATABASE postgres SET deadlock_timeout = '" + occDeadlockTimeout + "'"
+	}
+	_, err := pool.Exec(ctx, stmt)
+	return err
+}
 
 // runOCCMonitor resolves row-lock waits between client sessions until ctx ends (DSQL mode only).
 func (srv *server) runOCCMonitor(ctx context.Context, interval time.Duration) {
