@@ -46,7 +46,10 @@ import {
 import { startUpstreamTemporal } from './upstream';
 import { runHelloWorkload, WorkloadResult } from './workload';
 
-type TargetName = 'upstream' | 'ours-pg' | 'ours-dsql';
+type TargetName = 'upstream' | 'ours-pg' | 'ours-dsql' | 'ours-dsql-nopipeline';
+
+/** Every target, in the order rounds run them. */
+const TARGETS: readonly TargetName[] = ['upstream', 'ours-pg', 'ours-dsql', 'ours-dsql-nopipeline'];
 
 /** One measured round of one target. */
 export interface TargetRound extends WorkloadResult {
@@ -206,10 +209,10 @@ async function main(): Promise<void> {
     cleanups.push(() => admin.end(), () => adminDsql.end());
     for (const c of [admin, adminDsql]) await c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
 
-    const index = (t: TargetName) => `temporal_visibility_v1_bench_${t.replace('-', '_')}`;
-    for (const t of ['upstream', 'ours-pg', 'ours-dsql'] as const) await applyVisibilityIndex(os.url, index(t));
+    const index = (t: TargetName) => `temporal_visibility_v1_bench_${t.replace(/-/g, '_')}`;
+    for (const t of TARGETS) await applyVisibilityIndex(os.url, index(t));
 
-    const targets: TargetName[] = ['upstream', 'ours-pg', 'ours-dsql'];
+    const targets = TARGETS;
     const rounds: TargetRound[] = [];
     let upstreamReady = false;
     for (let round = 1; round <= args.rounds; round++) {
@@ -221,7 +224,8 @@ async function main(): Promise<void> {
         let metricsUrl: string | undefined;
         let database: string;
         let role: string;
-        const statsDb = target === 'ours-dsql' ? adminDsql : admin;
+        const onDsql = target === 'ours-dsql' || target === 'ours-dsql-nopipeline';
+        const statsDb = onDsql ? adminDsql : admin;
         if (target === 'upstream') {
           // Upstream's schema tool creates the database once; later rounds reuse it.
           const up = await startUpstreamTemporal({
@@ -243,12 +247,13 @@ async function main(): Promise<void> {
             dir: tdir,
             ports,
             persistence:
-              target === 'ours-dsql'
+              onDsql
                 ? { kind: 'dsql-local', dsql }
                 : { kind: 'postgres', host: '127.0.0.1', port: pg.port, user: SERVER_DB_ROLE, database: 'postgres' },
             openSearchUrl: os.url,
             visibilityIndex: index(target),
             numHistoryShards: args.shards,
+            pipeline: target !== 'ours-dsql-nopipeline',
           });
           const cred = dsql.credentials.find((c) => c.principalArn === dsql.principal('temporal-server'))!;
           const server = await startServer(serverBin, configFile, ports, join(tdir, 'server.log'), {
@@ -273,7 +278,7 @@ async function main(): Promise<void> {
           let r0 = 0;
           let d0: RoleStats | undefined;
           let idleRoundTrips: number | undefined;
-          const dsqlStats = async () => (target === 'ours-dsql' ? (await dsql.stats())[SERVER_DB_ROLE] : undefined);
+          const dsqlStats = async () => (onDsql ? (await dsql.stats())[SERVER_DB_ROLE] : undefined);
           log(`round ${round}: ${target} up in ${serverStartMs} ms at ${address}; ${args.warmup} warm-up + ${args.workflows} workflows at concurrency ${args.concurrency}`);
           const w = await runHelloWorkload({
             address,
@@ -335,9 +340,9 @@ async function main(): Promise<void> {
     const dsqlRounds = rounds.filter((r) => r.dsqlLocal);
     if (dsqlRounds.length) {
       console.log(
-        'dsql-local per round (ours-dsql): ' +
+        'dsql-local per round: ' +
           dsqlRounds
-            .map((r) => `round ${r.round}: ${r.dsqlLocal!.roundTrips} round trips, ${r.dsqlLocal!.transactions} transactions, ${r.dsqlLocal!.conflicts} 40001s, ${r.dsqlLocal!.occWounds} rows lost`)
+            .map((r) => `${r.target} round ${r.round}: ${r.dsqlLocal!.roundTrips} round trips, ${r.dsqlLocal!.transactions} transactions, ${r.dsqlLocal!.conflicts} 40001s, ${r.dsqlLocal!.occWounds} rows lost`)
             .join('; '),
       );
     }
@@ -387,7 +392,7 @@ export function summarize(
     '| target | workflows/s | vs upstream | p50 ms | p99 ms | SQL statements/wf | of which BEGIN/COMMIT | vs upstream | net of idle /wf | vs upstream | idle statements/s | client round trips/wf (net of idle) | vs upstream statements/wf | OCC conflicts /1000 wf | OCC retries /1000 wf | failed |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
-  for (const t of ['upstream', 'ours-pg', 'ours-dsql'] as const) {
+  for (const t of TARGETS) {
     const rs = by(t);
     if (rs.length === 0) continue;
     const tput = median(rs.map((r) => r.throughput));
@@ -408,6 +413,17 @@ export function summarize(
         `${stmts.toFixed(1)} | ${tx.toFixed(1)} | ${(stmts / baseStmts).toFixed(2)} | ${net.toFixed(1)} | ${(net / baseNet).toFixed(2)} | ` +
         `${median(rs.map((r) => r.idleStatementsPerSecond)).toFixed(1)} | ${rt === undefined ? '-' : `${rt.toFixed(1)} (${rtNet!.toFixed(1)})`} | ` +
         `${rt === undefined ? '-' : (rt / baseStmts).toFixed(2)} | ${occ} | ${retries} | ${rs.reduce((n, r) => n + r.failed, 0)} |`,
+    );
+  }
+  const on = by('ours-dsql');
+  const off = by('ours-dsql-nopipeline');
+  if (on.length && off.length) {
+    const r = (f: (x: TargetRound) => number) => median(on.map(f)) / median(off.map(f));
+    lines.push(
+      '',
+      `Pipelined transactions (ours-dsql vs ours-dsql-nopipeline, same dsql-local and latency): throughput ${r((x) => x.throughput).toFixed(2)}x, ` +
+        `p50 ${r((x) => x.p50Ms).toFixed(2)}x, p99 ${r((x) => x.p99Ms).toFixed(2)}x, client round trips per workflow ` +
+        `${r((x) => (x.dsqlLocal?.roundTrips ?? NaN) / x.workflows).toFixed(2)}x.`,
     );
   }
   return lines.join('\n');

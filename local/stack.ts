@@ -315,6 +315,11 @@ export interface ServerConfigInput {
   readonly logLevel?: string;
   /** Max open connections of the process. @default 20 */
   readonly maxConns?: number;
+  /**
+   * The dsql plugin's pipelined transactions (connectAttributes `pipeline`; docs/temporal-server.md,
+   * "Pipelined transactions"). @default true
+   */
+  readonly pipeline?: boolean;
 }
 
 /**
@@ -353,6 +358,7 @@ export function writeServerConfig(o: ServerConfigInput): { configFile: string; e
       connectAttributes: {
         region: d.region,
         ...(o.persistence.tokenLifetimeSeconds ? { tokenLifetime: `${o.persistence.tokenLifetimeSeconds}s` } : {}),
+        ...(o.pipeline === false ? { pipeline: 'off' } : {}),
       },
     };
   } else {
@@ -366,7 +372,7 @@ export function writeServerConfig(o: ServerConfigInput): { configFile: string; e
       password: 'trust', // the benchmark PostgreSQL trusts loopback; the plugin needs a password to allow plain TCP
       maxConns: o.maxConns ?? 20,
       maxIdleConns: o.maxConns ?? 20,
-      connectAttributes: { sslmode: 'disable' },
+      connectAttributes: { sslmode: 'disable', ...(o.pipeline === false ? { pipeline: 'off' } : {}) },
     };
   }
   const config = {

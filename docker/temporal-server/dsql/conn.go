@@ -21,9 +21,20 @@ type conn struct {
 	inTx      bool
 	retry     RetryPolicy
 	metrics   *Counters
-	// limits logs 54000s; txRows counts the rows the open transaction has changed.
-	limits *rowLimitLog
-	txRows int64
+	// limits logs 54000s. txRows counts the rows the open transaction has changed;
+	// txFirst and txArgs are its first statement and that statement's text arguments
+	// (workflow id, queue name), which name the operation when COMMIT hits the limit.
+	limits  *rowLimitLog
+	txRows  int64
+	txFirst string
+	txArgs  []string
+	// pipeline: transactions hold BEGIN back and queue deferred writes (pipeline.go); ptx: the
+	// open transaction is such a one; pendingBegin: its BEGIN has not been sent; queue: its
+	// deferred writes not sent yet.
+	pipeline     bool
+	ptx          bool
+	pendingBegin bool
+	queue        []queued
 }
 
 var (
@@ -50,12 +61,15 @@ func (c *conn) ResetSession(ctx context.Context) error {
 }
 
 func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	if c.pipeline && opts == (driver.TxOptions{}) {
+		return c.beginPipelined(), nil
+	}
 	tx, err := c.Conn.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
 	c.inTx = true
-	c.txRows = 0
+	c.txRows, c.txFirst, c.txArgs = 0, "", nil
 	return &txn{Tx: tx, c: c}, nil
 }
 
@@ -76,7 +90,7 @@ func (t *txn) Commit() error {
 		t.c.metrics.Conflict("commit")
 	}
 	if IsRowLimit(err) {
-		t.c.limits.report(err, "COMMIT", nil, t.c.txRows, true)
+		t.c.limits.report(err, "COMMIT of: "+t.c.txFirst, t.c.txArgs, t.c.txRows, true)
 	}
 	return err
 }
@@ -87,7 +101,11 @@ func (t *txn) Rollback() error {
 }
 
 func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if c.pipelined() {
+		return c.pipelinedExec(ctx, query, args)
+	}
 	if c.inTx {
+		c.noteTxStatement(query, args)
 		res, err := c.Conn.ExecContext(ctx, query, args)
 		if IsConflict(err) {
 			c.metrics.Conflict("statement")
@@ -115,6 +133,9 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 }
 
 func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if c.pipelined() && (c.pendingBegin || len(c.queue) > 0) {
+		return c.pipelinedQuery(ctx, query, args)
+	}
 	var rows driver.Rows
 	run := func() error {
 		var err error
@@ -123,6 +144,7 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	}
 	var err error
 	if c.inTx {
+		c.noteTxStatement(query, args)
 		err = run()
 		if IsConflict(err) {
 			c.metrics.Conflict("statement")
@@ -140,6 +162,14 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 		return &uuidRows{Rows: r}, nil
 	}
 	return rows, nil
+}
+
+// noteTxStatement remembers the transaction's first statement and its text arguments.
+func (c *conn) noteTxStatement(query string, args []driver.NamedValue) {
+	if c.txFirst == "" {
+		c.txFirst = query
+		c.txArgs = textArgs(args)
+	}
 }
 
 // PrepareContext returns a statement that runs through this connection's

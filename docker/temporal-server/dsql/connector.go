@@ -52,6 +52,10 @@ type ConnectorConfig struct {
 	// TLS enables TLS with certificate and host name verification. Default true; false
 	// is accepted only together with Password (plain PostgreSQL in tests).
 	TLS bool
+	// PipelineOff turns pipelined transactions off (pipeline.go): BEGIN, every statement and
+	// COMMIT then each take their own round trip, as in upstream's PostgreSQL plugin. Default
+	// false (pipelining on).
+	PipelineOff bool
 	// CAFile is a PEM bundle used to verify the server instead of the system roots.
 	CAFile string
 	// ServerName overrides the TLS SNI / verification name. Default Host.
@@ -301,7 +305,7 @@ func (c *Connector) connectOnce(ctx context.Context) (driver.Conn, error) {
 	if c.cfg.ConnAgeJitter > 0 {
 		age -= time.Duration(rand.Int64N(int64(c.cfg.ConnAgeJitter)))
 	}
-	return &conn{Conn: sc, expiresAt: time.Now().Add(age), retry: c.cfg.Retry, metrics: c.cfg.Metrics, limits: c.limits}, nil
+	return &conn{Conn: sc, expiresAt: time.Now().Add(age), retry: c.cfg.Retry, metrics: c.cfg.Metrics, limits: c.limits, pipeline: !c.cfg.PipelineOff}, nil
 }
 
 // String describes the target without secrets, for logs.

@@ -91,6 +91,8 @@ type tx struct {
 	upstreamTx
 	pool   ops
 	fenced bool
+	// locks: rows this transaction holds FOR UPDATE (pipeline_tx.go).
+	locks txLocks
 }
 
 // CreateDatabase is refused: an Aurora DSQL cluster has exactly one database, postgres.

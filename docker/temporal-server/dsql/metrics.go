@@ -13,6 +13,7 @@ var (
 	metricRetriesExhausted = metrics.NewCounterDef("dsql_occ_retries_exhausted", metrics.WithDescription("Statements outside transactions that still conflicted after the last retry."))
 	metricConnections      = metrics.NewCounterDef("dsql_connections_opened", metrics.WithDescription("Physical connections opened by the DSQL plugin (each with a fresh IAM token)."))
 	metricConnectRetries   = metrics.NewCounterDef("dsql_connect_retries", metrics.WithDescription("Connection attempts retried after DSQL refused them for rate or connection limits."))
+	metricDeferred         = metrics.NewCounterDef("dsql_deferred_statements", metrics.WithDescription("Writes of pipelined transactions sent in one round trip with a later statement or COMMIT instead of alone."))
 )
 
 // Counters counts the plugin's events, both in memory (for tests and logs) and as
@@ -20,7 +21,7 @@ var (
 type Counters struct {
 	handler metrics.Handler
 
-	Conflicts, Retries, Exhausted, Connections, ConnectRetryCount atomic.Int64
+	Conflicts, Retries, Exhausted, Connections, ConnectRetryCount, Deferred atomic.Int64
 }
 
 // NewCounters returns counters that also record to h (nil: in memory only).
@@ -63,5 +64,16 @@ func (c *Counters) ConnectRetries() {
 	c.ConnectRetryCount.Add(1)
 	if c.handler != nil {
 		metricConnectRetries.With(c.handler).Record(1)
+	}
+}
+
+// Pipelined counts n deferred statements sent together with a later statement or COMMIT.
+func (c *Counters) Pipelined(n int) {
+	if n == 0 {
+		return
+	}
+	c.Deferred.Add(int64(n))
+	if c.handler != nil {
+		metricDeferred.With(c.handler).Record(int64(n))
 	}
 }

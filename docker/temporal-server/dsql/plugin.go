@@ -57,6 +57,7 @@ func (p *plugin) GetVisibilityQueryConverter() sqlplugin.VisibilityQueryConverte
 //	connectBurst    burst of connectRate (default 20)
 //	retryAttempts   tries of a conflicting statement outside a transaction (default 5)
 //	chunkSize       rows per chunk of a range delete, 1-3000 (default 3000)
+//	pipeline        "on" (default) or "off": pipelined transactions (pipeline.go), fewer round trips
 //	sslmode         "disable" turns TLS off; only allowed with a password (tests)
 func (p *plugin) CreateDB(kind sqlplugin.DbKind, cfg *config.SQL, r resolver.ServiceResolver, logger log.Logger, mh metrics.Handler) (sqlplugin.GenericDB, error) {
 	if kind != sqlplugin.DbKindMain {
@@ -173,13 +174,22 @@ func ConnectorConfigFromSQL(cfg *config.SQL, r resolver.ServiceResolver) (Connec
 				err = fmt.Errorf("dsql: connectAttributes.chunkSize %q must be an integer from 1 to %d", v, maxRowsPerStatement)
 			}
 			chunk = n
+		case "pipeline":
+			switch v {
+			case "on":
+				cc.PipelineOff = false
+			case "off":
+				cc.PipelineOff = true
+			default:
+				err = fmt.Errorf("dsql: connectAttributes.pipeline %q must be \"on\" or \"off\"", v)
+			}
 		case "sslmode":
 			if v != "disable" {
 				err = fmt.Errorf("dsql: connectAttributes.sslmode %q: only \"disable\" (tests on plain PostgreSQL) is accepted; TLS is on with full verification otherwise", v)
 			}
 			cc.TLS = false
 		default:
-			err = fmt.Errorf("dsql: unknown connectAttributes key %q; known: region, tokenLifetime, maxConnAge, connAgeJitter, connectRate, connectBurst, retryAttempts, chunkSize, sslmode", k)
+			err = fmt.Errorf("dsql: unknown connectAttributes key %q; known: region, tokenLifetime, maxConnAge, connAgeJitter, connectRate, connectBurst, retryAttempts, chunkSize, pipeline, sslmode", k)
 		}
 		if err != nil {
 			return cc, 0, err
