@@ -44,9 +44,10 @@ func IsRowLimit(err error) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == sqlStateLimitExceeded
 }
 
-// rowLimitLog logs each distinct transaction that hits 54000 once: the statement that
-// crossed the limit, the rows the transaction had changed before it, and the statement's
-// text arguments (workflow id, queue name). Temporal retries the failing operation with
+// rowLimitLog logs each distinct operation that hits 54000 once: the statement that
+// crossed the limit (or, when DSQL reports it at COMMIT, the transaction's first statement),
+// the rows the transaction had changed, and the statement's text arguments (workflow id,
+// queue name). Temporal retries the failing operation with
 // its own backoff (the persistence retry policy, then the task's reschedule policy); a
 // retry of the same operation hits the same limit and is not logged again, so the log
 // holds one line per stuck operation instead of one per retry.
@@ -65,7 +66,9 @@ func newRowLimitLog(l log.Logger) *rowLimitLog {
 	return &rowLimitLog{logger: l, seen: map[string]struct{}{}}
 }
 
-// report logs err (a 54000) once per statement and text arguments.
+// report logs err (a 54000) once per statement and text arguments. rowsBefore is the
+// number of rows the transaction had changed before the failing statement (all of them at
+// COMMIT).
 func (r *rowLimitLog) report(err error, query string, args []string, rowsBefore int64, inTx bool) {
 	if r == nil || r.logger == nil {
 		return
@@ -88,7 +91,7 @@ func (r *rowLimitLog) report(err error, query string, args []string, rowsBefore 
 	r.logger.Error("dsql: transaction limit exceeded (SQLSTATE 54000); the operation cannot succeed on DSQL as it is and is left to Temporal's retry backoff; logged once per operation",
 		tag.NewStringTag("statement", stmt),
 		tag.NewStringsTag("text-arguments", args),
-		tag.NewInt64("rows-changed-before-statement", rowsBefore),
+		tag.NewInt64("rows-changed-in-transaction", rowsBefore),
 		tag.NewBoolTag("in-transaction", inTx),
 		tag.Error(err))
 }
