@@ -163,6 +163,17 @@ func TestConfigTemplate(t *testing.T) {
 		cfg.DynamicConfigClient.Filepath != "/tmp/x.yaml" {
 		t.Fatalf("config: shards %d broadcast %q", cfg.Persistence.NumHistoryShards, cfg.Global.Membership.BroadcastAddress)
 	}
+	if _, set := sql.ConnectAttributes["pipeline"]; set {
+		t.Fatalf("pipeline set without DSQL_PIPELINE: %v", sql.ConnectAttributes)
+	}
+	t.Setenv("DSQL_PIPELINE", "off")
+	cfg, err = config.Load(config.WithConfigFile(filepath.Join("..", "..", "config", "config_template.yaml")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Persistence.DataStores[cfg.Persistence.DefaultStore].SQL.ConnectAttributes["pipeline"]; got != "off" {
+		t.Fatalf("DSQL_PIPELINE=off gave connectAttributes.pipeline %q", got)
+	}
 	t.Setenv("DSQL_ENDPOINT", "")
 	if _, err := config.Load(config.WithConfigFile(filepath.Join("..", "..", "config", "config_template.yaml"))); err == nil || !strings.Contains(err.Error(), "DSQL_ENDPOINT is required") {
 		t.Fatalf("want a DSQL_ENDPOINT error, got %v", err)
