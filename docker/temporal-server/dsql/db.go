@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"go.temporal.io/server/common/persistence/sql/sqlplugin"
 )
@@ -21,6 +22,11 @@ type db struct {
 	upstreamDB
 	upstreamAdmin
 	counters *Counters
+	// sqlDB is the pool upstream's db runs on (set by the plugin's Connect hook, replaced if
+	// upstream reconnects); prefetch turns on the mutable-state batch (prefetch.go).
+	sqlDB    *atomic.Pointer[sql.DB]
+	prefetch bool
+	cache    prefetchCache
 }
 
 var (
@@ -38,7 +44,8 @@ func newDB(upstream sqlplugin.DB, counters *Counters, chunk int) (*db, error) {
 	if !ok {
 		return nil, errNotAdmin
 	}
-	return &db{ops: ops{q: q, chunkSize: chunk}, upstreamDB: upstreamDB{upstream}, upstreamAdmin: upstreamAdmin{admin}, counters: counters}, nil
+	return &db{ops: ops{q: q, chunkSize: chunk}, upstreamDB: upstreamDB{upstream}, upstreamAdmin: upstreamAdmin{admin}, counters: counters,
+		sqlDB: &atomic.Pointer[sql.DB]{}}, nil
 }
 
 // PluginName returns "dsql".

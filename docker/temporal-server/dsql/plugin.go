@@ -15,6 +15,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/iancoleman/strcase"
@@ -84,8 +85,10 @@ func (p *plugin) CreateDB(kind sqlplugin.DbKind, cfg *config.SQL, r resolver.Ser
 		// DSQL's only database; also the db_name the schema runner records in schema_version.
 		inner.DatabaseName = "postgres"
 	}
+	pool := &atomic.Pointer[stdsql.DB]{}
 	inner.Connect = func(*config.SQL) (*sqlx.DB, error) {
 		db := sqlx.NewDb(stdsql.OpenDB(connector), "pgx")
+		pool.Store(db.DB)
 		// Keep idle connections: opening one costs a token and counts against the
 		// cluster's connection rate. Age is enforced per connection (with jitter).
 		db.SetMaxOpenConns(maxConns)
@@ -103,7 +106,12 @@ func (p *plugin) CreateDB(kind sqlplugin.DbKind, cfg *config.SQL, r resolver.Ser
 	if err != nil {
 		return nil, err
 	}
-	return newDB(upstream, counters, chunk)
+	d, err := newDB(upstream, counters, chunk)
+	if err != nil {
+		return nil, err
+	}
+	d.sqlDB, d.prefetch = pool, !cc.PipelineOff
+	return d, nil
 }
 
 // ConnectorConfigFromSQL maps a Temporal SQL datastore config to a ConnectorConfig and the

@@ -1,0 +1,46 @@
+package dsql
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+type ctxKey struct{}
+
+func TestPrefetchCacheHandsOutOncePerLoad(t *testing.T) {
+	var pc prefetchCache
+	load := context.WithValue(context.Background(), ctxKey{}, "load 1")
+	other := context.WithValue(context.Background(), ctxKey{}, "load 2")
+	k := runKey{shard: 1, namespace: "ns", workflow: "wf", run: "r"}
+	pc.put(k, &prefetched{ctx: load, at: time.Now()})
+
+	if _, ok := pc.take(other, k, takenActivity); ok {
+		t.Fatal("a kept result was handed to another load's context")
+	}
+	if _, ok := pc.take(load, runKey{shard: 2}, takenActivity); ok {
+		t.Fatal("a kept result was handed out for another run")
+	}
+	if _, ok := pc.take(load, k, takenActivity); !ok {
+		t.Fatal("the load's own read was not served")
+	}
+	if _, ok := pc.take(load, k, takenActivity); ok {
+		t.Fatal("the same result was handed out twice")
+	}
+	for _, f := range []uint8{takenTimer, takenChild, takenRequestCancel, takenSignal, takenSignalsRequested, takenBuffered} {
+		if _, ok := pc.take(load, k, f); !ok {
+			t.Fatalf("read %b not served", f)
+		}
+	}
+	if len(pc.entries) != 0 {
+		t.Fatalf("a fully taken entry is kept: %d entries", len(pc.entries))
+	}
+	if got := pc.Hits.Load(); got != 7 {
+		t.Fatalf("hits = %d, want 7", got)
+	}
+
+	pc.put(k, &prefetched{ctx: load, at: time.Now().Add(-prefetchTTL - time.Millisecond)})
+	if _, ok := pc.take(load, k, takenActivity); ok {
+		t.Fatal("an expired result was handed out")
+	}
+}
