@@ -1,27 +1,33 @@
 /**
- * Benchmarks (`npm run bench`): one run measures three targets side by side, on PostgreSQL 15
+ * Benchmarks (`npm run bench`): one run measures four targets side by side, on PostgreSQL 15
  * (with pg_stat_statements) and one OpenSearch node, with the same TypeScript worker and
  * workload (bench/workload.ts):
  *
- *   upstream     upstream Temporal v1.31.2, its postgres12 plugin and schema (the baseline)
- *   ours-pg      our server (the dsql plugin) directly on PostgreSQL, no TLS, password auth
- *   ours-dsql    our server on dsql-local (TLS, IAM tokens, DSQL rules) over the same PostgreSQL
+ *   upstream              upstream Temporal v1.31.2, its postgres12 plugin and schema (the baseline)
+ *   ours-pg               our server (the dsql plugin) directly on PostgreSQL, no TLS, password auth
+ *   ours-dsql             our server on dsql-local: TLS, IAM tokens, DSQL rules, DSQL's concurrency
+ *                         (nobody waits, one of two conflicting transactions fails) and the latency
+ *                         profile of --latency-profile (default dsql-single-region)
+ *   ours-dsql-nopipeline  the same with the plugin's pipelined transactions off (pipeline=off)
  *
  * Reported per target: completed hello workflows per second and p50/p99 client-observed
  * start-to-close latency at a fixed concurrency; SQL statements per workflow from
  * pg_stat_statements (track = top: statements the server sent, BEGIN/COMMIT included and also
- * shown apart); for our server, OCC conflicts and retries per 1,000 workflows (plugin metrics).
- * Targets run one after the other, `--rounds` times in turn, so that drifting machine load hits
- * all of them alike; figures are medians over rounds, ratios are against `upstream` of the same run.
+ * shown apart; BEGIN/COMMIT sent in a pipeline are not tracked there); for the dsql-local targets,
+ * client round trips per workflow from dsql-local's accounting; for our server, OCC conflicts and
+ * retries per 1,000 workflows (plugin metrics). Targets run one after the other, `--rounds` times
+ * in turn, so that drifting machine load hits all of them alike; figures are medians over rounds,
+ * ratios are against `upstream` of the same run (and ours-dsql against ours-dsql-nopipeline).
  *
  * Our schema reaches PostgreSQL through our own runner (lambda/dsql-schema) via dsql-local
- * (`--pg-url`). dsql-local always serves the backend's `postgres` database, so `ours-dsql` has its
- * own PostgreSQL instance (same binaries and settings); `upstream` (database bench_upstream) and
- * `ours-pg` (database postgres) share the other. For `ours-pg`, dsql-local's emulation triggers
- * (row/byte/key-size checks, not part of our schema) are dropped so that it runs the schema as
- * written.
+ * (`--pg-url`). dsql-local always serves the backend's `postgres` database, so the dsql-local
+ * targets have their own PostgreSQL instance (same binaries and settings) and share it, one after
+ * the other; `upstream` (database bench_upstream) and `ours-pg` (database postgres) share the
+ * other. For `ours-pg`, dsql-local's emulation triggers (row/byte/key-size checks, not part of our
+ * schema) are dropped so that it runs the schema as written.
  *
- *   npm run bench -- [--concurrency 10] [--workflows 300] [--warmup 30] [--rounds 2] [--idle 10] [--out FILE]
+ *   npm run bench -- [--concurrency 10] [--shards 4] [--latency-profile dsql-single-region]
+ *                    [--workflows 300] [--warmup 30] [--rounds 2] [--idle 10] [--out FILE]
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
