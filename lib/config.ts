@@ -5,7 +5,13 @@
  * `numHistoryShards` is optional and documents its default. {@link resolveConfig} fills the defaults,
  * checks every value and returns a {@link PlatformConfig} with nothing left optional. Invalid input
  * throws a {@link ConfigError} whose message names the field, the value received and what is allowed.
+ * The `network` section is checked in `lib/config-network.ts`, the shared checks live in `lib/config-checks.ts`.
  */
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { bool, checkKeys, ConfigError, int, isObject, oneOf, optObject, regionOfArn, str } from './config-checks';
+import { resolveNetwork } from './config-network';
+
+export { ConfigError } from './config-checks';
 
 /** The four Temporal server roles, each deployed as its own ECS service. */
 export type TemporalRole = 'frontend' | 'history' | 'matching' | 'worker';
@@ -255,28 +261,6 @@ export interface PlatformConfig {
   readonly tags: Record<string, string>;
 }
 
-/** Thrown for invalid configuration; the message names the field, the value and what is allowed. */
-export class ConfigError extends Error {
-  constructor(
-    /** Dotted path of the offending field, e.g. `prod.opensearch.engineVersion`. */
-    public readonly field: string,
-    value: unknown,
-    allowed: string,
-  ) {
-    super(`Invalid configuration: ${field} = ${show(value)}; allowed: ${allowed}`);
-    this.name = 'ConfigError';
-  }
-}
-
-function show(value: unknown): string {
-  if (value === undefined) return 'undefined';
-  try {
-    return JSON.stringify(value);
-  } catch {
-    return String(value);
-  }
-}
-
 /** OpenSearch versions whose gzip request handling breaks Temporal's bulk writes. */
 export const REFUSED_OPENSEARCH_VERSIONS: readonly string[] = ['2.11', '2.17'];
 
@@ -288,10 +272,12 @@ export const ALLOWED_OPENSEARCH_VERSIONS: readonly string[] = [
   '2.3', '2.5', '2.7', '2.9', '2.10', '2.13', '2.15', '2.19',
 ];
 
-/** Retention values CloudWatch Logs accepts (days). */
-export const LOG_RETENTION_DAYS: readonly number[] = [
-  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-];
+/**
+ * Retention values CloudWatch Logs accepts (days): every value of aws-cdk-lib's `logs.RetentionDays`
+ * except `INFINITE` (never expire is not offered: the platform's logs always expire).
+ */
+export const LOG_RETENTION_DAYS: readonly number[] = Object.values(logs.RetentionDays)
+  .filter((v): v is number => typeof v === 'number' && v !== logs.RetentionDays.INFINITE);
 
 /** Fargate task memory (MiB) allowed for each CPU size. */
 export function fargateMemoryOptions(cpu: number): number[] {
@@ -319,53 +305,6 @@ const TOP_LEVEL_KEYS: ReadonlyArray<keyof PlatformConfigInput> = [
   'dsql', 'opensearch', 'ui', 'logRetentionDays', 'removalPolicies', 'dynamicConfig', 'logLevel',
   'stopTimeoutSeconds', 'enableEcsExec', 'cpuArchitecture', 'tags',
 ];
-
-function checkKeys(field: string, obj: object, allowed: readonly string[]): void {
-  for (const key of Object.keys(obj)) {
-    if (!allowed.includes(key)) {
-      throw new ConfigError(`${field}.${key}`, (obj as Record<string, unknown>)[key], `one of the known fields ${allowed.join(', ')}`);
-    }
-  }
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function optObject(field: string, v: unknown): Record<string, unknown> {
-  if (v === undefined) return {};
-  if (!isObject(v)) throw new ConfigError(field, v, 'an object');
-  return v;
-}
-
-function int(field: string, v: unknown, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new ConfigError(field, v, `an integer from ${min} to ${max}`);
-  }
-  return v;
-}
-
-function bool(field: string, v: unknown, dflt: boolean): boolean {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'boolean') throw new ConfigError(field, v, 'true or false');
-  return v;
-}
-
-function oneOf<T extends string>(field: string, v: unknown, allowed: readonly T[], dflt: T): T {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
-    throw new ConfigError(field, v, allowed.map((a) => `'${a}'`).join(' or '));
-  }
-  return v as T;
-}
-
-function str(field: string, v: unknown, pattern: RegExp, allowed: string): string {
-  if (typeof v !== 'string' || !pattern.test(v)) throw new ConfigError(field, v, allowed);
-  return v;
-}
-
-const CIDR = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/([0-9]|[12]\d|3[0-2])$/;
-const AZ = /^[a-z]{2}(-[a-z]+)+-\d[a-z]$/;
 
 /** True when n is a positive power of two. */
 export function isPowerOfTwo(n: number): boolean {
@@ -418,6 +357,10 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
   const serverImage = input.serverImage === undefined ? undefined
     : str(p('serverImage'), input.serverImage, /^[a-z0-9][a-z0-9._\-/:]*[a-z0-9](:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[a-f0-9]{64})$/,
       'an image reference with an explicit tag or digest, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/temporal-dsql:1.31.2');
+  if (serverImage !== undefined && /:latest$/.test(serverImage)) {
+    throw new ConfigError(p('serverImage'), serverImage,
+      'an image pinned by a version tag or digest, never latest (each task would run whatever latest is when it starts, and cdk diff would not show a change)');
+  }
 
   // sizing
   const sizing = oneOf(p('sizing'), input.sizing, ['small', 'medium', 'large'] as const, 'medium');
@@ -443,67 +386,17 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
   }
 
   // network
-  const netIn = optObject(p('network'), input.network);
-  checkKeys(p('network'), netIn, ['azCount', 'availabilityZones', 'natGateways', 'cidr', 'existingVpc', 'createVpcEndpoints', 'clientCidrs']);
-  const azCount = netIn.azCount === undefined ? 2 : netIn.azCount;
-  if (azCount !== 2 && azCount !== 3) throw new ConfigError(p('network.azCount'), azCount, '2 or 3');
-  let availabilityZones: string[] | undefined;
-  if (netIn.availabilityZones !== undefined) {
-    const azs = netIn.availabilityZones;
-    if (!Array.isArray(azs) || azs.length !== azCount || !azs.every((a) => typeof a === 'string' && AZ.test(a)) || new Set(azs).size !== azs.length) {
-      throw new ConfigError(p('network.availabilityZones'), azs, `${azCount} distinct availability zone names (network.azCount), e.g. ["us-east-1a", "us-east-1b"]`);
-    }
-    if (region && !azs.every((a: string) => a.startsWith(region))) {
-      throw new ConfigError(p('network.availabilityZones'), azs, `zones of env.region ${region}`);
-    }
-    availabilityZones = azs;
-  }
-  const natGateways = oneOf(p('network.natGateways'), netIn.natGateways, ['one', 'perAz'] as const, 'perAz');
-  const cidr = netIn.cidr === undefined ? '10.0.0.0/16' : str(p('network.cidr'), netIn.cidr, CIDR, 'an IPv4 CIDR block such as 10.0.0.0/16');
-  if (Number(cidr.split('/')[1]) > 18) {
-    throw new ConfigError(p('network.cidr'), cidr, 'a block of /18 or larger (each AZ gets a /20 private and a /24 public subnet)');
-  }
-  let existingVpc: ExistingVpcInput | undefined;
-  if (netIn.existingVpc !== undefined) {
-    const e = optObject(p('network.existingVpc'), netIn.existingVpc);
-    checkKeys(p('network.existingVpc'), e, ['vpcId', 'availabilityZones', 'privateSubnetIds', 'privateSubnetRouteTableIds', 'cidr']);
-    const vpcId = str(p('network.existingVpc.vpcId'), e.vpcId, /^vpc-([0-9a-f]{8}|[0-9a-f]{17})$/, 'a VPC id such as vpc-0123456789abcdef0');
-    const azs = e.availabilityZones;
-    if (!Array.isArray(azs) || azs.length !== azCount || !azs.every((a) => typeof a === 'string' && AZ.test(a))) {
-      throw new ConfigError(p('network.existingVpc.availabilityZones'), azs, `${azCount} availability zone names (network.azCount)`);
-    }
-    const subnets = e.privateSubnetIds;
-    if (!Array.isArray(subnets) || subnets.length !== azs.length || !subnets.every((s) => typeof s === 'string' && /^subnet-([0-9a-f]{8}|[0-9a-f]{17})$/.test(s))) {
-      throw new ConfigError(p('network.existingVpc.privateSubnetIds'), subnets, `${azs.length} subnet ids (one per availability zone), e.g. subnet-0123456789abcdef0`);
-    }
-    const rtbs = e.privateSubnetRouteTableIds;
-    if (!Array.isArray(rtbs) || rtbs.length !== subnets.length || !rtbs.every((s) => typeof s === 'string' && /^rtb-([0-9a-f]{8}|[0-9a-f]{17})$/.test(s))) {
-      throw new ConfigError(p('network.existingVpc.privateSubnetRouteTableIds'), rtbs, `${subnets.length} route table ids (one per private subnet), e.g. rtb-0123456789abcdef0`);
-    }
-    const vpcCidr = str(p('network.existingVpc.cidr'), e.cidr, CIDR, 'the VPC IPv4 CIDR block');
-    existingVpc = { vpcId, availabilityZones: azs, privateSubnetIds: subnets, privateSubnetRouteTableIds: rtbs, cidr: vpcCidr };
-    if (availabilityZones) throw new ConfigError(p('network.availabilityZones'), availabilityZones, 'unset when network.existingVpc is given (use existingVpc.availabilityZones)');
-  }
-  if (azCount === 3 && !existingVpc && !availabilityZones && !(account && region)) {
-    throw new ConfigError(p('network.availabilityZones'), undefined,
-      'a list of 3 zones when network.azCount is 3 and env.account/env.region are not both set (an environment-agnostic stack only knows 2 zones at synth)');
-  }
-  const createVpcEndpoints = bool(p('network.createVpcEndpoints'), netIn.createVpcEndpoints, true);
-  let clientCidrs: string[] | undefined;
-  if (netIn.clientCidrs !== undefined) {
-    const c = netIn.clientCidrs;
-    if (!Array.isArray(c) || c.length === 0 || !c.every((x) => typeof x === 'string' && CIDR.test(x))) {
-      throw new ConfigError(p('network.clientCidrs'), c, 'a non-empty list of IPv4 CIDR blocks');
-    }
-    if (c.includes('0.0.0.0/0')) throw new ConfigError(p('network.clientCidrs'), c, 'private CIDR blocks; 0.0.0.0/0 is refused (the frontend and UI are internal)');
-    clientCidrs = c;
-  }
+  const network = resolveNetwork(p, input.network, { account, region });
+  const { azCount } = network;
 
   // dsql
   const dsqlIn = optObject(p('dsql'), input.dsql);
   checkKeys(p('dsql'), dsqlIn, ['deletionProtection', 'kmsKeyArn', 'databaseRole', 'privateLink']);
   const kmsKeyArn = dsqlIn.kmsKeyArn === undefined ? undefined
     : str(p('dsql.kmsKeyArn'), dsqlIn.kmsKeyArn, /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, 'a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)');
+  if (kmsKeyArn && region && regionOfArn(kmsKeyArn) !== region) {
+    throw new ConfigError(p('dsql.kmsKeyArn'), kmsKeyArn, `a KMS key in env.region ${region} (DSQL only uses a key of the cluster's own Region)`);
+  }
   const databaseRole = dsqlIn.databaseRole === undefined ? 'temporal_server'
     : str(p('dsql.databaseRole'), dsqlIn.databaseRole, /^[a-z_][a-z0-9_]{0,62}$/, 'a PostgreSQL role name: lowercase letters, digits, underscores, at most 63 chars');
   if (databaseRole === 'admin') throw new ConfigError(p('dsql.databaseRole'), databaseRole, 'a non-admin role (the servers must not log in as admin)');
@@ -540,6 +433,13 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
   checkKeys(p('ui'), uiIn, ['certificateArn']);
   const certificateArn = uiIn.certificateArn === undefined ? undefined
     : str(p('ui.certificateArn'), uiIn.certificateArn, /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/, 'an ACM certificate ARN');
+  if (certificateArn && region && regionOfArn(certificateArn) !== region) {
+    throw new ConfigError(p('ui.certificateArn'), certificateArn, `an ACM certificate in env.region ${region} (a load balancer only uses certificates of its own Region)`);
+  }
+  if (certificateArn && kmsKeyArn && !region && regionOfArn(certificateArn) !== regionOfArn(kmsKeyArn)) {
+    throw new ConfigError(p('ui.certificateArn'), certificateArn,
+      `an ACM certificate in the Region of dsql.kmsKeyArn (${regionOfArn(kmsKeyArn)}): the stack deploys to one Region and both must be in it`);
+  }
 
   // logs and removal
   const logRetentionDays = input.logRetentionDays === undefined ? 30 : input.logRetentionDays;
@@ -600,7 +500,7 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
     serverImage,
     sizing,
     services,
-    network: { azCount, availabilityZones, natGateways, cidr, existingVpc, createVpcEndpoints, clientCidrs },
+    network,
     dsql: {
       deletionProtection: bool(p('dsql.deletionProtection'), dsqlIn.deletionProtection, true),
       kmsKeyArn,

@@ -260,3 +260,79 @@ describe('dynamicConfig: history.shardIOConcurrency is pinned to 1 on DSQL', () 
     expect(defaults['history.shardIOConcurrency']).toEqual([{ value: 1 }]);
   });
 });
+
+describe('mistakes found synthesizing an existing-VPC environment as a new user would (issue 16)', () => {
+  const vpc3 = {
+    vpcId: 'vpc-0123456789abcdef0',
+    cidr: '10.20.0.0/16',
+    availabilityZones: ['us-east-1a', 'us-east-1b', 'us-east-1c'],
+    privateSubnetIds: ['subnet-0123456789abcdef0', 'subnet-0123456789abcdef1', 'subnet-0123456789abcdef2'],
+    privateSubnetRouteTableIds: ['rtb-0123456789abcdef0', 'rtb-0123456789abcdef1', 'rtb-0123456789abcdef2'],
+  };
+  const vpc2 = {
+    ...vpc3,
+    availabilityZones: ['us-east-1a', 'us-east-1b'],
+    privateSubnetIds: vpc3.privateSubnetIds.slice(0, 2),
+    privateSubnetRouteTableIds: vpc3.privateSubnetRouteTableIds.slice(0, 2),
+  };
+  const cases: Array<[string, Record<string, unknown>, string]> = [
+    ['existing VPC with 3 zones and no azCount: says to set it', { network: { existingVpc: vpc3 } },
+      'Invalid configuration: test.network.azCount = undefined; allowed: 3, set explicitly (network.existingVpc lists 3 zones and network.azCount defaults to 2: add network.azCount: 3)'],
+    ['existing VPC zones of another Region', { env: { region: 'eu-west-1' }, network: { existingVpc: vpc2 } },
+      'Invalid configuration: test.network.existingVpc.availabilityZones = ["us-east-1a","us-east-1b"]; allowed: zones of env.region eu-west-1'],
+    ['existing VPC zones of two Regions (no env.region)', { network: { existingVpc: { ...vpc2, availabilityZones: ['us-east-1a', 'us-west-2b'] } } },
+      'Invalid configuration: test.network.existingVpc.availabilityZones = ["us-east-1a","us-west-2b"]; allowed: zones of one Region (got us-east-1, us-west-2)'],
+    ['new VPC zones of two Regions (no env.region)', { network: { availabilityZones: ['us-east-1a', 'eu-west-1a'] } },
+      'Invalid configuration: test.network.availabilityZones = ["us-east-1a","eu-west-1a"]; allowed: zones of one Region (got us-east-1, eu-west-1)'],
+    ['existing VPC duplicate zones', { network: { existingVpc: { ...vpc2, availabilityZones: ['us-east-1a', 'us-east-1a'] } } },
+      'Invalid configuration: test.network.existingVpc.availabilityZones = ["us-east-1a","us-east-1a"]; allowed: zone names, one subnet per zone, without duplicates (us-east-1a appears twice)'],
+    ['existing VPC duplicate subnets', { network: { existingVpc: { ...vpc2, privateSubnetIds: ['subnet-0123456789abcdef0', 'subnet-0123456789abcdef0'] } } },
+      'Invalid configuration: test.network.existingVpc.privateSubnetIds = ["subnet-0123456789abcdef0","subnet-0123456789abcdef0"]; allowed: subnet ids without duplicates (subnet-0123456789abcdef0 appears twice)'],
+    ['cidr alongside existingVpc', { network: { existingVpc: vpc2, cidr: '10.20.0.0/16' } },
+      'Invalid configuration: test.network.cidr = "10.20.0.0/16"; allowed: unset when network.existingVpc is given (the existing VPC\'s block is network.existingVpc.cidr)'],
+    ['natGateways alongside existingVpc', { network: { existingVpc: vpc2, natGateways: 'one' } },
+      'Invalid configuration: test.network.natGateways = "one"; allowed: unset when network.existingVpc is given (the existing VPC\'s routes and NAT gateways are not managed by this stack)'],
+    ['KMS key of another Region', { env: { region: 'us-east-1' }, dsql: { kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab' } },
+      'Invalid configuration: test.dsql.kmsKeyArn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"; allowed: a KMS key in env.region us-east-1 (DSQL only uses a key of the cluster\'s own Region)'],
+    ['ACM certificate of another Region', { env: { region: 'us-east-1' }, ui: { certificateArn: 'arn:aws:acm:us-west-2:123456789012:certificate/1234abcd-12ab-34cd-56ef-1234567890ab' } },
+      'Invalid configuration: test.ui.certificateArn = "arn:aws:acm:us-west-2:123456789012:certificate/1234abcd-12ab-34cd-56ef-1234567890ab"; allowed: an ACM certificate in env.region us-east-1 (a load balancer only uses certificates of its own Region)'],
+    ['KMS key and certificate of two Regions (no env.region)', {
+      dsql: { kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/k1' },
+      ui: { certificateArn: 'arn:aws:acm:us-west-2:123456789012:certificate/c1' },
+    }, 'Invalid configuration: test.ui.certificateArn = "arn:aws:acm:us-west-2:123456789012:certificate/c1"; allowed: an ACM certificate in the Region of dsql.kmsKeyArn (eu-west-1): the stack deploys to one Region and both must be in it'],
+    ['server image tag latest', { serverImage: '123456789012.dkr.ecr.us-east-1.amazonaws.com/temporal-dsql:latest' },
+      'Invalid configuration: test.serverImage = "123456789012.dkr.ecr.us-east-1.amazonaws.com/temporal-dsql:latest"; allowed: an image pinned by a version tag or digest, never latest'],
+    ['client CIDRs covering all of IPv4 in two halves', { network: { clientCidrs: ['0.0.0.0/1', '128.0.0.0/1'] } },
+      'Invalid configuration: test.network.clientCidrs = ["0.0.0.0/1","128.0.0.0/1"]; allowed: private CIDR blocks; blocks that together cover all of IPv4 are refused like 0.0.0.0/0'],
+    ['client CIDRs covering all of IPv4 in overlapping pieces', { network: { clientCidrs: ['192.0.0.0/2', '0.0.0.0/1', '128.0.0.0/2', '10.0.0.0/8'] } },
+      'Invalid configuration: test.network.clientCidrs = ["192.0.0.0/2","0.0.0.0/1","128.0.0.0/2","10.0.0.0/8"]; allowed: private CIDR blocks; blocks that together cover all'],
+    ['log retention between CloudWatch values', { logRetentionDays: 3000 },
+      'Invalid configuration: test.logRetentionDays = 3000; allowed: one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653'],
+  ];
+  test.each(cases)('%s', (_name, extra, message) => {
+    expect(() => resolveConfig('test', withBase(extra))).toThrow(message);
+  });
+
+  test('the same environments written correctly are accepted', () => {
+    const existing = resolveConfig('test', withBase({ env: { region: 'us-east-1' }, network: { azCount: 3, existingVpc: vpc3 } }));
+    expect(existing.network.existingVpc?.availabilityZones).toEqual(['us-east-1a', 'us-east-1b', 'us-east-1c']);
+    expect(existing.network.azCount).toBe(3);
+    const arns = resolveConfig('test', withBase({
+      env: { region: 'us-east-1' },
+      dsql: { kmsKeyArn: 'arn:aws:kms:us-east-1:123456789012:key/k1' },
+      ui: { certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/c1' },
+    }));
+    expect(arns.ui.certificateArn).toBe('arn:aws:acm:us-east-1:123456789012:certificate/c1');
+    // Pinned by digest, even with the latest tag in front of it, is a pinned image.
+    const digest = `123456789012.dkr.ecr.us-east-1.amazonaws.com/temporal-dsql:latest@sha256:${'a'.repeat(64)}`;
+    expect(resolveConfig('test', withBase({ serverImage: digest })).serverImage).toBe(digest);
+    // A tag that merely contains "latest" is a version tag.
+    expect(resolveConfig('test', withBase({ serverImage: 'registry.example.com/t:latest-1.31.2' })).serverImage).toBe('registry.example.com/t:latest-1.31.2');
+    // Client CIDRs that leave one address out are not the whole space.
+    expect(resolveConfig('test', withBase({ network: { clientCidrs: ['0.0.0.0/1', '128.0.0.0/2', '192.0.0.0/3', '224.0.0.0/4'] } })).network.clientCidrs).toHaveLength(4);
+  });
+
+  test.each([3288, 3653, 2922, 1])('logRetentionDays %d (a CloudWatch value) is accepted', (days) => {
+    expect(resolveConfig('test', withBase({ logRetentionDays: days })).logRetentionDays).toBe(days);
+  });
+});
