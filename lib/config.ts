@@ -10,6 +10,9 @@
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { bool, checkKeys, ConfigError, int, isObject, oneOf, optObject, regionOfArn, str } from './config-checks';
 import { resolveNetwork } from './config-network';
+import {
+  AUTOSCALED_ROLES, AUTOSCALING_PRESETS, AutoscaledRole, DEFAULT_TARGET_CPU_PERCENT, FRONTEND_DRAIN_SECONDS, MIN_STOP_TIMEOUT_SECONDS,
+} from './scaling';
 
 export { ConfigError } from './config-checks';
 
@@ -36,8 +39,9 @@ export interface ServiceSizing {
 export type SizingPreset = 'small' | 'medium' | 'large';
 
 /**
- * Sizing presets per service. History holds the shards and does most of the work, so it gets the
- * most CPU and memory; the internal worker role is light.
+ * Sizing presets per service. `medium` and `large` are the capacity model's answer (lib/capacity.ts,
+ * `planCapacity`) for 100 and 400 hello workflows/s ({@link PRESET_TARGET_WORKFLOWS_PER_SECOND}),
+ * pinned by test/cdk/capacity.test.ts; `small` is a development size. The UI is not modelled.
  */
 export const SIZING_PRESETS: Readonly<Record<SizingPreset, Readonly<Record<PlatformService, ServiceSizing>>>> = {
   small: {
@@ -58,7 +62,7 @@ export const SIZING_PRESETS: Readonly<Record<SizingPreset, Readonly<Record<Platf
     frontend: { cpu: 2048, memoryMiB: 4096, desiredCount: 3 },
     history: { cpu: 4096, memoryMiB: 8192, desiredCount: 6 },
     matching: { cpu: 2048, memoryMiB: 4096, desiredCount: 3 },
-    worker: { cpu: 1024, memoryMiB: 2048, desiredCount: 2 },
+    worker: { cpu: 512, memoryMiB: 1024, desiredCount: 2 },
     ui: { cpu: 512, memoryMiB: 1024, desiredCount: 2 },
   },
 };
@@ -158,6 +162,20 @@ export interface UiInput {
   readonly certificateArn?: string;
 }
 
+/** CPU autoscaling of frontend and matching (history and worker keep `desiredCount`; docs/capacity.md). */
+export interface AutoscalingInput {
+  /** Scale frontend and matching on CPU; false keeps every role at `desiredCount`. @default true */
+  readonly enabled?: boolean;
+  /** Target average CPU utilisation, percent (20-90). @default 60 */
+  readonly targetCpuPercent?: number;
+  /** Most tasks of frontend and matching (the least is `services.<role>.desiredCount`). @default - the preset's (README, Sizing presets) */
+  readonly maxCount?: Partial<Record<AutoscaledRole, number>>;
+  /** Seconds between scale-outs (0-3600). @default - the preset's: 120 small, 60 medium and large */
+  readonly scaleOutCooldownSeconds?: number;
+  /** Seconds between scale-ins (0-3600). @default - the preset's: 900 small, 600 medium, 300 large */
+  readonly scaleInCooldownSeconds?: number;
+}
+
 /** What an environment file provides. Only `numHistoryShards` is required. */
 export interface PlatformConfigInput {
   /** Account and region of the stack. @default - environment-agnostic (resolved at deploy time) */
@@ -187,6 +205,8 @@ export interface PlatformConfigInput {
   readonly sizing?: SizingPreset;
   /** Per-service overrides of the preset. @default - the preset */
   readonly services?: Partial<Record<PlatformService, Partial<ServiceSizing>>>;
+  /** CPU autoscaling of frontend and matching. @default - on, bounds and cooldowns of the preset */
+  readonly autoscaling?: AutoscalingInput;
   /** Network settings. */
   readonly network?: NetworkInput;
   /** DSQL settings. */
@@ -203,7 +223,10 @@ export interface PlatformConfigInput {
   readonly dynamicConfig?: Record<string, DynamicConfigValue[]>;
   /** Server log level. @default 'info' */
   readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
-  /** Graceful stop timeout of the server containers in seconds (2-120, Fargate's maximum). @default 120 */
+  /**
+   * Graceful stop timeout of the server containers in seconds: 70-120 (120 is Fargate's maximum; 70 is
+   * the frontend's 65 s drain of open long polls plus 5 s). @default 120
+   */
   readonly stopTimeoutSeconds?: number;
   /** Allow ECS Exec into the tasks (adds the SSM messages endpoint). @default false */
   readonly enableEcsExec?: boolean;
@@ -225,6 +248,14 @@ export interface PlatformConfig {
   readonly serverImage?: string;
   readonly sizing: SizingPreset;
   readonly services: Readonly<Record<PlatformService, ServiceSizing>>;
+  /** Autoscaling; `minCount` is the role's `desiredCount`. */
+  readonly autoscaling: {
+    readonly enabled: boolean;
+    readonly targetCpuPercent: number;
+    readonly scaleOutCooldownSeconds: number;
+    readonly scaleInCooldownSeconds: number;
+    readonly roles: Readonly<Record<AutoscaledRole, { readonly minCount: number; readonly maxCount: number }>>;
+  };
   readonly network: {
     readonly azCount: number;
     readonly availabilityZones?: string[];
@@ -301,7 +332,7 @@ export function fargateMemoryOptions(cpu: number): number[] {
 const FARGATE_CPUS = [256, 512, 1024, 2048, 4096, 8192, 16384];
 
 const TOP_LEVEL_KEYS: ReadonlyArray<keyof PlatformConfigInput> = [
-  'env', 'numHistoryShards', 'temporalVersion', 'uiVersion', 'uiImage', 'serverImage', 'sizing', 'services', 'network',
+  'env', 'numHistoryShards', 'temporalVersion', 'uiVersion', 'uiImage', 'serverImage', 'sizing', 'services', 'autoscaling', 'network',
   'dsql', 'opensearch', 'ui', 'logRetentionDays', 'removalPolicies', 'dynamicConfig', 'logLevel',
   'stopTimeoutSeconds', 'enableEcsExec', 'cpuArchitecture', 'tags',
 ];
@@ -384,6 +415,33 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
     const desiredCount = int(p(`services.${svc}.desiredCount`), o.desiredCount === undefined ? base.desiredCount : o.desiredCount, 0, 100);
     services[svc] = { cpu, memoryMiB, desiredCount };
   }
+
+  // autoscaling
+  const asIn = optObject(p('autoscaling'), input.autoscaling);
+  checkKeys(p('autoscaling'), asIn, ['enabled', 'targetCpuPercent', 'maxCount', 'scaleOutCooldownSeconds', 'scaleInCooldownSeconds']);
+  const asPreset = AUTOSCALING_PRESETS[sizing];
+  const maxIn = optObject(p('autoscaling.maxCount'), asIn.maxCount);
+  checkKeys(p('autoscaling.maxCount'), maxIn, AUTOSCALED_ROLES);
+  const autoscalingEnabled = bool(p('autoscaling.enabled'), asIn.enabled, true);
+  const roles = {} as Record<AutoscaledRole, { minCount: number; maxCount: number }>;
+  for (const role of AUTOSCALED_ROLES) {
+    const minCount = services[role].desiredCount;
+    const maxCount = int(p(`autoscaling.maxCount.${role}`), maxIn[role] === undefined ? Math.max(asPreset.maxCount[role], minCount) : maxIn[role], 1, 100);
+    if (autoscalingEnabled && minCount < 1) {
+      throw new ConfigError(p(`services.${role}.desiredCount`), minCount, 'at least 1 with autoscaling (zero tasks report no CPU, so nothing would ever scale out), or set autoscaling.enabled: false');
+    }
+    if (maxCount < minCount) {
+      throw new ConfigError(p(`autoscaling.maxCount.${role}`), maxCount, `at least services.${role}.desiredCount (${minCount}), the autoscaling minimum`);
+    }
+    roles[role] = { minCount, maxCount };
+  }
+  const autoscaling = {
+    enabled: autoscalingEnabled,
+    targetCpuPercent: int(p('autoscaling.targetCpuPercent'), asIn.targetCpuPercent === undefined ? DEFAULT_TARGET_CPU_PERCENT : asIn.targetCpuPercent, 20, 90),
+    scaleOutCooldownSeconds: int(p('autoscaling.scaleOutCooldownSeconds'), asIn.scaleOutCooldownSeconds ?? asPreset.scaleOutCooldownSeconds, 0, 3600),
+    scaleInCooldownSeconds: int(p('autoscaling.scaleInCooldownSeconds'), asIn.scaleInCooldownSeconds ?? asPreset.scaleInCooldownSeconds, 0, 3600),
+    roles,
+  };
 
   // network
   const network = resolveNetwork(p, input.network, { account, region });
@@ -480,7 +538,11 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
   }
 
   const logLevel = oneOf(p('logLevel'), input.logLevel, ['debug', 'info', 'warn', 'error'] as const, 'info');
-  const stopTimeoutSeconds = int(p('stopTimeoutSeconds'), input.stopTimeoutSeconds === undefined ? 120 : input.stopTimeoutSeconds, 2, 120);
+  const stopTimeoutSeconds = input.stopTimeoutSeconds === undefined ? 120 : input.stopTimeoutSeconds;
+  if (typeof stopTimeoutSeconds !== 'number' || !Number.isInteger(stopTimeoutSeconds) || stopTimeoutSeconds < MIN_STOP_TIMEOUT_SECONDS || stopTimeoutSeconds > 120) {
+    throw new ConfigError(p('stopTimeoutSeconds'), stopTimeoutSeconds,
+      `an integer from ${MIN_STOP_TIMEOUT_SECONDS} to 120 (a stopping frontend drains open long polls for ${FRONTEND_DRAIN_SECONDS} s; Fargate allows at most 120)`);
+  }
   const enableEcsExec = bool(p('enableEcsExec'), input.enableEcsExec, false);
   const cpuArchitecture = oneOf(p('cpuArchitecture'), input.cpuArchitecture, ['arm64', 'x86_64'] as const, 'arm64');
   const tagsIn = optObject(p('tags'), input.tags);
@@ -500,6 +562,7 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
     serverImage,
     sizing,
     services,
+    autoscaling,
     network,
     dsql: {
       deletionProtection: bool(p('dsql.deletionProtection'), dsqlIn.deletionProtection, true),

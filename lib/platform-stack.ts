@@ -11,6 +11,7 @@ import { PlatformConfig, TEMPORAL_ROLES } from './config';
 import { TemporalDsqlCluster } from './dsql-cluster';
 import { TemporalDsqlSchema } from './dsql-schema';
 import { buildDynamicConfig } from './dynamic-config';
+import { SHUTDOWN_DYNAMIC_CONFIG } from './scaling';
 import { TemporalNetwork } from './network';
 import { resolveServerImage } from './server-image';
 import { TemporalServices } from './temporal-services';
@@ -106,7 +107,7 @@ export class TemporalPlatformStack extends Stack {
         config.cpuArchitecture === 'arm64' ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64);
     this.dynamicConfigYaml = buildDynamicConfig(
       props.dynamicConfigFile ?? path.join(REPO_ROOT, 'docker', 'temporal-server', 'config', 'dynamicconfig', 'default.yaml'),
-      config.dynamicConfig,
+      { ...SHUTDOWN_DYNAMIC_CONFIG, ...config.dynamicConfig },
     );
 
     this.network = new TemporalNetwork(this, 'Network', {
@@ -177,6 +178,12 @@ export class TemporalPlatformStack extends Stack {
       logRetention,
       logRemovalPolicy,
       stopTimeout: Duration.seconds(config.stopTimeoutSeconds),
+      autoscaling: config.autoscaling.enabled ? {
+        roles: config.autoscaling.roles,
+        targetCpuPercent: config.autoscaling.targetCpuPercent,
+        scaleOutCooldown: Duration.seconds(config.autoscaling.scaleOutCooldownSeconds),
+        scaleInCooldown: Duration.seconds(config.autoscaling.scaleInCooldownSeconds),
+      } : undefined,
       enableEcsExec: config.enableEcsExec,
       cpuArchitecture: config.cpuArchitecture === 'arm64' ? ecs.CpuArchitecture.ARM64 : ecs.CpuArchitecture.X86_64,
     });

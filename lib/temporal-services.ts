@@ -7,6 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as cloudmap from 'aws-cdk-lib/aws-servicediscovery';
 import { Construct, IDependable } from 'constructs';
 import { PlatformService, ServiceSizing, TEMPORAL_ROLES, TemporalRole } from './config';
+import { AUTOSCALED_ROLES, AutoscaledRole, FRONTEND_DEREGISTRATION_DELAY_SECONDS, MIN_STOP_TIMEOUT_SECONDS } from './scaling';
 
 /** gRPC and membership (ringpop) ports of each Temporal role. */
 export const TEMPORAL_PORTS: Readonly<Record<TemporalRole, { readonly grpc: number; readonly membership: number }>> = {
@@ -110,12 +111,29 @@ export interface TemporalServicesProps {
   readonly logRetention?: logs.RetentionDays;
   /** Removal policy of the log groups. @default RETAIN */
   readonly logRemovalPolicy?: RemovalPolicy;
-  /** Graceful stop timeout of the server containers (Fargate allows up to 120 s). @default 120 seconds */
+  /**
+   * Graceful stop timeout of the server containers: at least 70 s (the frontend drains open long polls
+   * for 65 s, lib/scaling.ts), at most 120 s (Fargate's maximum). @default 120 seconds
+   */
   readonly stopTimeout?: Duration;
+  /** CPU autoscaling of frontend and matching. @default - none: every role runs its `desiredCount` */
+  readonly autoscaling?: TemporalServicesAutoscaling;
   /** Allow ECS Exec. @default false */
   readonly enableEcsExec?: boolean;
   /** CPU architecture of all tasks. @default ARM64 */
   readonly cpuArchitecture?: ecs.CpuArchitecture;
+}
+
+/** CPU target tracking of the autoscaled roles (frontend, matching). */
+export interface TemporalServicesAutoscaling {
+  /** Task count bounds per role; the service's template has no `DesiredCount` (deploys keep the current count). */
+  readonly roles: Readonly<Record<AutoscaledRole, { readonly minCount: number; readonly maxCount: number }>>;
+  /** Target average CPU utilisation, percent. @default 60 */
+  readonly targetCpuPercent?: number;
+  /** Time between scale-outs. @default 60 seconds */
+  readonly scaleOutCooldown?: Duration;
+  /** Time between scale-ins. @default 600 seconds */
+  readonly scaleInCooldown?: Duration;
 }
 
 function pascal(s: string): string {
@@ -172,6 +190,10 @@ export class TemporalServices extends Construct {
     const clientPeers = props.clientPeers ?? [ec2.Peer.ipv4(vpc.vpcCidrBlock)];
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
     const logRemovalPolicy = props.logRemovalPolicy ?? RemovalPolicy.RETAIN;
+    const stopTimeout = props.stopTimeout ?? Duration.seconds(120);
+    if (!stopTimeout.isUnresolved() && (stopTimeout.toSeconds() < MIN_STOP_TIMEOUT_SECONDS || stopTimeout.toSeconds() > 120)) {
+      throw new Error(`stopTimeout must be ${MIN_STOP_TIMEOUT_SECONDS}-120 seconds (the frontend drains long polls for 65 s before it stops), got ${stopTimeout.toSeconds()}`);
+    }
     const runtimePlatform: ecs.RuntimePlatform = {
       cpuArchitecture: props.cpuArchitecture ?? ecs.CpuArchitecture.ARM64,
       operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
@@ -247,7 +269,7 @@ export class TemporalServices extends Construct {
         environment: { SERVICES: role, ...common },
         portMappings: ports.map((containerPort) => ({ containerPort, protocol: ecs.Protocol.TCP })),
         logging: ecs.LogDrivers.awsLogs({ logGroup: logGroups[role], streamPrefix: role }),
-        stopTimeout: props.stopTimeout ?? Duration.seconds(120),
+        stopTimeout,
         healthCheck: SERVER_HEALTH_CHECK,
       });
       Validations.of(taskDefinition).acknowledge({
@@ -260,10 +282,14 @@ export class TemporalServices extends Construct {
           reason: 'ecr:GetAuthorizationToken (pulling the server image from ECR) has no resource-level permissions; the pull actions themselves are scoped to the repository.',
         });
       }
+      const scaled = props.autoscaling && (AUTOSCALED_ROLES as readonly TemporalRole[]).includes(role)
+        ? props.autoscaling.roles[role as AutoscaledRole] : undefined;
       services[role] = new ecs.FargateService(this, `${id}Service`, {
         cluster: this.cluster,
         taskDefinition,
-        desiredCount: size.desiredCount,
+        // An autoscaled service leaves DesiredCount out of the template: CloudFormation then keeps the
+        // current count on every deploy instead of resetting it to the minimum.
+        desiredCount: scaled ? undefined : size.desiredCount,
         vpcSubnets,
         securityGroups: [sgs[role]],
         assignPublicIp: false,
@@ -279,6 +305,15 @@ export class TemporalServices extends Construct {
         } : {}),
       });
       Tags.of(services[role]).add('temporal:role', role);
+      if (scaled && props.autoscaling) {
+        // Registering the scalable target brings the count into [min, max] at once (also on first create).
+        services[role].autoScaleTaskCount({ minCapacity: scaled.minCount, maxCapacity: scaled.maxCount })
+          .scaleOnCpuUtilization('CpuScaling', {
+            targetUtilizationPercent: props.autoscaling.targetCpuPercent ?? 60,
+            scaleOutCooldown: props.autoscaling.scaleOutCooldown ?? Duration.seconds(60),
+            scaleInCooldown: props.autoscaling.scaleInCooldown ?? Duration.seconds(600),
+          });
+      }
     }
 
     // Frontend NLB: clients reach gRPC 7233 through it (plain TCP, so 60 s long polls pass).
@@ -309,8 +344,9 @@ export class TemporalServices extends Construct {
       port: TEMPORAL_PORTS.frontend.grpc,
       protocol: elbv2.Protocol.TCP,
       targets: [services.frontend.loadBalancerTarget({ containerName: SERVER_CONTAINER_NAME, containerPort: TEMPORAL_PORTS.frontend.grpc })],
-      // Long polls last about 60 s: let them finish before a draining task is cut off.
-      deregistrationDelay: Duration.seconds(75),
+      // Long polls last about 60 s: no new connection reaches a task during the last long poll before
+      // ECS stops it; the stopping frontend then drains the polls it has (lib/scaling.ts).
+      deregistrationDelay: Duration.seconds(FRONTEND_DEREGISTRATION_DELAY_SECONDS),
       // Not a TCP connect on 7233 (open before the frontend serves): HTTP GetSystemInfo on 7243.
       healthCheck: {
         protocol: elbv2.Protocol.HTTP,

@@ -97,7 +97,7 @@ describe('resolveConfig: each kind of bad input names the field, the value and w
     ['removal policy', { removalPolicies: { dsqlCluster: 'snapshot' } }, 'test.removalPolicies.dsqlCluster', /'retain' or 'destroy'/],
     ['server image without tag', { serverImage: 'temporal-dsql' }, 'test.serverImage', /explicit tag or digest/],
     ['UI version latest', { uiVersion: 'latest' }, 'test.uiVersion', /never latest/],
-    ['stop timeout', { stopTimeoutSeconds: 300 }, 'test.stopTimeoutSeconds', /from 2 to 120/],
+    ['stop timeout', { stopTimeoutSeconds: 300 }, 'test.stopTimeoutSeconds', /= 300; allowed: an integer from 70 to 120/],
     ['log level', { logLevel: 'verbose' }, 'test.logLevel', /'debug' or 'info' or 'warn' or 'error'/],
     ['dynamic config key', { dynamicConfig: { persistenceMaxQPS: [{ value: 1 }] } }, 'test.dynamicConfig["persistenceMaxQPS"]', /a dynamic config key/],
     ['dynamic config not a list', { dynamicConfig: { 'history.persistenceMaxQPS': 3000 } }, 'test.dynamicConfig["history.persistenceMaxQPS"]', /a non-empty list/],
