@@ -248,6 +248,11 @@ async function main(): Promise<void> {
           database = 'bench_upstream';
           role = 'postgres';
         } else {
+          // The two dsql-local targets run one after the other on one database: the previous
+          // server's membership rows (its ports, now closed) would be the next one's ringpop
+          // seeds, and its join can then exceed maxJoinDuration (seen: "join duration of 1m11s
+          // exceeded max 30s"). A fresh cluster starts from an empty membership table.
+          await statsDb.query('DELETE FROM cluster_membership');
           const ports = await pickServerPorts();
           const { configFile, env: configEnv } = writeServerConfig({
             dir: tdir,
