@@ -103,7 +103,7 @@ func (c *conn) pipelined() bool { return c.inTx && c.ptx }
 // beginPipelined opens a transaction without a round trip: BEGIN goes with the first statement.
 func (c *conn) beginPipelined() driver.Tx {
 	c.inTx, c.ptx, c.pendingBegin = true, true, true
-	c.txRows = 0
+	c.txRows, c.txFirst, c.txArgs = 0, "", nil
 	c.queue = c.queue[:0]
 	return &ptxn{c: c}
 }
@@ -199,6 +199,7 @@ func (c *conn) flush(ctx context.Context) error {
 // pipelinedExec runs a statement of a pipelined transaction: queued when deferrable, else sent
 // with whatever is queued in front of it.
 func (c *conn) pipelinedExec(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	c.noteTxStatement(query, args)
 	q := queued{query: query, args: namedArgs(args)}
 	if n, ok := deferral(ctx); ok {
 		q.result = &queuedResult{c: c, predicted: n}
@@ -216,6 +217,7 @@ func (c *conn) pipelinedExec(ctx context.Context, query string, args []driver.Na
 // pipelinedQuery runs a read of a pipelined transaction behind a pending BEGIN and the queued
 // writes, so that it sees them.
 func (c *conn) pipelinedQuery(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	c.noteTxStatement(query, args)
 	q := queued{query: query, args: namedArgs(args)}
 	rows, br, _, err := c.send(ctx, &q, true)
 	if err != nil {
@@ -246,7 +248,7 @@ func (t *ptxn) Commit() error {
 		c.metrics.Conflict("commit")
 	}
 	if IsRowLimit(err) {
-		c.limits.report(err, "COMMIT", nil, c.txRows, true)
+		c.limits.report(err, "COMMIT of: "+c.txFirst, c.txArgs, c.txRows, true)
 	}
 	if err != nil {
 		c.abortOnServer()
