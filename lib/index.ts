@@ -9,14 +9,17 @@
  * - {@link TemporalServices}: ECS cluster, one Fargate service per role and the UI, NLB, ALB
  * - {@link TemporalPlatformStack}: all of the above for one environment
  * - configuration: {@link resolveConfig}, {@link checkShardLock}, {@link buildDynamicConfig}
+ * - scaling: {@link AUTOSCALING_PRESETS} and the shutdown timings; capacity model {@link planCapacity} (docs/capacity.md)
  */
 export * from './app';
+export * from './capacity';
 export * from './config';
 export * from './dsql-cluster';
 export * from './dsql-schema';
 export * from './dynamic-config';
 export * from './network';
 export * from './platform-stack';
+export * from './scaling';
 export * from './server-image';
 export * from './shard-lock';
 export * from './temporal-services';

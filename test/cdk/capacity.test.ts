@@ -1,0 +1,234 @@
+/**
+ * The capacity model's formulas (lib/capacity.ts, docs/capacity.md), the presets it produces, and
+ * the CLI. Expected numbers are worked out by hand from the formulas in docs/capacity.md and written
+ * out here; they are not read from the code under test.
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import {
+  DEFAULT_ASSUMPTIONS, dsqlMsPerWorkflow, HELLO_WORKLOAD, historyShards, nextPowerOfTwo, parseWorkload, planCapacity,
+  roleSizing, taskCpuUnits, vcpuNeeded, workflowsPerShard,
+} from '../../lib/capacity';
+import { SIZING_PRESETS } from '../../lib/config';
+import { AUTOSCALING_PRESETS, PRESET_TARGET_WORKFLOWS_PER_SECOND } from '../../lib/scaling';
+import { REPO, tempDir } from './helpers';
+
+describe('calibration: the hello workload is what docs/benchmarks.md measured', () => {
+  test('statements, round trips, commits, visibility writes per workflow', () => {
+    expect(HELLO_WORKLOAD.statementsPerWorkflow).toBe(97.1);
+    expect(HELLO_WORKLOAD.roundTripsPerWorkflow).toBe(61);
+    expect(HELLO_WORKLOAD.commitsPerWorkflow).toBeCloseTo(9.55, 10);
+    expect(HELLO_WORKLOAD.visibilityWritesPerWorkflow).toBe(3);
+  });
+
+  test('CPU per workflow: 2 vCPU / 39.0 wf/s split 32:8:6:1 (history:frontend:matching:worker)', () => {
+    const c = HELLO_WORKLOAD.cpuSecondsPerWorkflow;
+    expect(c.history).toBeCloseTo(0.0349155, 6);
+    expect(c.frontend).toBeCloseTo(0.0087289, 6);
+    expect(c.matching).toBeCloseTo(0.0065466, 6);
+    expect(c.worker).toBeCloseTo(0.0010911, 6);
+    expect(c.history + c.frontend + c.matching + c.worker).toBeCloseTo(0.0512821, 6);
+  });
+
+  test('default assumptions: DSQL single-Region latency profile 1.5 ms / 5 ms, 60 % CPU, shards half busy at most, 4x growth', () => {
+    expect(DEFAULT_ASSUMPTIONS).toMatchObject({
+      roundTripMs: 1.5, commitMs: 5, targetCpuUtilization: 0.6, maxShardUtilization: 0.5, shardGrowthFactor: 4,
+      minShardsPerHistoryTask: 32, minTasksPerRole: 2, maxConnsPerTask: 20, connectRatePerTask: 5, connectBurstPerTask: 20,
+      meanConnectionAgeSeconds: 3150,
+    });
+  });
+});
+
+describe('formulas', () => {
+  const a = DEFAULT_ASSUMPTIONS;
+
+  test('DSQL ms per workflow = round trips x 1.5 + commits x 5', () => {
+    expect(dsqlMsPerWorkflow(HELLO_WORKLOAD, a)).toBeCloseTo(139.25, 10); // 61 x 1.5 + 9.55 x 5
+    expect(dsqlMsPerWorkflow({ ...HELLO_WORKLOAD, roundTripsPerWorkflow: 98 }, a)).toBeCloseTo(194.75, 10); // without pipelining
+    expect(dsqlMsPerWorkflow(HELLO_WORKLOAD, { roundTripMs: 1.5, commitMs: 20 })).toBeCloseTo(282.5, 10); // multi-Region commit
+  });
+
+  test('workflows per shard = 0.5 / 0.13925 s', () => {
+    expect(workflowsPerShard(HELLO_WORKLOAD, a)).toBeCloseTo(3.59066, 4);
+  });
+
+  test('next power of two', () => {
+    expect([0, 1, 3, 4, 5, 168, 288, 768, 16385].map(nextPowerOfTwo)).toEqual([1, 1, 4, 4, 8, 256, 512, 1024, 32768]);
+  });
+
+  test('vCPU needed = wps x cpu-seconds per workflow / 0.6', () => {
+    expect(vcpuNeeded('history', 150, HELLO_WORKLOAD, a)).toBeCloseTo(8.72888, 4);
+    expect(vcpuNeeded('frontend', 400, HELLO_WORKLOAD, a)).toBeCloseTo(5.81926, 4);
+  });
+
+  test('task sizes step up with the vCPU needed', () => {
+    expect([1, 2, 2.01, 8, 8.01, 50].map((v) => taskCpuUnits('history', v))).toEqual([1024, 1024, 2048, 2048, 4096, 4096]);
+    expect([1, 4, 4.01].map((v) => taskCpuUnits('frontend', v))).toEqual([1024, 1024, 2048]);
+    expect([1, 4, 4.01].map((v) => taskCpuUnits('matching', v))).toEqual([1024, 1024, 2048]);
+    expect([0.1, 10].map((v) => taskCpuUnits('worker', v))).toEqual([512, 512]);
+  });
+
+  test('role sizing: memory 2 GiB per vCPU, at least 2 tasks, worker fixed', () => {
+    expect(roleSizing('history', 150, HELLO_WORKLOAD, a)).toEqual({ cpu: 4096, memoryMiB: 8192, desiredCount: 3 }); // 8.73 / 4
+    expect(roleSizing('history', 1, HELLO_WORKLOAD, a)).toEqual({ cpu: 1024, memoryMiB: 2048, desiredCount: 2 });
+    expect(roleSizing('worker', 10000, HELLO_WORKLOAD, a)).toEqual({ cpu: 512, memoryMiB: 1024, desiredCount: 2 });
+  });
+
+  test('shards: next power of two of max(grown load / per-shard rate, 32 x history tasks at the grown load)', () => {
+    // 150: grown 600 -> latency ceil(167.1) = 168; history at 600 needs 34.9 vCPU = 9 tasks of 4 -> 288 -> 512.
+    expect(historyShards(150, HELLO_WORKLOAD, a)).toBe(512);
+    // 400: grown 1600 -> 446; 93.1 vCPU = 24 tasks -> 768 -> 1024.
+    expect(historyShards(400, HELLO_WORKLOAD, a)).toBe(1024);
+    // Growth 1: 150 -> 42 for latency; 3 tasks x 32 = 96 -> 128.
+    expect(historyShards(150, HELLO_WORKLOAD, { ...a, shardGrowthFactor: 1 })).toBe(128);
+    // Never above 16384.
+    expect(historyShards(100000, HELLO_WORKLOAD, a)).toBe(16384);
+  });
+});
+
+describe('planCapacity', () => {
+  test('150 workflows/s (the reference ran 137 at P99 259 ms with 8 history tasks of 4 vCPU and 4,096 shards)', () => {
+    const p = planCapacity(150);
+    expect(p.numHistoryShards).toBe(512);
+    expect(p.services).toEqual({
+      frontend: { cpu: 1024, memoryMiB: 2048, desiredCount: 3 },
+      history: { cpu: 4096, memoryMiB: 8192, desiredCount: 3 },
+      matching: { cpu: 1024, memoryMiB: 2048, desiredCount: 2 },
+      worker: { cpu: 512, memoryMiB: 1024, desiredCount: 2 },
+    });
+    expect(p.dsql.statementsPerSecond).toBeCloseTo(14565, 6);
+    expect(p.dsql.roundTripsPerSecond).toBe(9150);
+    expect(p.dsql.commitsPerSecond).toBeCloseTo(1432.5, 6);
+    expect(p.dsql.busyConnections).toBeCloseTo(20.8875, 6);
+    expect(p.dsql.connectionPool).toBe(200); // 10 tasks x 20
+    expect(p.dsql.steadyNewConnectionsPerSecond).toBeCloseTo(0.0635, 4); // 200 / 3150 s
+    expect(p.dsql.startupNewConnectionsPerSecond).toBe(50); // 10 tasks x 5/s
+    expect(p.dsql.maxTasksStartingAtOnce).toBe(20); // min(100 / 5, 1000 / 20)
+    expect(p.opensearch).toEqual({ indexOpsPerSecond: 450, dataNodes: 3, volumeSizeGiB: 116 });
+  });
+
+  test('the latency floor at the reference\'s load is below the reference\'s measured P50 (197 ms)', () => {
+    expect(planCapacity(137).dsql.msPerWorkflow).toBeLessThan(197);
+  });
+
+  test('400 workflows/s', () => {
+    const p = planCapacity(400);
+    expect(p.numHistoryShards).toBe(1024);
+    expect(p.services).toEqual({
+      frontend: { cpu: 2048, memoryMiB: 4096, desiredCount: 3 },
+      history: { cpu: 4096, memoryMiB: 8192, desiredCount: 6 },
+      matching: { cpu: 2048, memoryMiB: 4096, desiredCount: 3 },
+      worker: { cpu: 512, memoryMiB: 1024, desiredCount: 2 },
+    });
+    expect(p.dsql.roundTripsPerSecond).toBe(24400);
+    expect(p.dsql.startupNewConnectionsPerSecond).toBe(70);
+    expect(p.opensearch).toEqual({ indexOpsPerSecond: 1200, dataNodes: 3, volumeSizeGiB: 308 });
+  });
+
+  test('OpenSearch data nodes grow with index operations in multiples of the zones', () => {
+    // 2,000 wf/s x 3 = 6,000 ops/s at 1,000 per node -> 6 nodes (multiple of 3).
+    expect(planCapacity(2000).opensearch.dataNodes).toBe(6);
+    // 2 zones: 450 ops/s -> 2 nodes.
+    expect(planCapacity(150, HELLO_WORKLOAD, { azCount: 2 }).opensearch.dataNodes).toBe(2);
+  });
+
+  test('a fleet whose simultaneous start exceeds 100 new connections/s is reported as such', () => {
+    const p = planCapacity(800); // 6 + 12 + 5 + 2 = 25 tasks x 5/s
+    expect(p.dsql.startupNewConnectionsPerSecond).toBe(125);
+  });
+
+  test('bad loads are refused', () => {
+    expect(() => planCapacity(0)).toThrow('workflows/s must be a positive number, got 0');
+    expect(() => planCapacity(Number.NaN)).toThrow('workflows/s must be a positive number');
+  });
+});
+
+describe('the medium and large presets are the model\'s answer for their target loads', () => {
+  test('target loads: medium 100, large 400 workflows/s', () => {
+    expect(PRESET_TARGET_WORKFLOWS_PER_SECOND).toEqual({ medium: 100, large: 400 });
+  });
+
+  test.each(['medium', 'large'] as const)('%s: task sizes and counts equal planCapacity(target)', (preset) => {
+    const { ui: _ui, ...roles } = SIZING_PRESETS[preset];
+    expect(roles).toEqual(planCapacity(PRESET_TARGET_WORKFLOWS_PER_SECOND[preset]).services);
+  });
+
+  test.each(['medium', 'large'] as const)('%s: autoscaling maximum equals the model at twice the target', (preset) => {
+    const doubled = planCapacity(2 * PRESET_TARGET_WORKFLOWS_PER_SECOND[preset]).services;
+    expect(AUTOSCALING_PRESETS[preset].maxCount).toEqual({ frontend: doubled.frontend.desiredCount, matching: doubled.matching.desiredCount });
+  });
+
+  test('the presets as written in the README', () => {
+    expect(SIZING_PRESETS.medium).toEqual({
+      frontend: { cpu: 1024, memoryMiB: 2048, desiredCount: 2 },
+      history: { cpu: 2048, memoryMiB: 4096, desiredCount: 3 },
+      matching: { cpu: 1024, memoryMiB: 2048, desiredCount: 2 },
+      worker: { cpu: 512, memoryMiB: 1024, desiredCount: 2 },
+      ui: { cpu: 256, memoryMiB: 512, desiredCount: 2 },
+    });
+    expect(SIZING_PRESETS.large).toEqual({
+      frontend: { cpu: 2048, memoryMiB: 4096, desiredCount: 3 },
+      history: { cpu: 4096, memoryMiB: 8192, desiredCount: 6 },
+      matching: { cpu: 2048, memoryMiB: 4096, desiredCount: 3 },
+      worker: { cpu: 512, memoryMiB: 1024, desiredCount: 2 },
+      ui: { cpu: 512, memoryMiB: 1024, desiredCount: 2 },
+    });
+    expect(AUTOSCALING_PRESETS.medium.maxCount).toEqual({ frontend: 3, matching: 3 });
+    expect(AUTOSCALING_PRESETS.large.maxCount).toEqual({ frontend: 6, matching: 5 });
+  });
+});
+
+describe('workload files', () => {
+  const valid = {
+    name: 'orders', statementsPerWorkflow: 300, roundTripsPerWorkflow: 180, commitsPerWorkflow: 30,
+    cpuSecondsPerWorkflow: { history: 0.1, frontend: 0.02, matching: 0.02, worker: 0.001 }, visibilityWritesPerWorkflow: 4,
+  };
+
+  test('a complete file is read', () => {
+    const w = parseWorkload(JSON.stringify(valid), 'orders.json');
+    expect(w.name).toBe('orders');
+    expect(dsqlMsPerWorkflow(w, DEFAULT_ASSUMPTIONS)).toBeCloseTo(420, 10); // 180 x 1.5 + 30 x 5
+  });
+
+  test('a missing or negative field is named', () => {
+    expect(() => parseWorkload(JSON.stringify({ ...valid, commitsPerWorkflow: -1 }), 'x')).toThrow('workload commitsPerWorkflow must be a number >= 0, got -1');
+    expect(() => parseWorkload(JSON.stringify({ ...valid, cpuSecondsPerWorkflow: { history: 0.1 } }), 'x')).toThrow('workload cpuSecondsPerWorkflow.frontend must be a number >= 0, got undefined');
+    expect(() => parseWorkload('{', 'x')).toThrow(/workload file is not valid JSON/);
+  });
+});
+
+describe('npm run capacity (bin/capacity.ts)', () => {
+  const tsx = path.join(REPO, 'node_modules', '.bin', 'tsx');
+  const run = (...args: string[]) => spawnSync(tsx, ['bin/capacity.ts', ...args], { cwd: REPO, encoding: 'utf8' });
+
+  test('prints shards, roles, DSQL and OpenSearch for --wps 150', () => {
+    const r = run('--wps', '150');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('numHistoryShards     512');
+    expect(r.stdout).toMatch(/history\s+4096\s+8192\s+3\s+8\.73/);
+    expect(r.stdout).toContain('round trips/s        9,150');
+    expect(r.stdout).toContain('50 when all tasks start at once; limit 100/s per cluster (within)');
+    expect(r.stdout).toContain('3 x r7g.large.search');
+  });
+
+  test('warns when a simultaneous start would pass 100 new connections/s; --json gives the plan', () => {
+    expect(run('--wps', '800').stdout).toContain('125 when all tasks start at once; limit 100/s per cluster -- OVER: start at most 20 tasks at once');
+    const plan = JSON.parse(run('--wps', '400', '--json').stdout);
+    expect(plan.numHistoryShards).toBe(1024);
+  });
+
+  test('a workload file and assumption flags are used; bad input exits 1 with a message', () => {
+    const file = path.join(tempDir('capacity'), 'w.json');
+    fs.writeFileSync(file, JSON.stringify({
+      name: 'heavy', statementsPerWorkflow: 300, roundTripsPerWorkflow: 180, commitsPerWorkflow: 30,
+      cpuSecondsPerWorkflow: { history: 0.1, frontend: 0.02, matching: 0.02, worker: 0.001 }, visibilityWritesPerWorkflow: 4,
+    }));
+    const r = run('--wps', '100', '--workload', file, '--commit-ms', '20');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('persistence ms/wf    870'); // 180 x 1.5 + 30 x 20
+    const bad = run('--wps', 'fast');
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('--wps must be a positive number of workflows/s');
+  });
+});
