@@ -52,11 +52,14 @@ function formatPlan(plan: CapacityPlan, workload: WorkloadProfile): string {
     `(sized for ${a.targetCpuUtilization * 100} % CPU; frontend and matching autoscale on CPU above these counts, history and worker stay fixed)`,
     '',
     'DSQL',
-    `  statements/s         ${f1(d.statementsPerSecond)}`,
+    `  statements/s         ${f1(d.statementsPerSecond)}  (+ at most ${f1(d.shardUpkeepStatementsPerSecond)} for the shards' upkeep, ${plan.numHistoryShards} x ${a.idleStatementsPerShardPerSecond})`,
     `  round trips/s        ${f1(d.roundTripsPerSecond)}`,
     `  commits/s            ${f1(d.commitsPerSecond)}`,
     `  persistence ms/wf    ${f1(d.msPerWorkflow)}  (${workload.roundTripsPerWorkflow} round trips x ${a.roundTripMs} ms + ${f1(workload.commitsPerWorkflow)} commits x ${a.commitMs} ms: latency floor of one workflow)`,
-    `  connections          ${f1(d.busyConnections)} busy on average of ${d.connectionPool} open (${a.maxConnsPerTask} per task); limit ${DSQL_LIMITS.connections.toLocaleString('en-US')} per cluster`,
+    `  connections          ${f1(d.busyConnections)} busy on average of ${d.connectionPool} open (${a.maxConnsPerTask} per task); limit ${DSQL_LIMITS.connections.toLocaleString('en-US')} per cluster`
+      + (d.connectionPool > DSQL_LIMITS.connections ? ' -- OVER: ask for a higher limit or lower DSQL_MAX_CONNS' : ''),
+    `  per history task     ${f1(d.busyConnectionsPerHistoryTask)} busy of ${a.maxConnsPerTask}`
+      + (d.busyConnectionsPerHistoryTask > a.maxConnsPerTask / 2 ? ' -- more than half: raise DSQL_MAX_CONNS or use more history tasks' : ' (under half)'),
     `  new connections/s    ${d.steadyNewConnectionsPerSecond.toFixed(2)} steady (age limit), ${d.startupNewConnectionsPerSecond} when all tasks start at once; limit ${DSQL_LIMITS.newConnectionsPerSecond}/s per cluster`
       + (d.startupNewConnectionsPerSecond > DSQL_LIMITS.newConnectionsPerSecond
         ? ` -- OVER: start at most ${d.maxTasksStartingAtOnce} tasks at once or lower DSQL_CONNECT_RATE` : ' (within)'),

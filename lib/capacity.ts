@@ -91,6 +91,11 @@ export interface CapacityAssumptions {
   readonly connectBurstPerTask: number;
   /** Mean connection age before the plugin replaces it, seconds (55 min minus up to 5 min jitter). */
   readonly meanConnectionAgeSeconds: number;
+  /**
+   * Statements per second one shard costs with no workflow running (queues, shard upkeep), an upper
+   * bound: the benchmark's idle window measured at most 6.0 statements/s in total with 4 shards.
+   */
+  readonly idleStatementsPerShardPerSecond: number;
   /** Visibility retention (namespace retention), days. */
   readonly retentionDays: number;
   /** Stored size of one visibility document, KiB. */
@@ -114,6 +119,7 @@ export const DEFAULT_ASSUMPTIONS: CapacityAssumptions = {
   connectRatePerTask: 5,
   connectBurstPerTask: 20,
   meanConnectionAgeSeconds: 52.5 * 60,
+  idleStatementsPerShardPerSecond: 6.0 / 4,
   retentionDays: 7,
   visibilityDocKiB: 1,
   indexOpsPerDataNode: 1000,
@@ -224,8 +230,12 @@ export interface CapacityPlan {
     readonly commitsPerSecond: number;
     /** Persistence time of one workflow in sequence, ms (latency floor). */
     readonly msPerWorkflow: number;
+    /** Statements per second the shards cost with no workflow running (upper bound). */
+    readonly shardUpkeepStatementsPerSecond: number;
     /** Connections busy on average (Little's law: workflows/s × seconds of DSQL time per workflow). */
     readonly busyConnections: number;
+    /** Of those, per history task if history did all the DSQL work (conservative); compare with maxConnsPerTask. */
+    readonly busyConnectionsPerHistoryTask: number;
     /** Connections the server tasks may open: tasks × maxConnsPerTask. */
     readonly connectionPool: number;
     /** New connections/s in steady state (connections replaced at their age limit). */
@@ -283,7 +293,9 @@ export function planCapacity(wps: number, workload: WorkloadProfile = HELLO_WORK
       roundTripsPerSecond: wps * workload.roundTripsPerWorkflow,
       commitsPerSecond: wps * workload.commitsPerWorkflow,
       msPerWorkflow: ms,
+      shardUpkeepStatementsPerSecond: shards * a.idleStatementsPerShardPerSecond,
       busyConnections: wps * (ms / 1000),
+      busyConnectionsPerHistoryTask: (wps * (ms / 1000)) / services.history.desiredCount,
       connectionPool: pool,
       steadyNewConnectionsPerSecond: pool / a.meanConnectionAgeSeconds,
       startupNewConnectionsPerSecond: tasks * a.connectRatePerTask,

@@ -35,7 +35,7 @@ describe('calibration: the hello workload is what docs/benchmarks.md measured', 
     expect(DEFAULT_ASSUMPTIONS).toMatchObject({
       roundTripMs: 1.5, commitMs: 5, targetCpuUtilization: 0.6, maxShardUtilization: 0.5, shardGrowthFactor: 4,
       minShardsPerHistoryTask: 32, minTasksPerRole: 2, maxConnsPerTask: 20, connectRatePerTask: 5, connectBurstPerTask: 20,
-      meanConnectionAgeSeconds: 3150,
+      meanConnectionAgeSeconds: 3150, idleStatementsPerShardPerSecond: 1.5,
     });
   });
 });
@@ -101,6 +101,8 @@ describe('planCapacity', () => {
     expect(p.dsql.roundTripsPerSecond).toBe(9150);
     expect(p.dsql.commitsPerSecond).toBeCloseTo(1432.5, 6);
     expect(p.dsql.busyConnections).toBeCloseTo(20.8875, 6);
+    expect(p.dsql.busyConnectionsPerHistoryTask).toBeCloseTo(6.9625, 6); // 20.8875 / 3
+    expect(p.dsql.shardUpkeepStatementsPerSecond).toBe(768); // 512 x 1.5
     expect(p.dsql.connectionPool).toBe(200); // 10 tasks x 20
     expect(p.dsql.steadyNewConnectionsPerSecond).toBeCloseTo(0.0635, 4); // 200 / 3150 s
     expect(p.dsql.startupNewConnectionsPerSecond).toBe(50); // 10 tasks x 5/s
@@ -136,6 +138,12 @@ describe('planCapacity', () => {
   test('a fleet whose simultaneous start exceeds 100 new connections/s is reported as such', () => {
     const p = planCapacity(800); // 6 + 12 + 5 + 2 = 25 tasks x 5/s
     expect(p.dsql.startupNewConnectionsPerSecond).toBe(125);
+  });
+
+  test('slower round trips fill the history tasks\' connection pools: 4 ms at 400 wf/s is 19.5 busy of 20 per task', () => {
+    const p = planCapacity(400, HELLO_WORKLOAD, { roundTripMs: 4 });
+    expect(p.dsql.msPerWorkflow).toBeCloseTo(291.75, 10); // 61 x 4 + 9.55 x 5
+    expect(p.dsql.busyConnectionsPerHistoryTask).toBeCloseTo(19.45, 6); // 400 x 0.29175 / 6
   });
 
   test('bad loads are refused', () => {
@@ -214,6 +222,7 @@ describe('npm run capacity (bin/capacity.ts)', () => {
 
   test('warns when a simultaneous start would pass 100 new connections/s; --json gives the plan', () => {
     expect(run('--wps', '800').stdout).toContain('125 when all tasks start at once; limit 100/s per cluster -- OVER: start at most 20 tasks at once');
+    expect(run('--wps', '400', '--round-trip-ms', '4').stdout).toContain('per history task     19.5 busy of 20 -- more than half: raise DSQL_MAX_CONNS or use more history tasks');
     const plan = JSON.parse(run('--wps', '400', '--json').stdout);
     expect(plan.numHistoryShards).toBe(1024);
   });
