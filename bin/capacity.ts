@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import {
   CapacityAssumptions, CapacityPlan, DSQL_LIMITS, HELLO_WORKLOAD, parseWorkload, planCapacity, WorkloadProfile,
 } from '../lib/capacity';
+import { FIXED_ROLE_REASONS } from '../lib/scaling';
 
 /** Flags that override one assumption, with the assumption they set. */
 const ASSUMPTION_FLAGS: Record<string, keyof CapacityAssumptions> = {
@@ -50,6 +51,7 @@ function formatPlan(plan: CapacityPlan, workload: WorkloadProfile): string {
       return `${r.padEnd(10)} ${String(s.cpu).padStart(9)}  ${String(s.memoryMiB).padStart(10)}  ${String(s.desiredCount).padStart(5)}  ${plan.vcpuNeeded[r].toFixed(2).padStart(11)}`;
     }),
     `(sized for ${a.targetCpuUtilization * 100} % CPU; frontend and matching autoscale on CPU above these counts, history and worker stay fixed)`,
+    ...Object.entries(FIXED_ROLE_REASONS).map(([role, why]) => `  ${role} fixed: ${why}`),
     '',
     'DSQL',
     `  statements/s         ${f1(d.statementsPerSecond)}  (+ at most ${f1(d.shardUpkeepStatementsPerSecond)} for the shards' upkeep, ${plan.numHistoryShards} x ${a.idleStatementsPerShardPerSecond})`,
