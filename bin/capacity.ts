@@ -57,7 +57,7 @@ function formatPlan(plan: CapacityPlan, workload: WorkloadProfile): string {
     `  statements/s         ${f1(d.statementsPerSecond)}  (+ at most ${f1(d.shardUpkeepStatementsPerSecond)} for the shards' upkeep, ${plan.numHistoryShards} x ${a.idleStatementsPerShardPerSecond})`,
     `  round trips/s        ${f1(d.roundTripsPerSecond)}`,
     `  commits/s            ${f1(d.commitsPerSecond)}`,
-    `  persistence ms/wf    ${f1(d.msPerWorkflow)}  (${workload.roundTripsPerWorkflow} round trips x ${a.roundTripMs} ms + ${f1(workload.commitsPerWorkflow)} commits x ${a.commitMs} ms: latency floor of one workflow)`,
+    `  persistence ms/wf    ${f1(d.msPerWorkflow)}  (${workload.roundTripsPerWorkflow} round trips x ${a.roundTripMs} ms + ${+workload.commitsPerWorkflow.toFixed(2)} commits x ${a.commitMs} ms: latency floor of one workflow)`,
     `  connections          ${f1(d.busyConnections)} busy on average of ${d.connectionPool} open (${a.maxConnsPerTask} per task); limit ${DSQL_LIMITS.connections.toLocaleString('en-US')} per cluster`
       + (d.connectionPool > DSQL_LIMITS.connections ? ' -- OVER: ask for a higher limit or lower DSQL_MAX_CONNS' : ''),
     `  per history task     ${f1(d.busyConnectionsPerHistoryTask)} busy of ${a.maxConnsPerTask}`

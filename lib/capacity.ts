@@ -29,10 +29,11 @@ export interface WorkloadProfile {
 
 /**
  * Total CPU time of all four roles per hello workflow, an upper bound in vCPU-seconds: the all-in-one
- * server ran 39.0 workflows/s (ours-pg, concurrency 50, docs/benchmarks.md) on a 2-vCPU machine that
- * it shared with PostgreSQL, OpenSearch and the SDK worker, so it used at most 2 / 39.0 vCPU-s each.
+ * server ran 43.6 workflows/s (ours-pg, concurrency 50, docs/benchmarks.md, 2026-11-25) on a 2-vCPU
+ * machine that it shared with PostgreSQL, OpenSearch and the SDK worker, so it used at most
+ * 2 / 43.6 vCPU-s each.
  */
-export const HELLO_CPU_SECONDS_UPPER_BOUND = 2 / 39.0;
+export const HELLO_CPU_SECONDS_UPPER_BOUND = 2 / 43.6;
 
 /**
  * How the CPU of one workflow splits over the roles: the proportions of the reference deployment
@@ -47,17 +48,18 @@ export const ROLE_CPU_SHARE: Readonly<Record<TemporalRole, number>> = {
 };
 
 /**
- * The hello-activity workload of `npm run bench` (one workflow, one activity), with pipelining on.
- * Statements 97.1 and BEGIN/COMMIT 19.1 per workflow are the highest of the ours-dsql runs in
- * docs/benchmarks.md (so 9.55 transactions); round trips 61 is the top of the measured 52-61 with
- * the plugin's pipelining (98 without it).
+ * The hello-activity workload of `npm run bench` (one workflow, one activity), with pipelining on,
+ * from docs/benchmarks.md (2026-11-25, the highest of the runs): 54.2 client round trips per
+ * workflow (97.9 with pipelining off); 97.2 statements and 18.1 BEGIN/COMMIT (so 9.05 write
+ * transactions), counted with pipelining off because pg_stat_statements misses pipelined
+ * BEGIN/COMMIT (pipelining changes neither which statements run nor their order).
  */
 export const HELLO_WORKLOAD: WorkloadProfile = {
   name: 'hello',
-  source: 'docs/benchmarks.md (hello-activity, ours-dsql, pipelining on); CPU: upper bound from ours-pg at 39.0 wf/s on 2 vCPU, split like the reference deployment',
-  statementsPerWorkflow: 97.1,
-  roundTripsPerWorkflow: 61,
-  commitsPerWorkflow: 19.1 / 2,
+  source: 'docs/benchmarks.md 2026-11-25 (hello-activity, ours-dsql, pipelining on); CPU: upper bound from ours-pg at 43.6 wf/s on 2 vCPU, split like the reference deployment',
+  statementsPerWorkflow: 97.2,
+  roundTripsPerWorkflow: 54.2,
+  commitsPerWorkflow: 18.1 / 2,
   cpuSecondsPerWorkflow: {
     history: HELLO_CPU_SECONDS_UPPER_BOUND * ROLE_CPU_SHARE.history,
     frontend: HELLO_CPU_SECONDS_UPPER_BOUND * ROLE_CPU_SHARE.frontend,
@@ -93,7 +95,7 @@ export interface CapacityAssumptions {
   readonly meanConnectionAgeSeconds: number;
   /**
    * Statements per second one shard costs with no workflow running (queues, shard upkeep), an upper
-   * bound: the benchmark's idle window measured at most 6.0 statements/s in total with 4 shards.
+   * bound: ours-dsql's idle windows measured at most 11.0 statements/s in total with 4 shards.
    */
   readonly idleStatementsPerShardPerSecond: number;
   /** Visibility retention (namespace retention), days. */
@@ -119,7 +121,7 @@ export const DEFAULT_ASSUMPTIONS: CapacityAssumptions = {
   connectRatePerTask: 5,
   connectBurstPerTask: 20,
   meanConnectionAgeSeconds: 52.5 * 60,
-  idleStatementsPerShardPerSecond: 6.0 / 4,
+  idleStatementsPerShardPerSecond: 11.0 / 4,
   retentionDays: 7,
   visibilityDocKiB: 1,
   indexOpsPerDataNode: 1000,
@@ -208,6 +210,16 @@ export function historyShards(wps: number, w: WorkloadProfile, a: CapacityAssump
   const forLatency = Math.ceil(grown / workflowsPerShard(w, a));
   const forSpread = a.minShardsPerHistoryTask * roleSizing('history', grown, w, a).desiredCount;
   return Math.min(MAX_SHARDS, nextPowerOfTwo(Math.max(forLatency, forSpread)));
+}
+
+/**
+ * Most tasks autoscaling may run for a role whose task size is fixed (a preset's): enough tasks of
+ * `cpu` units for the vCPU the role needs at `peakWps`, and at least one above `minCount` for load the
+ * model does not see (idle pollers, bursts): `max(minCount + 1, ceil(vcpuNeeded / (cpu / 1024)))`.
+ */
+export function autoscalingMaxCount(role: TemporalRole, cpu: number, minCount: number, peakWps: number, w: WorkloadProfile = HELLO_WORKLOAD,
+  a: CapacityAssumptions = DEFAULT_ASSUMPTIONS): number {
+  return Math.max(minCount + 1, Math.ceil(vcpuNeeded(role, peakWps, w, a) / (cpu / 1024) - 1e-9));
 }
 
 /** The model's answer for one target load. */

@@ -61,7 +61,7 @@ export const SIZING_PRESETS: Readonly<Record<SizingPreset, Readonly<Record<Platf
   large: {
     frontend: { cpu: 2048, memoryMiB: 4096, desiredCount: 3 },
     history: { cpu: 4096, memoryMiB: 8192, desiredCount: 6 },
-    matching: { cpu: 2048, memoryMiB: 4096, desiredCount: 3 },
+    matching: { cpu: 1024, memoryMiB: 2048, desiredCount: 4 },
     worker: { cpu: 512, memoryMiB: 1024, desiredCount: 2 },
     ui: { cpu: 512, memoryMiB: 1024, desiredCount: 2 },
   },
@@ -168,7 +168,7 @@ export interface AutoscalingInput {
   readonly enabled?: boolean;
   /** Target average CPU utilisation, percent (20-90). @default 60 */
   readonly targetCpuPercent?: number;
-  /** Most tasks of frontend and matching (the least is `services.<role>.desiredCount`). @default - the preset's (README, Sizing presets) */
+  /** Most tasks of frontend and matching (the least is `services.<role>.desiredCount`). @default - the preset's (README, Sizing presets), at least desiredCount + 1 */
   readonly maxCount?: Partial<Record<AutoscaledRole, number>>;
   /** Seconds between scale-outs (0-3600). @default - the preset's: 120 small, 60 medium and large */
   readonly scaleOutCooldownSeconds?: number;
@@ -426,7 +426,7 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
   const roles = {} as Record<AutoscaledRole, { minCount: number; maxCount: number }>;
   for (const role of AUTOSCALED_ROLES) {
     const minCount = services[role].desiredCount;
-    const maxCount = int(p(`autoscaling.maxCount.${role}`), maxIn[role] === undefined ? Math.max(asPreset.maxCount[role], minCount) : maxIn[role], 1, 100);
+    const maxCount = int(p(`autoscaling.maxCount.${role}`), maxIn[role] === undefined ? Math.min(100, Math.max(asPreset.maxCount[role], minCount + 1)) : maxIn[role], 1, 100);
     if (autoscalingEnabled && minCount < 1) {
       throw new ConfigError(p(`services.${role}.desiredCount`), minCount, 'at least 1 with autoscaling (zero tasks report no CPU, so nothing would ever scale out), or set autoscaling.enabled: false');
     }

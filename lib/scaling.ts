@@ -65,9 +65,10 @@ export interface AutoscalingPreset {
 export const DEFAULT_TARGET_CPU_PERCENT = 60;
 
 /**
- * Autoscaling per sizing preset. `medium` and `large`: `maxCount` is the capacity model's task count at
- * twice the preset's target load (`planCapacity(2 × PRESET_TARGET_WORKFLOWS_PER_SECOND[preset])`, pinned
- * by test/cdk/capacity.test.ts); `small` (development) may double its single task. Scale-out after 60 s
+ * Autoscaling per sizing preset. `medium` and `large`: `maxCount` is how many of the preset's tasks the
+ * capacity model needs at twice the preset's target load, at least one above the minimum
+ * (`autoscalingMaxCount`, lib/capacity.ts, pinned by test/cdk/capacity.test.ts); `small`
+ * (development) may double its single task. Scale-out after 60 s
  * (a task takes up to its 180 s health check start period to serve, so waiting longer only adds lag),
  * scale-in slowly: every matching scale-in moves task queue partitions, every frontend scale-in drains
  * long polls for 65 s.
@@ -75,7 +76,7 @@ export const DEFAULT_TARGET_CPU_PERCENT = 60;
 export const AUTOSCALING_PRESETS: Readonly<Record<SizingPreset, AutoscalingPreset>> = {
   small: { maxCount: { frontend: 2, matching: 2 }, scaleOutCooldownSeconds: 120, scaleInCooldownSeconds: 900 },
   medium: { maxCount: { frontend: 3, matching: 3 }, scaleOutCooldownSeconds: 60, scaleInCooldownSeconds: 600 },
-  large: { maxCount: { frontend: 6, matching: 5 }, scaleOutCooldownSeconds: 60, scaleInCooldownSeconds: 300 },
+  large: { maxCount: { frontend: 6, matching: 8 }, scaleOutCooldownSeconds: 60, scaleInCooldownSeconds: 300 },
 };
 
 /**

@@ -7,7 +7,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import {
-  DEFAULT_ASSUMPTIONS, dsqlMsPerWorkflow, HELLO_WORKLOAD, historyShards, nextPowerOfTwo, parseWorkload, planCapacity,
+  autoscalingMaxCount, DEFAULT_ASSUMPTIONS, dsqlMsPerWorkflow, HELLO_WORKLOAD, historyShards, nextPowerOfTwo, parseWorkload, planCapacity,
   roleSizing, taskCpuUnits, vcpuNeeded, workflowsPerShard,
 } from '../../lib/capacity';
 import { SIZING_PRESETS } from '../../lib/config';
@@ -16,26 +16,26 @@ import { REPO, tempDir } from './helpers';
 
 describe('calibration: the hello workload is what docs/benchmarks.md measured', () => {
   test('statements, round trips, commits, visibility writes per workflow', () => {
-    expect(HELLO_WORKLOAD.statementsPerWorkflow).toBe(97.1);
-    expect(HELLO_WORKLOAD.roundTripsPerWorkflow).toBe(61);
-    expect(HELLO_WORKLOAD.commitsPerWorkflow).toBeCloseTo(9.55, 10);
+    expect(HELLO_WORKLOAD.statementsPerWorkflow).toBe(97.2);
+    expect(HELLO_WORKLOAD.roundTripsPerWorkflow).toBe(54.2);
+    expect(HELLO_WORKLOAD.commitsPerWorkflow).toBeCloseTo(9.05, 10);
     expect(HELLO_WORKLOAD.visibilityWritesPerWorkflow).toBe(3);
   });
 
-  test('CPU per workflow: 2 vCPU / 39.0 wf/s split 32:8:6:1 (history:frontend:matching:worker)', () => {
+  test('CPU per workflow: 2 vCPU / 43.6 wf/s split 32:8:6:1 (history:frontend:matching:worker)', () => {
     const c = HELLO_WORKLOAD.cpuSecondsPerWorkflow;
-    expect(c.history).toBeCloseTo(0.0349155, 6);
-    expect(c.frontend).toBeCloseTo(0.0087289, 6);
-    expect(c.matching).toBeCloseTo(0.0065466, 6);
-    expect(c.worker).toBeCloseTo(0.0010911, 6);
-    expect(c.history + c.frontend + c.matching + c.worker).toBeCloseTo(0.0512821, 6);
+    expect(c.history).toBeCloseTo(0.0312317, 6);
+    expect(c.frontend).toBeCloseTo(0.0078079, 6);
+    expect(c.matching).toBeCloseTo(0.0058559, 6);
+    expect(c.worker).toBeCloseTo(0.0009760, 6);
+    expect(c.history + c.frontend + c.matching + c.worker).toBeCloseTo(0.0458716, 6);
   });
 
   test('default assumptions: DSQL single-Region latency profile 1.5 ms / 5 ms, 60 % CPU, shards half busy at most, 4x growth', () => {
     expect(DEFAULT_ASSUMPTIONS).toMatchObject({
       roundTripMs: 1.5, commitMs: 5, targetCpuUtilization: 0.6, maxShardUtilization: 0.5, shardGrowthFactor: 4,
       minShardsPerHistoryTask: 32, minTasksPerRole: 2, maxConnsPerTask: 20, connectRatePerTask: 5, connectBurstPerTask: 20,
-      meanConnectionAgeSeconds: 3150, idleStatementsPerShardPerSecond: 1.5,
+      meanConnectionAgeSeconds: 3150, idleStatementsPerShardPerSecond: 2.75,
     });
   });
 });
@@ -44,13 +44,13 @@ describe('formulas', () => {
   const a = DEFAULT_ASSUMPTIONS;
 
   test('DSQL ms per workflow = round trips x 1.5 + commits x 5', () => {
-    expect(dsqlMsPerWorkflow(HELLO_WORKLOAD, a)).toBeCloseTo(139.25, 10); // 61 x 1.5 + 9.55 x 5
-    expect(dsqlMsPerWorkflow({ ...HELLO_WORKLOAD, roundTripsPerWorkflow: 98 }, a)).toBeCloseTo(194.75, 10); // without pipelining
-    expect(dsqlMsPerWorkflow(HELLO_WORKLOAD, { roundTripMs: 1.5, commitMs: 20 })).toBeCloseTo(282.5, 10); // multi-Region commit
+    expect(dsqlMsPerWorkflow(HELLO_WORKLOAD, a)).toBeCloseTo(126.55, 10); // 54.2 x 1.5 + 9.05 x 5
+    expect(dsqlMsPerWorkflow({ ...HELLO_WORKLOAD, roundTripsPerWorkflow: 97.9 }, a)).toBeCloseTo(192.1, 10); // without pipelining
+    expect(dsqlMsPerWorkflow(HELLO_WORKLOAD, { roundTripMs: 1.5, commitMs: 20 })).toBeCloseTo(262.3, 10); // multi-Region commit
   });
 
-  test('workflows per shard = 0.5 / 0.13925 s', () => {
-    expect(workflowsPerShard(HELLO_WORKLOAD, a)).toBeCloseTo(3.59066, 4);
+  test('workflows per shard = 0.5 / 0.12655 s', () => {
+    expect(workflowsPerShard(HELLO_WORKLOAD, a)).toBeCloseTo(3.95101, 4);
   });
 
   test('next power of two', () => {
@@ -58,8 +58,8 @@ describe('formulas', () => {
   });
 
   test('vCPU needed = wps x cpu-seconds per workflow / 0.6', () => {
-    expect(vcpuNeeded('history', 150, HELLO_WORKLOAD, a)).toBeCloseTo(8.72888, 4);
-    expect(vcpuNeeded('frontend', 400, HELLO_WORKLOAD, a)).toBeCloseTo(5.81926, 4);
+    expect(vcpuNeeded('history', 150, HELLO_WORKLOAD, a)).toBeCloseTo(7.80793, 4);
+    expect(vcpuNeeded('frontend', 400, HELLO_WORKLOAD, a)).toBeCloseTo(5.20528, 4);
   });
 
   test('task sizes step up with the vCPU needed', () => {
@@ -70,17 +70,18 @@ describe('formulas', () => {
   });
 
   test('role sizing: memory 2 GiB per vCPU, at least 2 tasks, worker fixed', () => {
-    expect(roleSizing('history', 150, HELLO_WORKLOAD, a)).toEqual({ cpu: 4096, memoryMiB: 8192, desiredCount: 3 }); // 8.73 / 4
+    expect(roleSizing('history', 150, HELLO_WORKLOAD, a)).toEqual({ cpu: 2048, memoryMiB: 4096, desiredCount: 4 }); // 7.81 / 2
+    expect(roleSizing('history', 200, HELLO_WORKLOAD, a)).toEqual({ cpu: 4096, memoryMiB: 8192, desiredCount: 3 }); // 10.41 / 4
     expect(roleSizing('history', 1, HELLO_WORKLOAD, a)).toEqual({ cpu: 1024, memoryMiB: 2048, desiredCount: 2 });
     expect(roleSizing('worker', 10000, HELLO_WORKLOAD, a)).toEqual({ cpu: 512, memoryMiB: 1024, desiredCount: 2 });
   });
 
   test('shards: next power of two of max(grown load / per-shard rate, 32 x history tasks at the grown load)', () => {
-    // 150: grown 600 -> latency ceil(167.1) = 168; history at 600 needs 34.9 vCPU = 9 tasks of 4 -> 288 -> 512.
-    expect(historyShards(150, HELLO_WORKLOAD, a)).toBe(512);
-    // 400: grown 1600 -> 446; 93.1 vCPU = 24 tasks -> 768 -> 1024.
+    // 150: grown 600 -> latency ceil(151.9) = 152; history at 600 needs 31.2 vCPU = 8 tasks of 4 -> 256 -> 256.
+    expect(historyShards(150, HELLO_WORKLOAD, a)).toBe(256);
+    // 400: grown 1600 -> 405; 83.3 vCPU = 21 tasks -> 672 -> 1024.
     expect(historyShards(400, HELLO_WORKLOAD, a)).toBe(1024);
-    // Growth 1: 150 -> 42 for latency; 3 tasks x 32 = 96 -> 128.
+    // Growth 1: 150 -> 38 for latency; 4 tasks x 32 = 128 -> 128.
     expect(historyShards(150, HELLO_WORKLOAD, { ...a, shardGrowthFactor: 1 })).toBe(128);
     // Never above 16384.
     expect(historyShards(100000, HELLO_WORKLOAD, a)).toBe(16384);
@@ -90,19 +91,19 @@ describe('formulas', () => {
 describe('planCapacity', () => {
   test('150 workflows/s (the reference ran 137 at P99 259 ms with 8 history tasks of 4 vCPU and 4,096 shards)', () => {
     const p = planCapacity(150);
-    expect(p.numHistoryShards).toBe(512);
+    expect(p.numHistoryShards).toBe(256);
     expect(p.services).toEqual({
-      frontend: { cpu: 1024, memoryMiB: 2048, desiredCount: 3 },
-      history: { cpu: 4096, memoryMiB: 8192, desiredCount: 3 },
+      frontend: { cpu: 1024, memoryMiB: 2048, desiredCount: 2 },
+      history: { cpu: 2048, memoryMiB: 4096, desiredCount: 4 },
       matching: { cpu: 1024, memoryMiB: 2048, desiredCount: 2 },
       worker: { cpu: 512, memoryMiB: 1024, desiredCount: 2 },
     });
-    expect(p.dsql.statementsPerSecond).toBeCloseTo(14565, 6);
-    expect(p.dsql.roundTripsPerSecond).toBe(9150);
-    expect(p.dsql.commitsPerSecond).toBeCloseTo(1432.5, 6);
-    expect(p.dsql.busyConnections).toBeCloseTo(20.8875, 6);
-    expect(p.dsql.busyConnectionsPerHistoryTask).toBeCloseTo(6.9625, 6); // 20.8875 / 3
-    expect(p.dsql.shardUpkeepStatementsPerSecond).toBe(768); // 512 x 1.5
+    expect(p.dsql.statementsPerSecond).toBeCloseTo(14580, 6);
+    expect(p.dsql.roundTripsPerSecond).toBeCloseTo(8130, 6);
+    expect(p.dsql.commitsPerSecond).toBeCloseTo(1357.5, 6);
+    expect(p.dsql.busyConnections).toBeCloseTo(18.9825, 6);
+    expect(p.dsql.busyConnectionsPerHistoryTask).toBeCloseTo(4.745625, 6); // 18.9825 / 4
+    expect(p.dsql.shardUpkeepStatementsPerSecond).toBe(704); // 256 x 2.75
     expect(p.dsql.connectionPool).toBe(200); // 10 tasks x 20
     expect(p.dsql.steadyNewConnectionsPerSecond).toBeCloseTo(0.0635, 4); // 200 / 3150 s
     expect(p.dsql.startupNewConnectionsPerSecond).toBe(50); // 10 tasks x 5/s
@@ -120,11 +121,11 @@ describe('planCapacity', () => {
     expect(p.services).toEqual({
       frontend: { cpu: 2048, memoryMiB: 4096, desiredCount: 3 },
       history: { cpu: 4096, memoryMiB: 8192, desiredCount: 6 },
-      matching: { cpu: 2048, memoryMiB: 4096, desiredCount: 3 },
+      matching: { cpu: 1024, memoryMiB: 2048, desiredCount: 4 },
       worker: { cpu: 512, memoryMiB: 1024, desiredCount: 2 },
     });
-    expect(p.dsql.roundTripsPerSecond).toBe(24400);
-    expect(p.dsql.startupNewConnectionsPerSecond).toBe(70);
+    expect(p.dsql.roundTripsPerSecond).toBeCloseTo(21680, 6);
+    expect(p.dsql.startupNewConnectionsPerSecond).toBe(75); // 15 tasks x 5
     expect(p.opensearch).toEqual({ indexOpsPerSecond: 1200, dataNodes: 3, volumeSizeGiB: 308 });
   });
 
@@ -136,14 +137,14 @@ describe('planCapacity', () => {
   });
 
   test('a fleet whose simultaneous start exceeds 100 new connections/s is reported as such', () => {
-    const p = planCapacity(800); // 6 + 12 + 5 + 2 = 25 tasks x 5/s
-    expect(p.dsql.startupNewConnectionsPerSecond).toBe(125);
+    const p = planCapacity(800); // 6 + 11 + 4 + 2 = 23 tasks x 5/s
+    expect(p.dsql.startupNewConnectionsPerSecond).toBe(115);
   });
 
-  test('slower round trips fill the history tasks\' connection pools: 4 ms at 400 wf/s is 19.5 busy of 20 per task', () => {
+  test('slower round trips fill the history tasks\' connection pools: 4 ms at 400 wf/s is 17.5 busy of 20 per task', () => {
     const p = planCapacity(400, HELLO_WORKLOAD, { roundTripMs: 4 });
-    expect(p.dsql.msPerWorkflow).toBeCloseTo(291.75, 10); // 61 x 4 + 9.55 x 5
-    expect(p.dsql.busyConnectionsPerHistoryTask).toBeCloseTo(19.45, 6); // 400 x 0.29175 / 6
+    expect(p.dsql.msPerWorkflow).toBeCloseTo(262.05, 10); // 54.2 x 4 + 9.05 x 5
+    expect(p.dsql.busyConnectionsPerHistoryTask).toBeCloseTo(17.47, 6); // 400 x 0.26205 / 6
   });
 
   test('bad loads are refused', () => {
@@ -162,9 +163,20 @@ describe('the medium and large presets are the model\'s answer for their target 
     expect(roles).toEqual(planCapacity(PRESET_TARGET_WORKFLOWS_PER_SECOND[preset]).services);
   });
 
-  test.each(['medium', 'large'] as const)('%s: autoscaling maximum equals the model at twice the target', (preset) => {
-    const doubled = planCapacity(2 * PRESET_TARGET_WORKFLOWS_PER_SECOND[preset]).services;
-    expect(AUTOSCALING_PRESETS[preset].maxCount).toEqual({ frontend: doubled.frontend.desiredCount, matching: doubled.matching.desiredCount });
+  test.each(['medium', 'large'] as const)('%s: autoscaling maximum is the preset\'s tasks the model needs at twice the target', (preset) => {
+    const s = SIZING_PRESETS[preset];
+    const peak = 2 * PRESET_TARGET_WORKFLOWS_PER_SECOND[preset];
+    expect(AUTOSCALING_PRESETS[preset].maxCount).toEqual({
+      frontend: autoscalingMaxCount('frontend', s.frontend.cpu, s.frontend.desiredCount, peak),
+      matching: autoscalingMaxCount('matching', s.matching.cpu, s.matching.desiredCount, peak),
+    });
+  });
+
+  test('autoscaling maximum: ceil(vCPU needed at the peak / task vCPU), at least one above the minimum', () => {
+    expect(autoscalingMaxCount('matching', 1024, 4, 800)).toBe(8); // 7.81 vCPU in 1-vCPU tasks
+    expect(autoscalingMaxCount('frontend', 2048, 3, 800)).toBe(6); // 10.41 vCPU in 2-vCPU tasks
+    expect(autoscalingMaxCount('matching', 1024, 2, 200)).toBe(3); // 1.95 vCPU = 2 tasks, but one above the minimum of 2
+    expect(autoscalingMaxCount('frontend', 1024, 5, 200)).toBe(6); // 2.60 vCPU, but the minimum is 5
   });
 
   test('the presets as written in the README', () => {
@@ -178,12 +190,12 @@ describe('the medium and large presets are the model\'s answer for their target 
     expect(SIZING_PRESETS.large).toEqual({
       frontend: { cpu: 2048, memoryMiB: 4096, desiredCount: 3 },
       history: { cpu: 4096, memoryMiB: 8192, desiredCount: 6 },
-      matching: { cpu: 2048, memoryMiB: 4096, desiredCount: 3 },
+      matching: { cpu: 1024, memoryMiB: 2048, desiredCount: 4 },
       worker: { cpu: 512, memoryMiB: 1024, desiredCount: 2 },
       ui: { cpu: 512, memoryMiB: 1024, desiredCount: 2 },
     });
     expect(AUTOSCALING_PRESETS.medium.maxCount).toEqual({ frontend: 3, matching: 3 });
-    expect(AUTOSCALING_PRESETS.large.maxCount).toEqual({ frontend: 6, matching: 5 });
+    expect(AUTOSCALING_PRESETS.large.maxCount).toEqual({ frontend: 6, matching: 8 });
   });
 });
 
@@ -213,16 +225,16 @@ describe('npm run capacity (bin/capacity.ts)', () => {
   test('prints shards, roles, DSQL and OpenSearch for --wps 150', () => {
     const r = run('--wps', '150');
     expect(r.status).toBe(0);
-    expect(r.stdout).toContain('numHistoryShards     512');
-    expect(r.stdout).toMatch(/history\s+4096\s+8192\s+3\s+8\.73/);
-    expect(r.stdout).toContain('round trips/s        9,150');
+    expect(r.stdout).toContain('numHistoryShards     256');
+    expect(r.stdout).toMatch(/history\s+2048\s+4096\s+4\s+7\.81/);
+    expect(r.stdout).toContain('round trips/s        8,130');
     expect(r.stdout).toContain('50 when all tasks start at once; limit 100/s per cluster (within)');
     expect(r.stdout).toContain('3 x r7g.large.search');
   });
 
   test('warns when a simultaneous start would pass 100 new connections/s; --json gives the plan', () => {
-    expect(run('--wps', '800').stdout).toContain('125 when all tasks start at once; limit 100/s per cluster -- OVER: start at most 20 tasks at once');
-    expect(run('--wps', '400', '--round-trip-ms', '4').stdout).toContain('per history task     19.5 busy of 20 -- more than half: raise DSQL_MAX_CONNS or use more history tasks');
+    expect(run('--wps', '800').stdout).toContain('115 when all tasks start at once; limit 100/s per cluster -- OVER: start at most 20 tasks at once');
+    expect(run('--wps', '400', '--round-trip-ms', '4').stdout).toContain('per history task     17.5 busy of 20 -- more than half: raise DSQL_MAX_CONNS or use more history tasks');
     const plan = JSON.parse(run('--wps', '400', '--json').stdout);
     expect(plan.numHistoryShards).toBe(1024);
   });

@@ -113,9 +113,9 @@ describe('bounds and cooldowns follow the preset and the environment', () => {
         autoscaling: { targetCpuPercent: 50, maxCount: { frontend: 10 }, scaleInCooldownSeconds: 900 },
       },
     });
-    // large: frontend and matching 3 tasks; matching max 5 from the preset; scale out 60 s.
+    // large: frontend 3 and matching 4 tasks; matching max 8 from the preset; scale out 60 s.
     expect(scalingOf(b, 'frontend')).toEqual([3, 10, 50, 900, 60]);
-    expect(scalingOf(b, 'matching')).toEqual([3, 5, 50, 900, 60]);
+    expect(scalingOf(b, 'matching')).toEqual([4, 8, 50, 900, 60]);
     expect(desiredCountOf(b, 'history')).toBe(6);
   });
 
@@ -155,11 +155,13 @@ describe('autoscaling configuration errors', () => {
     expect(run).toThrow(message);
   });
 
-  test('zero tasks are fine with autoscaling off; a raised desiredCount lifts the default maximum', () => {
+  test('zero tasks are fine with autoscaling off; a raised desiredCount lifts the default maximum to one above it', () => {
     const off = resolveConfig('test', { numHistoryShards: 16, services: { frontend: { desiredCount: 0 } }, autoscaling: { enabled: false } });
     expect(off.autoscaling.enabled).toBe(false);
-    const raised = resolveConfig('test', { numHistoryShards: 16, services: { matching: { desiredCount: 4 } } });
-    expect(raised.autoscaling.roles.matching).toEqual({ minCount: 4, maxCount: 4 });
-    expect(raised.autoscaling.roles.frontend).toEqual({ minCount: 2, maxCount: 3 });
+    const raised = resolveConfig('test', { numHistoryShards: 16, services: { frontend: { desiredCount: 4 } } });
+    expect(raised.autoscaling.roles.frontend).toEqual({ minCount: 4, maxCount: 5 });
+    expect(raised.autoscaling.roles.matching).toEqual({ minCount: 2, maxCount: 3 });
+    const medium = resolveConfig('test', { numHistoryShards: 16 });
+    expect(medium.autoscaling.roles.frontend).toEqual({ minCount: 2, maxCount: 3 });
   });
 });
