@@ -4,11 +4,15 @@
  * short. Expected figures are written out from README "Sizing presets" / docs/capacity.md, not read
  * from lib/scaling.ts.
  */
+import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as YAML from 'yaml';
 import { ENVIRONMENTS } from '../../config';
 import { ConfigError, PlatformConfigInput, resolveConfig } from '../../lib/config';
 import { TemporalPlatformStack } from '../../lib/platform-stack';
+import { TemporalServices } from '../../lib/temporal-services';
 import { buildApp } from './helpers';
 
 type Resources = Record<string, { Type: string; Properties?: any }>;
@@ -163,5 +167,29 @@ describe('autoscaling configuration errors', () => {
     expect(raised.autoscaling.roles.matching).toEqual({ minCount: 2, maxCount: 3 });
     const medium = resolveConfig('test', { numHistoryShards: 16 });
     expect(medium.autoscaling.roles.frontend).toEqual({ minCount: 2, maxCount: 3 });
+  });
+});
+
+describe('TemporalServices used as a library', () => {
+  test('a stop timeout shorter than the frontend drain (or above Fargate\'s 120 s) is refused', () => {
+    const make = (seconds: number) => {
+      const stack = new Stack(new App());
+      const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0 });
+      return new TemporalServices(stack, 'Temporal', {
+        vpc,
+        vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+        serverImage: ecs.ContainerImage.fromRegistry('registry.example.com/temporal:1.31.2'),
+        server: {
+          dsqlEndpoint: 'x.dsql.us-east-1.on.aws', dsqlRegion: 'us-east-1', databaseRole: 'temporal_server',
+          openSearchEndpoint: 'https://search.example.com', openSearchRegion: 'us-east-1', visibilityIndex: 'temporal_visibility_v1_t',
+          numHistoryShards: 4, dynamicConfigYaml: '',
+        },
+        sizing: resolveConfig('t', { numHistoryShards: 4 }).services,
+        stopTimeout: Duration.seconds(seconds),
+      });
+    };
+    expect(() => make(30)).toThrow('stopTimeout must be 70-120 seconds (the frontend drains long polls for 65 s before it stops), got 30');
+    expect(() => make(121)).toThrow('got 121');
+    expect(make(70).services.frontend).toBeDefined();
   });
 });
