@@ -20,6 +20,7 @@ const ASSUMPTION_FLAGS: Record<string, keyof CapacityAssumptions> = {
   'growth': 'shardGrowthFactor',
   'min-tasks': 'minTasksPerRole',
   'max-conns': 'maxConnsPerTask',
+  'max-pool-use': 'maxPoolUtilization',
   'retention-days': 'retentionDays',
   'az-count': 'azCount',
 };
@@ -51,17 +52,19 @@ function formatPlan(plan: CapacityPlan, workload: WorkloadProfile): string {
       return `${r.padEnd(10)} ${String(s.cpu).padStart(9)}  ${String(s.memoryMiB).padStart(10)}  ${String(s.desiredCount).padStart(5)}  ${plan.vcpuNeeded[r].toFixed(2).padStart(11)}`;
     }),
     `(sized for ${a.targetCpuUtilization * 100} % CPU; frontend and matching autoscale on CPU above these counts, history and worker stay fixed)`,
+    `  history tasks for the DSQL connections alone: ${plan.historyTasksForConnections} (at most ${a.maxPoolUtilization * 100} % of ${a.maxConnsPerTask} busy per task)`
+      + (plan.historyTasksForConnections >= plan.services.history.desiredCount && plan.historyTasksForConnections > a.minTasksPerRole ? ': connections, not CPU, set the history count' : ''),
     ...Object.entries(FIXED_ROLE_REASONS).map(([role, why]) => `  ${role} fixed: ${why}`),
     '',
     'DSQL',
-    `  statements/s         ${f1(d.statementsPerSecond)}  (+ at most ${f1(d.shardUpkeepStatementsPerSecond)} for the shards' upkeep, ${plan.numHistoryShards} x ${a.idleStatementsPerShardPerSecond})`,
+    `  statements/s         ${f1(d.statementsPerSecond)}  (+ at most ${f1(d.shardUpkeepStatementsPerSecond)} for the shards' upkeep, ${plan.numHistoryShards} x ${+a.idleStatementsPerShardPerSecond.toFixed(3)})`,
     `  round trips/s        ${f1(d.roundTripsPerSecond)}`,
     `  commits/s            ${f1(d.commitsPerSecond)}`,
     `  persistence ms/wf    ${f1(d.msPerWorkflow)}  (${workload.roundTripsPerWorkflow} round trips x ${a.roundTripMs} ms + ${+workload.commitsPerWorkflow.toFixed(2)} commits x ${a.commitMs} ms: latency floor of one workflow)`,
     `  connections          ${f1(d.busyConnections)} busy on average of ${d.connectionPool} open (${a.maxConnsPerTask} per task); limit ${DSQL_LIMITS.connections.toLocaleString('en-US')} per cluster`
       + (d.connectionPool > DSQL_LIMITS.connections ? ' -- OVER: ask for a higher limit or lower DSQL_MAX_CONNS' : ''),
     `  per history task     ${f1(d.busyConnectionsPerHistoryTask)} busy of ${a.maxConnsPerTask}`
-      + (d.busyConnectionsPerHistoryTask > a.maxConnsPerTask / 2 ? ' -- more than half: raise DSQL_MAX_CONNS or use more history tasks' : ' (under half)'),
+      + (d.busyConnectionsPerHistoryTask > a.maxConnsPerTask * a.maxPoolUtilization ? ' -- above the pool target: raise DSQL_MAX_CONNS or use more history tasks' : ''),
     `  new connections/s    ${d.steadyNewConnectionsPerSecond.toFixed(2)} steady (age limit), ${d.startupNewConnectionsPerSecond} when all tasks start at once; limit ${DSQL_LIMITS.newConnectionsPerSecond}/s per cluster`
       + (d.startupNewConnectionsPerSecond > DSQL_LIMITS.newConnectionsPerSecond
         ? ` -- OVER: start at most ${d.maxTasksStartingAtOnce} tasks at once or lower DSQL_CONNECT_RATE` : ' (within)'),

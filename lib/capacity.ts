@@ -29,11 +29,11 @@ export interface WorkloadProfile {
 
 /**
  * Total CPU time of all four roles per hello workflow, an upper bound in vCPU-seconds: the all-in-one
- * server ran 43.6 workflows/s (ours-pg, concurrency 50, docs/benchmarks.md, 2026-11-25) on a 2-vCPU
- * machine that it shared with PostgreSQL, OpenSearch and the SDK worker, so it used at most
- * 2 / 43.6 vCPU-s each.
+ * server ran 55.2 workflows/s (ours-pg, concurrency 50, 64 shards, docs/benchmarks.md, 2026-11-25) on
+ * a 2-vCPU machine that it shared with PostgreSQL, OpenSearch and the SDK worker, so it used at most
+ * 2 / 55.2 vCPU-s each.
  */
-export const HELLO_CPU_SECONDS_UPPER_BOUND = 2 / 43.6;
+export const HELLO_CPU_SECONDS_UPPER_BOUND = 2 / 55.2;
 
 /**
  * How the CPU of one workflow splits over the roles: the proportions of the reference deployment
@@ -49,17 +49,17 @@ export const ROLE_CPU_SHARE: Readonly<Record<TemporalRole, number>> = {
 
 /**
  * The hello-activity workload of `npm run bench` (one workflow, one activity), with pipelining on,
- * from docs/benchmarks.md (2026-11-25, the highest of the runs): 54.2 client round trips per
- * workflow (97.9 with pipelining off); 97.2 statements and 18.1 BEGIN/COMMIT (so 9.05 write
- * transactions), counted with pipelining off because pg_stat_statements misses pipelined
+ * from docs/benchmarks.md (2026-11-25, the highest of the four runs, 4 and 64 shards): 54.9 client
+ * round trips per workflow (99.8 with pipelining off); 99.0 statements and 18.4 BEGIN/COMMIT (so 9.2
+ * write transactions), counted with pipelining off because pg_stat_statements misses pipelined
  * BEGIN/COMMIT (pipelining changes neither which statements run nor their order).
  */
 export const HELLO_WORKLOAD: WorkloadProfile = {
   name: 'hello',
-  source: 'docs/benchmarks.md 2026-11-25 (hello-activity, ours-dsql, pipelining on); CPU: upper bound from ours-pg at 43.6 wf/s on 2 vCPU, split like the reference deployment',
-  statementsPerWorkflow: 97.2,
-  roundTripsPerWorkflow: 54.2,
-  commitsPerWorkflow: 18.1 / 2,
+  source: 'docs/benchmarks.md 2026-11-25 (hello-activity, ours-dsql, pipelining on); CPU: upper bound from ours-pg at 55.2 wf/s on 2 vCPU, split like the reference deployment',
+  statementsPerWorkflow: 99.0,
+  roundTripsPerWorkflow: 54.9,
+  commitsPerWorkflow: 18.4 / 2,
   cpuSecondsPerWorkflow: {
     history: HELLO_CPU_SECONDS_UPPER_BOUND * ROLE_CPU_SHARE.history,
     frontend: HELLO_CPU_SECONDS_UPPER_BOUND * ROLE_CPU_SHARE.frontend,
@@ -87,6 +87,8 @@ export interface CapacityAssumptions {
   readonly minTasksPerRole: number;
   /** DSQL connections each server process may open (`DSQL_MAX_CONNS`). */
   readonly maxConnsPerTask: number;
+  /** Highest fraction of a history task's connections busy on average (0-1), so bursts find a free one. */
+  readonly maxPoolUtilization: number;
   /** New DSQL connections per second each process may open (`DSQL_CONNECT_RATE`). */
   readonly connectRatePerTask: number;
   /** Burst of the per-process connection limiter (`connectBurst`). */
@@ -94,8 +96,9 @@ export interface CapacityAssumptions {
   /** Mean connection age before the plugin replaces it, seconds (55 min minus up to 5 min jitter). */
   readonly meanConnectionAgeSeconds: number;
   /**
-   * Statements per second one shard costs with no workflow running (queues, shard upkeep), an upper
-   * bound: ours-dsql's idle windows measured at most 11.0 statements/s in total with 4 shards.
+   * Statements per second one shard costs with no workflow running (its queues and upkeep), an upper
+   * bound: ours-dsql's idle windows measured 6.0-11.0 statements/s in total with 4 shards and 8.1-9.5
+   * with 64, so 60 more shards added at most (9.5 - 6.0) / 60 = 0.058 statements/s each.
    */
   readonly idleStatementsPerShardPerSecond: number;
   /** Visibility retention (namespace retention), days. */
@@ -118,10 +121,11 @@ export const DEFAULT_ASSUMPTIONS: CapacityAssumptions = {
   minShardsPerHistoryTask: 32,
   minTasksPerRole: 2,
   maxConnsPerTask: 20,
+  maxPoolUtilization: 0.5,
   connectRatePerTask: 5,
   connectBurstPerTask: 20,
   meanConnectionAgeSeconds: 52.5 * 60,
-  idleStatementsPerShardPerSecond: 11.0 / 4,
+  idleStatementsPerShardPerSecond: (9.5 - 6.0) / 60,
   retentionDays: 7,
   visibilityDocKiB: 1,
   indexOpsPerDataNode: 1000,
@@ -186,17 +190,30 @@ export function taskCpuUnits(role: TemporalRole, vcpu: number): number {
 }
 
 /**
+ * History tasks the DSQL connections need at `wps`: `ceil(busyConnections / (maxConnsPerTask × maxPoolUtilization))`
+ * with `busyConnections = wps × dsqlMsPerWorkflow / 1000` (Little's law), counted as if history did all
+ * the DSQL work (conservative).
+ */
+export function historyTasksForConnections(wps: number, w: WorkloadProfile, a: CapacityAssumptions): number {
+  const busy = (wps * dsqlMsPerWorkflow(w, a)) / 1000;
+  return Math.ceil(busy / (a.maxConnsPerTask * a.maxPoolUtilization) - 1e-9);
+}
+
+/**
  * Size of one role at `wps`: `cpu` from {@link taskCpuUnits}, memory 2 GiB per vCPU (Fargate's
- * smallest ratio from 1 vCPU), `desiredCount = max(minTasks, ceil(vcpuNeeded / (cpu / 1024)))`; the
- * internal worker role runs `minTasksPerRole` tasks of 0.5 vCPU / 1 GiB whatever the load (it runs
- * Temporal's own system workflows, whose work does not follow the user's workflow rate).
+ * smallest ratio from 1 vCPU), `desiredCount = max(minTasks, ceil(vcpuNeeded / (cpu / 1024)))`, for
+ * history also at least {@link historyTasksForConnections}; the internal worker role runs
+ * `minTasksPerRole` tasks of 0.5 vCPU / 1 GiB whatever the load (it runs Temporal's own system
+ * workflows, whose work does not follow the user's workflow rate).
  */
 export function roleSizing(role: TemporalRole, wps: number, w: WorkloadProfile, a: CapacityAssumptions): ServiceSizing {
   const need = vcpuNeeded(role, wps, w, a);
   const cpu = taskCpuUnits(role, need);
   const memoryMiB = role === 'worker' ? 1024 : cpu * 2;
-  const desiredCount = role === 'worker' ? a.minTasksPerRole : Math.max(a.minTasksPerRole, Math.ceil(need / (cpu / 1024) - 1e-9));
-  return { cpu, memoryMiB, desiredCount };
+  if (role === 'worker') return { cpu, memoryMiB, desiredCount: a.minTasksPerRole };
+  const forCpu = Math.ceil(need / (cpu / 1024) - 1e-9);
+  const forConnections = role === 'history' ? historyTasksForConnections(wps, w, a) : 0;
+  return { cpu, memoryMiB, desiredCount: Math.max(a.minTasksPerRole, forCpu, forConnections) };
 }
 
 /**
@@ -235,6 +252,8 @@ export interface CapacityPlan {
   readonly services: Readonly<Record<TemporalRole, ServiceSizing>>;
   /** vCPU needed per role at the target load (before rounding to tasks). */
   readonly vcpuNeeded: Readonly<Record<TemporalRole, number>>;
+  /** History tasks the DSQL connections alone would need (history's count is the larger of this and CPU's). */
+  readonly historyTasksForConnections: number;
   /** DSQL load at the target. */
   readonly dsql: {
     readonly statementsPerSecond: number;
@@ -300,6 +319,7 @@ export function planCapacity(wps: number, workload: WorkloadProfile = HELLO_WORK
     shards: { workflowsPerShard: workflowsPerShard(workload, a), utilizationAtTarget: (wps / shards) * (ms / 1000) },
     services,
     vcpuNeeded: need,
+    historyTasksForConnections: historyTasksForConnections(wps, workload, a),
     dsql: {
       statementsPerSecond: wps * workload.statementsPerWorkflow,
       roundTripsPerSecond: wps * workload.roundTripsPerWorkflow,

@@ -76,7 +76,7 @@ export const DEFAULT_TARGET_CPU_PERCENT = 60;
 export const AUTOSCALING_PRESETS: Readonly<Record<SizingPreset, AutoscalingPreset>> = {
   small: { maxCount: { frontend: 2, matching: 2 }, scaleOutCooldownSeconds: 120, scaleInCooldownSeconds: 900 },
   medium: { maxCount: { frontend: 3, matching: 3 }, scaleOutCooldownSeconds: 60, scaleInCooldownSeconds: 600 },
-  large: { maxCount: { frontend: 6, matching: 8 }, scaleOutCooldownSeconds: 60, scaleInCooldownSeconds: 300 },
+  large: { maxCount: { frontend: 5, matching: 7 }, scaleOutCooldownSeconds: 60, scaleInCooldownSeconds: 300 },
 };
 
 /**

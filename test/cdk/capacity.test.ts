@@ -7,7 +7,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import {
-  autoscalingMaxCount, DEFAULT_ASSUMPTIONS, dsqlMsPerWorkflow, HELLO_WORKLOAD, historyShards, nextPowerOfTwo, parseWorkload, planCapacity,
+  autoscalingMaxCount, DEFAULT_ASSUMPTIONS, dsqlMsPerWorkflow, HELLO_WORKLOAD, historyShards, historyTasksForConnections, nextPowerOfTwo, parseWorkload, planCapacity,
   roleSizing, taskCpuUnits, vcpuNeeded, workflowsPerShard,
 } from '../../lib/capacity';
 import { SIZING_PRESETS } from '../../lib/config';
@@ -16,27 +16,28 @@ import { REPO, tempDir } from './helpers';
 
 describe('calibration: the hello workload is what docs/benchmarks.md measured', () => {
   test('statements, round trips, commits, visibility writes per workflow', () => {
-    expect(HELLO_WORKLOAD.statementsPerWorkflow).toBe(97.2);
-    expect(HELLO_WORKLOAD.roundTripsPerWorkflow).toBe(54.2);
-    expect(HELLO_WORKLOAD.commitsPerWorkflow).toBeCloseTo(9.05, 10);
+    expect(HELLO_WORKLOAD.statementsPerWorkflow).toBe(99.0);
+    expect(HELLO_WORKLOAD.roundTripsPerWorkflow).toBe(54.9);
+    expect(HELLO_WORKLOAD.commitsPerWorkflow).toBeCloseTo(9.2, 10);
     expect(HELLO_WORKLOAD.visibilityWritesPerWorkflow).toBe(3);
   });
 
-  test('CPU per workflow: 2 vCPU / 43.6 wf/s split 32:8:6:1 (history:frontend:matching:worker)', () => {
+  test('CPU per workflow: 2 vCPU / 55.2 wf/s split 32:8:6:1 (history:frontend:matching:worker)', () => {
     const c = HELLO_WORKLOAD.cpuSecondsPerWorkflow;
-    expect(c.history).toBeCloseTo(0.0312317, 6);
-    expect(c.frontend).toBeCloseTo(0.0078079, 6);
-    expect(c.matching).toBeCloseTo(0.0058559, 6);
-    expect(c.worker).toBeCloseTo(0.0009760, 6);
-    expect(c.history + c.frontend + c.matching + c.worker).toBeCloseTo(0.0458716, 6);
+    expect(c.history).toBeCloseTo(0.0246685, 6);
+    expect(c.frontend).toBeCloseTo(0.0061671, 6);
+    expect(c.matching).toBeCloseTo(0.0046253, 6);
+    expect(c.worker).toBeCloseTo(0.0007709, 6);
+    expect(c.history + c.frontend + c.matching + c.worker).toBeCloseTo(0.0362319, 6);
   });
 
   test('default assumptions: DSQL single-Region latency profile 1.5 ms / 5 ms, 60 % CPU, shards half busy at most, 4x growth', () => {
     expect(DEFAULT_ASSUMPTIONS).toMatchObject({
       roundTripMs: 1.5, commitMs: 5, targetCpuUtilization: 0.6, maxShardUtilization: 0.5, shardGrowthFactor: 4,
-      minShardsPerHistoryTask: 32, minTasksPerRole: 2, maxConnsPerTask: 20, connectRatePerTask: 5, connectBurstPerTask: 20,
-      meanConnectionAgeSeconds: 3150, idleStatementsPerShardPerSecond: 2.75,
+      minShardsPerHistoryTask: 32, minTasksPerRole: 2, maxConnsPerTask: 20, maxPoolUtilization: 0.5, connectRatePerTask: 5,
+      connectBurstPerTask: 20, meanConnectionAgeSeconds: 3150,
     });
+    expect(DEFAULT_ASSUMPTIONS.idleStatementsPerShardPerSecond).toBeCloseTo(0.058333, 5); // (9.5 - 6.0) / 60
   });
 });
 
@@ -44,13 +45,13 @@ describe('formulas', () => {
   const a = DEFAULT_ASSUMPTIONS;
 
   test('DSQL ms per workflow = round trips x 1.5 + commits x 5', () => {
-    expect(dsqlMsPerWorkflow(HELLO_WORKLOAD, a)).toBeCloseTo(126.55, 10); // 54.2 x 1.5 + 9.05 x 5
-    expect(dsqlMsPerWorkflow({ ...HELLO_WORKLOAD, roundTripsPerWorkflow: 97.9 }, a)).toBeCloseTo(192.1, 10); // without pipelining
-    expect(dsqlMsPerWorkflow(HELLO_WORKLOAD, { roundTripMs: 1.5, commitMs: 20 })).toBeCloseTo(262.3, 10); // multi-Region commit
+    expect(dsqlMsPerWorkflow(HELLO_WORKLOAD, a)).toBeCloseTo(128.35, 10); // 54.9 x 1.5 + 9.2 x 5
+    expect(dsqlMsPerWorkflow({ ...HELLO_WORKLOAD, roundTripsPerWorkflow: 99.8 }, a)).toBeCloseTo(195.7, 10); // without pipelining
+    expect(dsqlMsPerWorkflow(HELLO_WORKLOAD, { roundTripMs: 1.5, commitMs: 20 })).toBeCloseTo(266.35, 10); // multi-Region commit
   });
 
-  test('workflows per shard = 0.5 / 0.12655 s', () => {
-    expect(workflowsPerShard(HELLO_WORKLOAD, a)).toBeCloseTo(3.95101, 4);
+  test('workflows per shard = 0.5 / 0.12835 s', () => {
+    expect(workflowsPerShard(HELLO_WORKLOAD, a)).toBeCloseTo(3.89560, 4);
   });
 
   test('next power of two', () => {
@@ -58,8 +59,8 @@ describe('formulas', () => {
   });
 
   test('vCPU needed = wps x cpu-seconds per workflow / 0.6', () => {
-    expect(vcpuNeeded('history', 150, HELLO_WORKLOAD, a)).toBeCloseTo(7.80793, 4);
-    expect(vcpuNeeded('frontend', 400, HELLO_WORKLOAD, a)).toBeCloseTo(5.20528, 4);
+    expect(vcpuNeeded('history', 150, HELLO_WORKLOAD, a)).toBeCloseTo(6.16713, 4);
+    expect(vcpuNeeded('frontend', 400, HELLO_WORKLOAD, a)).toBeCloseTo(4.11142, 4);
   });
 
   test('task sizes step up with the vCPU needed', () => {
@@ -69,19 +70,26 @@ describe('formulas', () => {
     expect([0.1, 10].map((v) => taskCpuUnits('worker', v))).toEqual([512, 512]);
   });
 
-  test('role sizing: memory 2 GiB per vCPU, at least 2 tasks, worker fixed', () => {
-    expect(roleSizing('history', 150, HELLO_WORKLOAD, a)).toEqual({ cpu: 2048, memoryMiB: 4096, desiredCount: 4 }); // 7.81 / 2
-    expect(roleSizing('history', 200, HELLO_WORKLOAD, a)).toEqual({ cpu: 4096, memoryMiB: 8192, desiredCount: 3 }); // 10.41 / 4
+  test('history tasks for connections = ceil(wps x 0.12835 s / (20 x 0.5))', () => {
+    expect(historyTasksForConnections(150, HELLO_WORKLOAD, a)).toBe(2); // 19.25 busy
+    expect(historyTasksForConnections(400, HELLO_WORKLOAD, a)).toBe(6); // 51.34 busy
+    expect(historyTasksForConnections(400, HELLO_WORKLOAD, { ...a, roundTripMs: 4 })).toBe(11); // 106.24 busy
+  });
+
+  test('role sizing: memory 2 GiB per vCPU, at least 2 tasks, history also by connections, worker fixed', () => {
+    expect(roleSizing('history', 150, HELLO_WORKLOAD, a)).toEqual({ cpu: 2048, memoryMiB: 4096, desiredCount: 4 }); // CPU: 6.17 / 2
+    expect(roleSizing('history', 200, HELLO_WORKLOAD, a)).toEqual({ cpu: 4096, memoryMiB: 8192, desiredCount: 3 }); // CPU: 8.22 / 4
+    expect(roleSizing('history', 400, HELLO_WORKLOAD, a)).toEqual({ cpu: 4096, memoryMiB: 8192, desiredCount: 6 }); // connections: 6 > CPU: 5
     expect(roleSizing('history', 1, HELLO_WORKLOAD, a)).toEqual({ cpu: 1024, memoryMiB: 2048, desiredCount: 2 });
     expect(roleSizing('worker', 10000, HELLO_WORKLOAD, a)).toEqual({ cpu: 512, memoryMiB: 1024, desiredCount: 2 });
   });
 
   test('shards: next power of two of max(grown load / per-shard rate, 32 x history tasks at the grown load)', () => {
-    // 150: grown 600 -> latency ceil(151.9) = 152; history at 600 needs 31.2 vCPU = 8 tasks of 4 -> 256 -> 256.
+    // 150: grown 600 -> latency ceil(154.0) = 155; history at 600: 8 tasks (connections 77.0 / 10) x 32 = 256 -> 256.
     expect(historyShards(150, HELLO_WORKLOAD, a)).toBe(256);
-    // 400: grown 1600 -> 405; 83.3 vCPU = 21 tasks -> 672 -> 1024.
+    // 400: grown 1600 -> 411; 21 history tasks (connections 205.4 / 10) -> 672 -> 1024.
     expect(historyShards(400, HELLO_WORKLOAD, a)).toBe(1024);
-    // Growth 1: 150 -> 38 for latency; 4 tasks x 32 = 128 -> 128.
+    // Growth 1: 150 -> 39 for latency; 4 tasks x 32 = 128 -> 128.
     expect(historyShards(150, HELLO_WORKLOAD, { ...a, shardGrowthFactor: 1 })).toBe(128);
     // Never above 16384.
     expect(historyShards(100000, HELLO_WORKLOAD, a)).toBe(16384);
@@ -98,12 +106,13 @@ describe('planCapacity', () => {
       matching: { cpu: 1024, memoryMiB: 2048, desiredCount: 2 },
       worker: { cpu: 512, memoryMiB: 1024, desiredCount: 2 },
     });
-    expect(p.dsql.statementsPerSecond).toBeCloseTo(14580, 6);
-    expect(p.dsql.roundTripsPerSecond).toBeCloseTo(8130, 6);
-    expect(p.dsql.commitsPerSecond).toBeCloseTo(1357.5, 6);
-    expect(p.dsql.busyConnections).toBeCloseTo(18.9825, 6);
-    expect(p.dsql.busyConnectionsPerHistoryTask).toBeCloseTo(4.745625, 6); // 18.9825 / 4
-    expect(p.dsql.shardUpkeepStatementsPerSecond).toBe(704); // 256 x 2.75
+    expect(p.historyTasksForConnections).toBe(2);
+    expect(p.dsql.statementsPerSecond).toBeCloseTo(14850, 6);
+    expect(p.dsql.roundTripsPerSecond).toBeCloseTo(8235, 6);
+    expect(p.dsql.commitsPerSecond).toBeCloseTo(1380, 6);
+    expect(p.dsql.busyConnections).toBeCloseTo(19.2525, 6);
+    expect(p.dsql.busyConnectionsPerHistoryTask).toBeCloseTo(4.813125, 6); // 19.2525 / 4
+    expect(p.dsql.shardUpkeepStatementsPerSecond).toBeCloseTo(14.9333, 3); // 256 x 0.058333
     expect(p.dsql.connectionPool).toBe(200); // 10 tasks x 20
     expect(p.dsql.steadyNewConnectionsPerSecond).toBeCloseTo(0.0635, 4); // 200 / 3150 s
     expect(p.dsql.startupNewConnectionsPerSecond).toBe(50); // 10 tasks x 5/s
@@ -124,7 +133,9 @@ describe('planCapacity', () => {
       matching: { cpu: 1024, memoryMiB: 2048, desiredCount: 4 },
       worker: { cpu: 512, memoryMiB: 1024, desiredCount: 2 },
     });
-    expect(p.dsql.roundTripsPerSecond).toBeCloseTo(21680, 6);
+    expect(p.historyTasksForConnections).toBe(6); // CPU alone would need 5
+    expect(p.dsql.busyConnectionsPerHistoryTask).toBeCloseTo(8.556667, 5); // 51.34 / 6
+    expect(p.dsql.roundTripsPerSecond).toBeCloseTo(21960, 6);
     expect(p.dsql.startupNewConnectionsPerSecond).toBe(75); // 15 tasks x 5
     expect(p.opensearch).toEqual({ indexOpsPerSecond: 1200, dataNodes: 3, volumeSizeGiB: 308 });
   });
@@ -137,14 +148,17 @@ describe('planCapacity', () => {
   });
 
   test('a fleet whose simultaneous start exceeds 100 new connections/s is reported as such', () => {
-    const p = planCapacity(800); // 6 + 11 + 4 + 2 = 23 tasks x 5/s
-    expect(p.dsql.startupNewConnectionsPerSecond).toBe(115);
+    const p = planCapacity(800); // 5 + 11 + 4 + 2 = 22 tasks x 5/s
+    expect(p.dsql.startupNewConnectionsPerSecond).toBe(110);
   });
 
-  test('slower round trips fill the history tasks\' connection pools: 4 ms at 400 wf/s is 17.5 busy of 20 per task', () => {
+  test('slower round trips make connections, not CPU, set the history count: 4 ms at 400 wf/s needs 11 tasks', () => {
     const p = planCapacity(400, HELLO_WORKLOAD, { roundTripMs: 4 });
-    expect(p.dsql.msPerWorkflow).toBeCloseTo(262.05, 10); // 54.2 x 4 + 9.05 x 5
-    expect(p.dsql.busyConnectionsPerHistoryTask).toBeCloseTo(17.47, 6); // 400 x 0.26205 / 6
+    expect(p.dsql.msPerWorkflow).toBeCloseTo(265.6, 10); // 54.9 x 4 + 9.2 x 5
+    expect(p.services.history.desiredCount).toBe(11); // 106.24 busy / 10 per task
+    expect(p.dsql.busyConnectionsPerHistoryTask).toBeCloseTo(9.658182, 5);
+    // Twice the connections per task halves that again.
+    expect(planCapacity(400, HELLO_WORKLOAD, { roundTripMs: 4, maxConnsPerTask: 40 }).services.history.desiredCount).toBe(6);
   });
 
   test('bad loads are refused', () => {
@@ -173,10 +187,10 @@ describe('the medium and large presets are the model\'s answer for their target 
   });
 
   test('autoscaling maximum: ceil(vCPU needed at the peak / task vCPU), at least one above the minimum', () => {
-    expect(autoscalingMaxCount('matching', 1024, 4, 800)).toBe(8); // 7.81 vCPU in 1-vCPU tasks
-    expect(autoscalingMaxCount('frontend', 2048, 3, 800)).toBe(6); // 10.41 vCPU in 2-vCPU tasks
-    expect(autoscalingMaxCount('matching', 1024, 2, 200)).toBe(3); // 1.95 vCPU = 2 tasks, but one above the minimum of 2
-    expect(autoscalingMaxCount('frontend', 1024, 5, 200)).toBe(6); // 2.60 vCPU, but the minimum is 5
+    expect(autoscalingMaxCount('matching', 1024, 4, 800)).toBe(7); // 6.17 vCPU in 1-vCPU tasks
+    expect(autoscalingMaxCount('frontend', 2048, 3, 800)).toBe(5); // 8.22 vCPU in 2-vCPU tasks
+    expect(autoscalingMaxCount('matching', 1024, 2, 200)).toBe(3); // 1.54 vCPU = 2 tasks, but one above the minimum of 2
+    expect(autoscalingMaxCount('frontend', 1024, 5, 200)).toBe(6); // 2.06 vCPU, but the minimum is 5
   });
 
   test('the presets as written in the README', () => {
@@ -195,7 +209,7 @@ describe('the medium and large presets are the model\'s answer for their target 
       ui: { cpu: 512, memoryMiB: 1024, desiredCount: 2 },
     });
     expect(AUTOSCALING_PRESETS.medium.maxCount).toEqual({ frontend: 3, matching: 3 });
-    expect(AUTOSCALING_PRESETS.large.maxCount).toEqual({ frontend: 6, matching: 8 });
+    expect(AUTOSCALING_PRESETS.large.maxCount).toEqual({ frontend: 5, matching: 7 });
   });
 });
 
@@ -226,15 +240,15 @@ describe('npm run capacity (bin/capacity.ts)', () => {
     const r = run('--wps', '150');
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('numHistoryShards     256');
-    expect(r.stdout).toMatch(/history\s+2048\s+4096\s+4\s+7\.81/);
-    expect(r.stdout).toContain('round trips/s        8,130');
+    expect(r.stdout).toMatch(/history\s+2048\s+4096\s+4\s+6\.17/);
+    expect(r.stdout).toContain('round trips/s        8,235');
     expect(r.stdout).toContain('50 when all tasks start at once; limit 100/s per cluster (within)');
     expect(r.stdout).toContain('3 x r7g.large.search');
   });
 
   test('warns when a simultaneous start would pass 100 new connections/s; --json gives the plan', () => {
-    expect(run('--wps', '800').stdout).toContain('115 when all tasks start at once; limit 100/s per cluster -- OVER: start at most 20 tasks at once');
-    expect(run('--wps', '400', '--round-trip-ms', '4').stdout).toContain('per history task     17.5 busy of 20 -- more than half: raise DSQL_MAX_CONNS or use more history tasks');
+    expect(run('--wps', '800').stdout).toContain('110 when all tasks start at once; limit 100/s per cluster -- OVER: start at most 20 tasks at once');
+    expect(run('--wps', '400', '--round-trip-ms', '4').stdout).toContain('history tasks for the DSQL connections alone: 11 (at most 50 % of 20 busy per task): connections, not CPU, set the history count');
     const plan = JSON.parse(run('--wps', '400', '--json').stdout);
     expect(plan.numHistoryShards).toBe(1024);
   });

@@ -117,9 +117,9 @@ describe('bounds and cooldowns follow the preset and the environment', () => {
         autoscaling: { targetCpuPercent: 50, maxCount: { frontend: 10 }, scaleInCooldownSeconds: 900 },
       },
     });
-    // large: frontend 3 and matching 4 tasks; matching max 8 from the preset; scale out 60 s.
+    // large: frontend 3 and matching 4 tasks; matching max 7 from the preset; scale out 60 s.
     expect(scalingOf(b, 'frontend')).toEqual([3, 10, 50, 900, 60]);
-    expect(scalingOf(b, 'matching')).toEqual([4, 8, 50, 900, 60]);
+    expect(scalingOf(b, 'matching')).toEqual([4, 7, 50, 900, 60]);
     expect(desiredCountOf(b, 'history')).toBe(6);
   });
 
