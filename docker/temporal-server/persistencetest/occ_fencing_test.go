@@ -5,9 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"go.temporal.io/server/common/persistence/sql/sqlplugin"
-	"go.temporal.io/server/common/primitives"
 
 	"temporal-dsql/server/dsql"
 )
@@ -24,17 +22,8 @@ func TestShardFencingBothOpen(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	db := newDB(t, b.fresh(t))
-	const shardID = 11
-	if _, err := db.InsertIntoShards(ctx, &sqlplugin.ShardsRow{ShardID: shardID, RangeID: 1, Data: []byte("s"), DataEncoding: "Proto3"}); err != nil {
-		t.Fatal(err)
-	}
-	row := sqlplugin.ExecutionsRow{
-		ShardID: shardID, NamespaceID: primitives.NewUUID(), WorkflowID: "wf-" + uuid.NewString(), RunID: primitives.NewUUID(),
-		NextEventID: 1, Data: []byte("d"), DataEncoding: "Proto3", State: []byte("s"), StateEncoding: "Proto3", DBRecordVersion: 1,
-	}
-	if _, err := db.InsertIntoExecutions(ctx, &row); err != nil {
-		t.Fatal(err)
-	}
+	f := newPipelineFixture(t, ctx, db, 11)
+	shardID, row := f.shardID, f.exec
 
 	// A: the fencing read, then its write, transaction left open.
 	tx, err := db.BeginTx(ctx)

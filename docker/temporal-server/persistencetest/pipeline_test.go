@@ -19,6 +19,8 @@ import (
 	"go.temporal.io/server/common/persistence/sql/sqlplugin"
 	"go.temporal.io/server/common/primitives"
 	"go.temporal.io/server/service/history/tasks"
+
+	"temporal-dsql/server/internal/testenv"
 )
 
 // withPipeline copies cfg with connectAttributes pipeline=on|off and one connection, so that
@@ -32,6 +34,21 @@ func withPipeline(cfg *config.SQL, on bool) *config.SQL {
 	c.ConnectAttributes["pipeline"] = map[bool]string{true: "on", false: "off"}[on]
 	c.MaxConns = 1
 	return &c
+}
+
+// statsDelta runs fn and returns how dsql-local's counters of the server role moved meanwhile.
+func statsDelta(t *testing.T, ctx context.Context, d *testenv.DSQLLocal, fn func() error) (testenv.RoleStats, error) {
+	t.Helper()
+	s0, err := d.Stats(ctx, serverRole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ferr := fn()
+	s1, err := d.Stats(ctx, serverRole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testenv.RoleStats{RoundTrips: s1.RoundTrips - s0.RoundTrips, Commits: s1.Commits - s0.Commits}, ferr
 }
 
 type pipelineFixture struct {
@@ -118,21 +135,14 @@ func TestPipelinedTransactionRoundTrips(t *testing.T) {
 		if err := f.mutate(ctx, db, 2, 100); err != nil {
 			t.Fatalf("pipeline=%v: warm-up transaction: %v", tc.pipeline, err)
 		}
-		s0, err := d.Stats(ctx, serverRole)
+		delta, err := statsDelta(t, ctx, d, func() error { return f.mutate(ctx, db, 3, 200) })
 		if err != nil {
-			t.Fatal(err)
-		}
-		if err := f.mutate(ctx, db, 3, 200); err != nil {
 			t.Fatalf("pipeline=%v: %v", tc.pipeline, err)
 		}
-		s1, err := d.Stats(ctx, serverRole)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := s1.RoundTrips - s0.RoundTrips; got != tc.roundTrips {
+		if got := delta.RoundTrips; got != tc.roundTrips {
 			t.Errorf("pipeline=%v: the transaction took %d round trips, want %d", tc.pipeline, got, tc.roundTrips)
 		}
-		if got := s1.Commits - s0.Commits; got != 1 {
+		if got := delta.Commits; got != 1 {
 			t.Errorf("pipeline=%v: %d commits, want 1", tc.pipeline, got)
 		}
 		// Same data either way.
@@ -149,20 +159,21 @@ func TestPipelinedTransactionRoundTrips(t *testing.T) {
 			t.Errorf("pipeline=%v: %d activity map rows, %v; want 2", tc.pipeline, len(maps), err)
 		}
 		// A transaction that sends nothing costs no round trip when pipelined.
-		s2, _ := d.Stats(ctx, serverRole)
-		tx, err := db.BeginTx(ctx)
+		delta, err = statsDelta(t, ctx, d, func() error {
+			tx, err := db.BeginTx(ctx)
+			if err != nil {
+				return err
+			}
+			return tx.Commit()
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := tx.Commit(); err != nil {
-			t.Fatal(err)
-		}
-		s3, _ := d.Stats(ctx, serverRole)
 		want := int64(2)
 		if tc.pipeline {
 			want = 0
 		}
-		if got := s3.RoundTrips - s2.RoundTrips; got != want {
+		if got := delta.RoundTrips; got != want {
 			t.Errorf("pipeline=%v: an empty transaction took %d round trips, want %d", tc.pipeline, got, want)
 		}
 	}

@@ -54,19 +54,15 @@ func TestMutableStateLoadInOneRoundTrip(t *testing.T) {
 		if _, err := store.GetWorkflowExecution(ctx, req); err != nil { // warm the statement cache
 			t.Fatalf("pipeline=%v: %v", tc.pipeline, err)
 		}
-		s0, err := d.Stats(ctx, serverRole)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := store.GetWorkflowExecution(ctx, req)
+		var resp *persistence.InternalGetWorkflowExecutionResponse
+		delta, err := statsDelta(t, ctx, d, func() (err error) {
+			resp, err = store.GetWorkflowExecution(ctx, req)
+			return err
+		})
 		if err != nil {
 			t.Fatalf("pipeline=%v: %v", tc.pipeline, err)
 		}
-		s1, err := d.Stats(ctx, serverRole)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := s1.RoundTrips - s0.RoundTrips; got != tc.roundTrips {
+		if got := delta.RoundTrips; got != tc.roundTrips {
 			t.Errorf("pipeline=%v: loading the mutable state took %d round trips, want %d", tc.pipeline, got, tc.roundTrips)
 		}
 		st := resp.State
