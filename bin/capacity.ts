@@ -25,6 +25,10 @@ const ASSUMPTION_FLAGS: Record<string, keyof CapacityAssumptions> = {
   'az-count': 'azCount',
 };
 
+/** Flags given as a fraction (0-1) and flags that count things. */
+const FRACTION_FLAGS = ['target-cpu', 'max-pool-use'];
+const INTEGER_FLAGS = ['min-tasks', 'max-conns', 'az-count'];
+
 const USAGE = `usage: npm run capacity -- --wps <workflows/s> [--workload hello|<file.json>] [--json]
   assumptions: ${Object.keys(ASSUMPTION_FLAGS).map((f) => `--${f} <n>`).join(' ')}
   formulas and defaults: docs/capacity.md`;
@@ -95,6 +99,8 @@ function main(argv: string[]): void {
     if (v === undefined) continue;
     const n = Number(v);
     if (!(n > 0)) throw new Error(`--${flag} must be a positive number, got ${JSON.stringify(v)}`);
+    if (FRACTION_FLAGS.includes(flag) && n > 1) throw new Error(`--${flag} is a fraction from 0 to 1 (0.6 = 60 %), got ${v}`);
+    if (INTEGER_FLAGS.includes(flag) && !Number.isInteger(n)) throw new Error(`--${flag} must be a whole number, got ${v}`);
     overrides[key] = n;
   }
   const workload = loadWorkload(values.workload as string | undefined);

@@ -265,5 +265,9 @@ describe('npm run capacity (bin/capacity.ts)', () => {
     const bad = run('--wps', 'fast');
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain('--wps must be a positive number of workflows/s');
+    const percent = run('--wps', '100', '--target-cpu', '60');
+    expect(percent.status).toBe(1);
+    expect(percent.stderr).toContain('--target-cpu is a fraction from 0 to 1 (0.6 = 60 %), got 60');
+    expect(run('--wps', '100', '--az-count', '2.5').stderr).toContain('--az-count must be a whole number, got 2.5');
   });
 });
