@@ -154,6 +154,11 @@ function pascal(s: string): string {
  * 7233, the ALB to the UI. Access to
  * DSQL and OpenSearch is granted by the caller through {@link serverConnections}.
  *
+ * With `autoscaling`, frontend and matching follow CPU (target tracking) between their bounds and
+ * have no `DesiredCount` in the template; history, worker and the UI keep `desiredCount`
+ * (lib/scaling.ts says why). The frontend target drains for {@link FRONTEND_DEREGISTRATION_DELAY_SECONDS}
+ * seconds before ECS stops a task, and `stopTimeout` leaves room for the frontend's long-poll drain.
+ *
  * Deployments use the circuit breaker with rollback; every service keeps 100% of its tasks
  * healthy while deploying (history and matching must not lose shard or partition owners at once).
  * Call {@link addStartupDependency} with the schema and index custom resources so that no service
@@ -172,6 +177,8 @@ export class TemporalServices extends Construct {
   public readonly serverConnections: ec2.Connections;
   /** Log group of each service. */
   public readonly logGroups: Readonly<Record<PlatformService, logs.LogGroup>>;
+  /** Task count scaling of the autoscaled roles (add schedules or more policies here); empty without `autoscaling`. */
+  public readonly scalableTaskCounts: Readonly<Partial<Record<AutoscaledRole, ecs.ScalableTaskCount>>>;
   /** Internal NLB in front of the frontend. */
   public readonly frontendLoadBalancer: elbv2.NetworkLoadBalancer;
   /** Its TCP listener on 7233. */
@@ -251,6 +258,7 @@ export class TemporalServices extends Construct {
     };
     const services = {} as Record<PlatformService, ecs.FargateService>;
     const logGroups = {} as Record<PlatformService, logs.LogGroup>;
+    const scalableTaskCounts: Partial<Record<AutoscaledRole, ecs.ScalableTaskCount>> = {};
     for (const role of TEMPORAL_ROLES) {
       const id = pascal(role);
       const size = props.sizing[role];
@@ -307,12 +315,13 @@ export class TemporalServices extends Construct {
       Tags.of(services[role]).add('temporal:role', role);
       if (scaled && props.autoscaling) {
         // Registering the scalable target brings the count into [min, max] at once (also on first create).
-        services[role].autoScaleTaskCount({ minCapacity: scaled.minCount, maxCapacity: scaled.maxCount })
-          .scaleOnCpuUtilization('CpuScaling', {
-            targetUtilizationPercent: props.autoscaling.targetCpuPercent ?? 60,
-            scaleOutCooldown: props.autoscaling.scaleOutCooldown ?? Duration.seconds(60),
-            scaleInCooldown: props.autoscaling.scaleInCooldown ?? Duration.seconds(600),
-          });
+        const taskCount = services[role].autoScaleTaskCount({ minCapacity: scaled.minCount, maxCapacity: scaled.maxCount });
+        scalableTaskCounts[role as AutoscaledRole] = taskCount;
+        taskCount.scaleOnCpuUtilization('CpuScaling', {
+          targetUtilizationPercent: props.autoscaling.targetCpuPercent ?? 60,
+          scaleOutCooldown: props.autoscaling.scaleOutCooldown ?? Duration.seconds(60),
+          scaleInCooldown: props.autoscaling.scaleInCooldown ?? Duration.seconds(600),
+        });
       }
     }
 
@@ -452,6 +461,7 @@ export class TemporalServices extends Construct {
 
     this.services = services;
     this.logGroups = logGroups;
+    this.scalableTaskCounts = scalableTaskCounts;
   }
 
   /**

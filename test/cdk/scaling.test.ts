@@ -72,6 +72,7 @@ describe('prod (medium preset): frontend and matching scale on CPU, history and 
 
   test('exactly two scalable targets: history, worker and the UI keep their count', () => {
     expect(ofType(prod, 'AWS::ApplicationAutoScaling::ScalableTarget')).toHaveLength(2);
+    expect(Object.keys(prod.stack.services.scalableTaskCounts).sort()).toEqual(['frontend', 'matching']);
     expect(scalingOf(prod, 'history')).toBeUndefined();
     expect(scalingOf(prod, 'worker')).toBeUndefined();
     expect(scalingOf(prod, 'ui')).toBeUndefined();
