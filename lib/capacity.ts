@@ -300,6 +300,12 @@ function roundUpTo(n: number, m: number): number {
 export function planCapacity(wps: number, workload: WorkloadProfile = HELLO_WORKLOAD, overrides: Partial<CapacityAssumptions> = {}): CapacityPlan {
   if (!(wps > 0) || !Number.isFinite(wps)) throw new Error(`workflows/s must be a positive number, got ${wps}`);
   const a: CapacityAssumptions = { ...DEFAULT_ASSUMPTIONS, ...overrides };
+  for (const [k, v] of Object.entries(a)) {
+    if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) throw new Error(`assumption ${k} must be a positive number, got ${v}`);
+  }
+  for (const k of ['targetCpuUtilization', 'maxShardUtilization', 'maxPoolUtilization'] as const) {
+    if (a[k] > 1) throw new Error(`assumption ${k} is a fraction from 0 to 1, got ${a[k]}`);
+  }
   const roles: TemporalRole[] = ['frontend', 'history', 'matching', 'worker'];
   const services = Object.fromEntries(roles.map((r) => [r, roleSizing(r, wps, workload, a)])) as Record<TemporalRole, ServiceSizing>;
   const need = Object.fromEntries(roles.map((r) => [r, vcpuNeeded(r, wps, workload, a)])) as Record<TemporalRole, number>;

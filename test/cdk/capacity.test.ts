@@ -161,9 +161,11 @@ describe('planCapacity', () => {
     expect(planCapacity(400, HELLO_WORKLOAD, { roundTripMs: 4, maxConnsPerTask: 40 }).services.history.desiredCount).toBe(6);
   });
 
-  test('bad loads are refused', () => {
+  test('bad loads and assumptions are refused', () => {
     expect(() => planCapacity(0)).toThrow('workflows/s must be a positive number, got 0');
     expect(() => planCapacity(Number.NaN)).toThrow('workflows/s must be a positive number');
+    expect(() => planCapacity(100, HELLO_WORKLOAD, { targetCpuUtilization: 60 })).toThrow('assumption targetCpuUtilization is a fraction from 0 to 1, got 60');
+    expect(() => planCapacity(100, HELLO_WORKLOAD, { roundTripMs: 0 })).toThrow('assumption roundTripMs must be a positive number, got 0');
   });
 });
 
