@@ -135,10 +135,11 @@ func (srv *server) occTick(ctx context.Context, interval time.Duration) {
 		}
 		if holder.isCommitting() {
 			// The holder commits first and wins: the waiter's write fails now (DSQL: at its COMMIT).
-			waiter.wound()
+			// A waiting statement is not committing yet, even an autocommit write.
+			waiter.wound(true)
 			continue
 		}
-		holder.wound()
+		holder.wound(false)
 	}
 }
 
@@ -158,10 +159,12 @@ func (s *session) isCommitting() bool {
 
 // wound makes the session's open transaction lose a conflict (40001 OC000) and releases its row
 // locks: at once when the client is idle, otherwise by cancelling the running statement and
-// rolling back when the client is next idle. A transaction whose COMMIT is in flight wins instead.
-func (s *session) wound() {
+// rolling back when the client is next idle. A holder whose COMMIT (or autocommit write) is in
+// flight wins instead, unless waiting is set: the session is the waiter of a lock, so its
+// statement has not reached its commit.
+func (s *session) wound(waiting bool) {
 	s.mu.Lock()
-	if s.closed || s.doomed != nil || s.committing {
+	if s.closed || s.doomed != nil || (s.committing && !waiting) {
 		s.mu.Unlock()
 		return
 	}

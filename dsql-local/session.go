@@ -653,6 +653,11 @@ func (s *session) handleBackend(m rawMsg) (encoder, error) {
 		s.committing = false
 		// What the client sees: a lost transaction stays open ('T') until the client is told,
 		// then failed ('E'), until the client ends it.
+		if s.doomed != nil && st == 'I' && s.clientTx == 'I' && s.pending == 0 {
+			// The statement that lost ran outside a transaction block: it was the whole
+			// transaction, its client has been told (40001), and nothing is left to roll back.
+			s.endDoom()
+		}
 		shown := st
 		if s.doomed != nil {
 			shown = 'T'

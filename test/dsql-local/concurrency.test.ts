@@ -171,6 +171,27 @@ describe('no statement waits for another transaction (default --concurrency=dsql
     expect((await b.query('SELECT v FROM cc_commit WHERE id = 1')).rows).toEqual([{ v: 1 }]);
   });
 
+  test('an autocommit write that loses to a committing writer fails with OC000, and the session goes on', async () => {
+    const a = await freshTable('cc_auto', 1);
+    const b = await connect();
+    await dsql.setLatency({ commitMs: 3000, jitter: 0 });
+    try {
+      await a.query('BEGIN');
+      await a.query('UPDATE cc_auto SET v = 1 WHERE id = 1');
+      const commit = track(a.query('COMMIT')); // held back 3 s before it reaches PostgreSQL
+      await new Promise((r) => setTimeout(r, 300));
+      await dsql.setLatency({ commitMs: 0 }); // b's own autocommit write gets no commit delay
+      await expectSqlError(withoutWaiting(b.query('UPDATE cc_auto SET v = 2 WHERE id = 1'), "b's UPDATE"), '40001', '(OC000)');
+      expect(commit.settled()).toBe(false);
+      expect((await commit.promise).command).toBe('COMMIT');
+    } finally {
+      await dsql.setLatency({ commitMs: 0 });
+    }
+    // The lost statement was b's whole transaction: b's next statements run as usual.
+    expect((await b.query('SELECT v FROM cc_auto WHERE id = 1')).rows).toEqual([{ v: 1 }]);
+    expect((await b.query('UPDATE cc_auto SET v = 3 WHERE id = 1')).rowCount).toBe(1);
+  });
+
   test('a write to a row another transaction changed and committed after this snapshot fails at the statement', async () => {
     const a = await freshTable('cc_stale', 1);
     const b = await connect();
