@@ -15,7 +15,7 @@ type faults struct {
 	commitFrac    float64
 	commitCode    string
 	refuseUntil   time.Time
-	refuseMode    string // "reset" (close the TCP connection) or "error" (FATAL 08006)
+	refuseMode    string // "reset" (close the TCP connection), "error" (FATAL 08006) or "rate" (FATAL 53400, DSQL's connection-rate refusal)
 	indexFailures []*indexFault
 }
 
@@ -109,8 +109,8 @@ func (f *faults) refuseConnections(d time.Duration, mode string) error {
 	if mode == "" {
 		mode = "reset"
 	}
-	if mode != "reset" && mode != "error" {
-		return fmt.Errorf("mode must be \"reset\" or \"error\", got %q", mode)
+	if mode != "reset" && mode != "error" && mode != "rate" {
+		return fmt.Errorf("mode must be \"reset\", \"error\" or \"rate\", got %q", mode)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -218,8 +218,12 @@ func (srv *server) handleConn(raw net.Conn) {
 		fatal(tc, "08004", fmt.Sprintf("unable to accept connection, unknown endpoint %q", sni), "this endpoint is "+srv.cfg.hostname)
 		return
 	}
-	if refusing, _ := srv.faults.refusing(); refusing {
-		fatal(tc, "08006", "unable to accept connection, service unavailable (injected by dsql-local)", "")
+	if refusing, mode := srv.faults.refusing(); refusing {
+		if mode == "rate" {
+			fatal(tc, "53400", "unable to accept connection, rate exceeded", "injected by dsql-local")
+		} else {
+			fatal(tc, "08006", "unable to accept connection, service unavailable (injected by dsql-local)", "")
+		}
 		return
 	}
 	if !srv.limiter.allow() {

@@ -291,6 +291,17 @@ describe('fault injection', () => {
     expect((await c.query('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }]);
   });
 
+  test("refused connections in rate mode get DSQL's 53400 rate refusal", async () => {
+    await dsql.refuseConnections(3, 'rate');
+    try {
+      await expectSqlError(dsql.connect(), '53400', 'rate exceeded');
+    } finally {
+      await dsql.refuseConnections(0);
+    }
+    const c = await connect();
+    expect((await c.query('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }]);
+  });
+
   test('bad fault requests are rejected with a message naming the field', async () => {
     await expect(dsql.failCommits(2)).rejects.toThrow(/fraction must be between 0 and 1, got 2/);
     await expect(dsql.failStatements('(', 'OC000')).rejects.toThrow(/pattern/);

@@ -179,8 +179,8 @@ export interface DsqlLocal {
   failCommits(fraction: number, code?: OccCode): Promise<void>;
   /** Closes open connections (all, or one user's); graceful sends a FATAL first. Returns how many. */
   dropConnections(options?: { user?: string; graceful?: boolean }): Promise<number>;
-  /** Refuses new connections for `seconds` ('reset' closes the socket, 'error' sends FATAL 08006). */
-  refuseConnections(seconds: number, mode?: 'reset' | 'error'): Promise<void>;
+  /** Refuses new connections for `seconds` ('reset' closes the socket, 'error' sends FATAL 08006, 'rate' FATAL 53400). */
+  refuseConnections(seconds: number, mode?: 'reset' | 'error' | 'rate'): Promise<void>;
   /** Makes async builds of indexes whose "schema.name" matches `pattern` fail with `message`. */
   failIndexBuilds(pattern: string, message?: string): Promise<void>;
   /** Sets the simulated duration of async index builds. */
@@ -400,7 +400,7 @@ class Endpoint implements DsqlLocal {
     return (await this.control('POST', '/faults/drop-connections', options)).dropped as number;
   }
 
-  async refuseConnections(seconds: number, mode: 'reset' | 'error' = 'reset'): Promise<void> {
+  async refuseConnections(seconds: number, mode: 'reset' | 'error' | 'rate' = 'reset'): Promise<void> {
     await this.control('POST', '/faults/refuse-connections', { seconds, mode });
   }
 
