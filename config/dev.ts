@@ -26,6 +26,7 @@ export const dev: PlatformConfigInput = {
     visibilityDomain: 'destroy',
     logs: 'destroy',
   },
+  backup: { retentionDays: 7 },
   logLevel: 'debug',
   enableEcsExec: true,
   tags: { owner: 'temporal-platform' },

@@ -35,6 +35,7 @@ export const prod: PlatformConfigInput = {
     visibilityDomain: 'retain',
     logs: 'retain',
   },
+  backup: { schedule: 'cron(0 5 * * ? *)', retentionDays: 35 },
   dynamicConfig: {
     'history.persistenceMaxQPS': [{ value: 3000 }],
     'frontend.persistenceMaxQPS': [{ value: 3000 }],

@@ -9,6 +9,8 @@
  */
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { bool, checkKeys, ConfigError, int, isObject, oneOf, optObject, regionOfArn, str } from './config-checks';
+import { BackupConfig, BackupInput, resolveBackup } from './config-backup';
+import { ObservabilityConfig, ObservabilityInput, resolveObservability } from './config-observability';
 import { resolveNetwork } from './config-network';
 import {
   AUTOSCALED_ROLES, AUTOSCALING_PRESETS, AutoscaledRole, DEFAULT_TARGET_CPU_PERCENT, FRONTEND_DRAIN_SECONDS, MIN_STOP_TIMEOUT_SECONDS,
@@ -219,6 +221,10 @@ export interface PlatformConfigInput {
   readonly logRetentionDays?: number;
   /** Removal policies. */
   readonly removalPolicies?: RemovalPoliciesInput;
+  /** AWS Backup of the DSQL cluster (lib/backup.ts). @default - on, daily at 05:00 UTC, kept 35 days */
+  readonly backup?: BackupInput;
+  /** Alarms to an SNS topic and a CloudWatch dashboard (lib/observability.ts). @default - on, no subscriptions */
+  readonly observability?: ObservabilityInput;
   /** Dynamic config overrides merged over `docker/temporal-server/config/dynamicconfig/default.yaml` (a key replaces the default's list). @default {} */
   readonly dynamicConfig?: Record<string, DynamicConfigValue[]>;
   /** Server log level. @default 'info' */
@@ -284,6 +290,8 @@ export interface PlatformConfig {
   readonly ui: { readonly certificateArn?: string };
   readonly logRetentionDays: number;
   readonly removalPolicies: Required<RemovalPoliciesInput>;
+  readonly backup: BackupConfig;
+  readonly observability: ObservabilityConfig;
   readonly dynamicConfig: Record<string, DynamicConfigValue[]>;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   readonly stopTimeoutSeconds: number;
@@ -333,7 +341,7 @@ const FARGATE_CPUS = [256, 512, 1024, 2048, 4096, 8192, 16384];
 
 const TOP_LEVEL_KEYS: ReadonlyArray<keyof PlatformConfigInput> = [
   'env', 'numHistoryShards', 'temporalVersion', 'uiVersion', 'uiImage', 'serverImage', 'sizing', 'services', 'autoscaling', 'network',
-  'dsql', 'opensearch', 'ui', 'logRetentionDays', 'removalPolicies', 'dynamicConfig', 'logLevel',
+  'dsql', 'opensearch', 'ui', 'logRetentionDays', 'removalPolicies', 'backup', 'observability', 'dynamicConfig', 'logLevel',
   'stopTimeoutSeconds', 'enableEcsExec', 'cpuArchitecture', 'tags',
 ];
 
@@ -574,6 +582,8 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
     ui: { certificateArn },
     logRetentionDays,
     removalPolicies,
+    backup: resolveBackup(p, input.backup),
+    observability: resolveObservability(p, input.observability),
     dynamicConfig,
     logLevel,
     stopTimeoutSeconds,

@@ -7,13 +7,16 @@
  * - {@link TemporalDsqlSchema}: custom resource that applies the DSQL schema and the server database role
  * - {@link TemporalVisibilityIndex}: custom resource that applies the visibility index template and index
  * - {@link TemporalServices}: ECS cluster, one Fargate service per role and the UI, NLB, ALB
+ * - {@link TemporalDsqlBackup}: AWS Backup vault and plan for the DSQL cluster
  * - {@link TemporalPlatformStack}: all of the above for one environment
  * - configuration: {@link resolveConfig}, {@link checkShardLock}, {@link buildDynamicConfig}
  * - scaling: {@link AUTOSCALING_PRESETS} and the shutdown timings; capacity model {@link planCapacity} (docs/capacity.md)
  */
 export * from './app';
+export * from './backup';
 export * from './capacity';
 export * from './config';
+export * from './config-backup';
 export * from './dsql-cluster';
 export * from './dsql-schema';
 export * from './dynamic-config';

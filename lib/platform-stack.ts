@@ -7,6 +7,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
+import { TemporalDsqlBackup } from './backup';
 import { PlatformConfig, TEMPORAL_ROLES } from './config';
 import { TemporalDsqlCluster } from './dsql-cluster';
 import { TemporalDsqlSchema } from './dsql-schema';
@@ -82,6 +83,8 @@ export class TemporalPlatformStack extends Stack {
   public readonly schema: TemporalDsqlSchema;
   /** The visibility index job (`Custom::TemporalVisibilityIndex`): template and index. */
   public readonly visibilityIndex: TemporalVisibilityIndex;
+  /** AWS Backup of the DSQL cluster (vault, plan, selection), unless `backup.enabled` is false. */
+  public readonly backup?: TemporalDsqlBackup;
 
   constructor(scope: Construct, id: string, props: TemporalPlatformStackProps) {
     super(scope, id, {
@@ -250,6 +253,18 @@ export class TemporalPlatformStack extends Stack {
     this.services.addStartupDependency(this.shardCountPin);
     // DSQL_ENDPOINT names the PrivateLink host, which only resolves once the endpoint exists.
     if (this.dsqlCluster.vpcEndpoint) this.services.addStartupDependency(this.dsqlCluster.vpcEndpoint);
+
+    // AWS Backup of the DSQL cluster (restore procedure: docs/operations.md).
+    if (config.backup.enabled) {
+      this.backup = new TemporalDsqlBackup(this, 'Backup', {
+        clusterArn: this.dsqlCluster.clusterArn,
+        vaultName: `temporal-${config.envName}-dsql`,
+        schedule: config.backup.schedule,
+        retention: Duration.days(config.backup.retentionDays),
+        kmsKeyArn: config.dsql.kmsKeyArn,
+        removalPolicy: removal(config.removalPolicies.dsqlCluster),
+      });
+    }
 
     new CfnOutput(this, 'FrontendAddress', { value: `${this.services.frontendLoadBalancer.loadBalancerDnsName}:7233`, description: 'Temporal frontend gRPC through the internal NLB' });
     new CfnOutput(this, 'FrontendServiceDiscoveryAddress', { value: this.services.frontendAddress, description: 'Temporal frontend gRPC through Cloud Map DNS' });
