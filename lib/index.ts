@@ -8,19 +8,23 @@
  * - {@link TemporalVisibilityIndex}: custom resource that applies the visibility index template and index
  * - {@link TemporalServices}: ECS cluster, one Fargate service per role and the UI, NLB, ALB
  * - {@link TemporalDsqlBackup}: AWS Backup vault and plan for the DSQL cluster
+ * - {@link TemporalObservability}: alarms to an SNS topic and the dashboard, on AWS metrics ({@link AWS_METRICS})
  * - {@link TemporalPlatformStack}: all of the above for one environment
  * - configuration: {@link resolveConfig}, {@link checkShardLock}, {@link buildDynamicConfig}
  * - scaling: {@link AUTOSCALING_PRESETS} and the shutdown timings; capacity model {@link planCapacity} (docs/capacity.md)
  */
 export * from './app';
+export * from './aws-metrics';
 export * from './backup';
 export * from './capacity';
 export * from './config';
 export * from './config-backup';
+export * from './config-observability';
 export * from './dsql-cluster';
 export * from './dsql-schema';
 export * from './dynamic-config';
 export * from './network';
+export * from './observability';
 export * from './platform-stack';
 export * from './scaling';
 export * from './server-image';

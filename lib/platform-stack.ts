@@ -3,6 +3,7 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Tags } from 'aws
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
@@ -14,6 +15,7 @@ import { TemporalDsqlSchema } from './dsql-schema';
 import { buildDynamicConfig } from './dynamic-config';
 import { SHUTDOWN_DYNAMIC_CONFIG } from './scaling';
 import { TemporalNetwork } from './network';
+import { TemporalObservability } from './observability';
 import { resolveServerImage } from './server-image';
 import { TemporalServices } from './temporal-services';
 import { TemporalVisibilityDomain } from './visibility-domain';
@@ -85,6 +87,8 @@ export class TemporalPlatformStack extends Stack {
   public readonly visibilityIndex: TemporalVisibilityIndex;
   /** AWS Backup of the DSQL cluster (vault, plan, selection), unless `backup.enabled` is false. */
   public readonly backup?: TemporalDsqlBackup;
+  /** Alarms (SNS topic) and dashboard, unless `observability.enabled` is false (docs/operations.md). */
+  public readonly observability?: TemporalObservability;
 
   constructor(scope: Construct, id: string, props: TemporalPlatformStackProps) {
     super(scope, id, {
@@ -263,6 +267,30 @@ export class TemporalPlatformStack extends Stack {
         retention: Duration.days(config.backup.retentionDays),
         kmsKeyArn: config.dsql.kmsKeyArn,
         removalPolicy: removal(config.removalPolicies.dsqlCluster),
+      });
+    }
+
+    // Alarms and dashboard on AWS metrics (lib/aws-metrics.ts); runbook in docs/operations.md.
+    if (config.observability.enabled) {
+      const only = <T>(scope: Construct, type: new (...a: any[]) => T): T => {
+        const found = scope.node.findAll().filter((c): c is any => c instanceof type);
+        if (found.length !== 1) throw new Error(`expected one ${type.name} under ${scope.node.path}, found ${found.length}`);
+        return found[0];
+      };
+      this.observability = new TemporalObservability(this, 'Observability', {
+        envName: config.envName,
+        alarmEmails: config.observability.alarmEmails,
+        dsqlClusterId: this.dsqlCluster.clusterIdentifier,
+        ecsCluster: this.services.cluster,
+        services: this.services.services,
+        frontendLoadBalancer: this.services.frontendLoadBalancer,
+        frontendTargetGroup: only(this.services.frontendLoadBalancer, elbv2.NetworkTargetGroup),
+        uiLoadBalancer: this.services.uiLoadBalancer,
+        uiTargetGroup: only(this.services, elbv2.ApplicationTargetGroup),
+        openSearchDomainName: config.opensearch.domainName,
+        openSearchNodeCount: config.opensearch.dataNodes + config.opensearch.masterNodes,
+        openSearchVolumeGiB: config.opensearch.volumeSizeGiB,
+        openSearchDedicatedMasters: config.opensearch.masterNodes > 0,
       });
     }
 

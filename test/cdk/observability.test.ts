@@ -1,0 +1,235 @@
+/**
+ * Alarms, alarm topic and dashboard (lib/observability.ts): every metric they use is a row of the
+ * table in lib/aws-metrics.ts, every alarm links to an existing runbook section, thresholds as
+ * documented.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { ENVIRONMENTS } from '../../config';
+import { AWS_METRICS } from '../../lib/aws-metrics';
+import { awsMetric } from '../../lib/observability';
+import { buildApp, REPO } from './helpers';
+
+type Resources = Record<string, { Type: string; Properties?: any }>;
+
+function synth(envName: 'dev' | 'prod', overrides: Record<string, unknown> = {}): { t: Template; resources: Resources } {
+  const { stack } = buildApp(envName, { ...ENVIRONMENTS, [envName]: { ...ENVIRONMENTS[envName], ...overrides } }, { quick: true });
+  const t = Template.fromStack(stack);
+  return { t, resources: t.toJSON().Resources };
+}
+
+/** "namespace|metric|dim1,dim2" (dimension names sorted) of every row of the table. */
+const ALLOWED = new Set(Object.values(AWS_METRICS).map((s) => `${s.namespace}|${s.metricName}|${[...s.dimensions].sort().join(',')}`));
+
+/** Every (namespace, metric, dimension names) an alarm uses, single metric or metric math. */
+function alarmMetrics(resources: Resources): string[] {
+  const out: string[] = [];
+  for (const r of Object.values(resources)) {
+    if (r.Type !== 'AWS::CloudWatch::Alarm') continue;
+    const p = r.Properties;
+    if (p.MetricName) out.push(`${p.Namespace}|${p.MetricName}|${(p.Dimensions ?? []).map((d: any) => d.Name).sort().join(',')}`);
+    for (const q of p.Metrics ?? []) {
+      if (q.MetricStat) {
+        const mm = q.MetricStat.Metric;
+        out.push(`${mm.Namespace}|${mm.MetricName}|${(mm.Dimensions ?? []).map((d: any) => d.Name).sort().join(',')}`);
+      } else if (!q.Expression) {
+        out.push(`unknown metric entry ${JSON.stringify(q)}`);
+      }
+    }
+  }
+  return out;
+}
+
+/** The dashboard body as JSON, CloudFormation tokens replaced by "TOKEN". */
+function dashboardBody(resources: Resources): any {
+  const dash = Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Dashboard');
+  expect(dash).toHaveLength(1);
+  const body = dash[0].Properties.DashboardBody;
+  const text = typeof body === 'string' ? body : body['Fn::Join'][1].map((part: unknown) => (typeof part === 'string' ? part : 'TOKEN')).join('');
+  return JSON.parse(text);
+}
+
+/** Every (namespace, metric, dimension names) a dashboard widget graphs. */
+function widgetMetrics(body: any): string[] {
+  const out: string[] = [];
+  for (const w of body.widgets) {
+    for (const row of w.properties?.metrics ?? []) {
+      const parts = row.filter((x: unknown) => typeof x === 'string');
+      if (parts.length === 0) continue; // a math expression: [{ expression, ... }]
+      const [ns, name, ...dims] = parts;
+      const names: string[] = [];
+      for (let i = 0; i < dims.length; i += 2) names.push(dims[i]);
+      out.push(`${ns}|${name}|${names.sort().join(',')}`);
+    }
+  }
+  return out;
+}
+
+describe.each(['prod', 'dev'] as const)('%s: metrics only from lib/aws-metrics.ts', (envName) => {
+  const { resources } = synth(envName);
+
+  test('every alarm metric is a row of the table', () => {
+    const used = alarmMetrics(resources);
+    expect(used.length).toBeGreaterThan(20);
+    expect(used.filter((u) => !ALLOWED.has(u))).toEqual([]);
+  });
+
+  test('every dashboard widget metric is a row of the table', () => {
+    const used = widgetMetrics(dashboardBody(resources));
+    expect(used.length).toBeGreaterThan(20);
+    expect(used.filter((u) => !ALLOWED.has(u))).toEqual([]);
+  });
+
+  test('every alarm links to an existing section of docs/operations.md and notifies the topic', () => {
+    const doc = fs.readFileSync(path.join(REPO, 'docs', 'operations.md'), 'utf8');
+    const anchors = new Set([...doc.matchAll(/^#{2,4} (.+)$/gm)].map((h) => h[1].trim().toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-')));
+    for (const r of Object.values(resources).filter((x) => x.Type === 'AWS::CloudWatch::Alarm')) {
+      const m = /Runbook: docs\/operations\.md#([a-z0-9-]+)$/.exec(r.Properties.AlarmDescription);
+      expect(m).not.toBeNull();
+      expect(anchors).toContain(m![1]);
+      expect(r.Properties.AlarmActions).toHaveLength(1);
+      expect(r.Properties.AlarmActions[0]).toEqual({ Ref: expect.stringMatching(/^ObservabilityAlarmTopic/) });
+    }
+  });
+});
+
+describe('prod alarms and thresholds', () => {
+  const { t, resources } = synth('prod', { observability: { alarmEmails: ['oncall@example.com', 'platform@example.com'] } });
+  const alarms = Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm').map((r) => r.Properties);
+  const byName = (n: string) => alarms.find((a) => a.AlarmName === `temporal-prod-${n}`);
+
+  test('the alarm set', () => {
+    expect(alarms.map((a) => a.AlarmName).sort()).toEqual([
+      'temporal-prod-AlbUnhealthyHosts',
+      'temporal-prod-DsqlCommitLatency',
+      'temporal-prod-DsqlOccConflicts',
+      'temporal-prod-DsqlQueryTimeouts',
+      'temporal-prod-EcsFrontendBelowDesired',
+      'temporal-prod-EcsHistoryBelowDesired',
+      'temporal-prod-EcsMatchingBelowDesired',
+      'temporal-prod-EcsUiBelowDesired',
+      'temporal-prod-EcsWorkerBelowDesired',
+      'temporal-prod-NlbUnhealthyHosts',
+      'temporal-prod-OpenSearchClusterRed',
+      'temporal-prod-OpenSearchClusterYellow',
+      'temporal-prod-OpenSearchCpu',
+      'temporal-prod-OpenSearchFreeStorage',
+      'temporal-prod-OpenSearchJvmPressure',
+      'temporal-prod-OpenSearchMasterCpu',
+      'temporal-prod-OpenSearchMasterJvmPressure',
+      'temporal-prod-OpenSearchMasterUnreachable',
+      'temporal-prod-OpenSearchNodes',
+      'temporal-prod-OpenSearchSnapshotFailure',
+      'temporal-prod-OpenSearchWritesBlocked',
+    ]);
+  });
+
+  test.each([
+    // name, threshold, evaluation periods, comparison
+    ['DsqlOccConflicts', 5, 3, 'GreaterThanOrEqualToThreshold'],
+    ['DsqlCommitLatency', 100, 3, 'GreaterThanThreshold'],
+    ['DsqlQueryTimeouts', 1, 1, 'GreaterThanOrEqualToThreshold'],
+    ['EcsHistoryBelowDesired', 1, 3, 'GreaterThanOrEqualToThreshold'],
+    ['NlbUnhealthyHosts', 1, 5, 'GreaterThanOrEqualToThreshold'],
+    ['AlbUnhealthyHosts', 1, 5, 'GreaterThanOrEqualToThreshold'],
+    ['OpenSearchClusterRed', 1, 1, 'GreaterThanOrEqualToThreshold'],
+    ['OpenSearchClusterYellow', 1, 5, 'GreaterThanOrEqualToThreshold'],
+    // 25 % of prod's 200 GiB volume, in MiB
+    ['OpenSearchFreeStorage', 51200, 1, 'LessThanOrEqualToThreshold'],
+    ['OpenSearchWritesBlocked', 1, 1, 'GreaterThanOrEqualToThreshold'],
+    // 3 data nodes + 3 dedicated masters
+    ['OpenSearchNodes', 6, 1, 'LessThanThreshold'],
+    ['OpenSearchSnapshotFailure', 1, 1, 'GreaterThanOrEqualToThreshold'],
+    ['OpenSearchCpu', 80, 3, 'GreaterThanOrEqualToThreshold'],
+    ['OpenSearchJvmPressure', 95, 3, 'GreaterThanOrEqualToThreshold'],
+    ['OpenSearchMasterCpu', 50, 3, 'GreaterThanOrEqualToThreshold'],
+    ['OpenSearchMasterJvmPressure', 95, 1, 'GreaterThanOrEqualToThreshold'],
+    ['OpenSearchMasterUnreachable', 1, 1, 'LessThanThreshold'],
+  ])('%s: threshold %d, %d periods, %s', (name, threshold, periods, op) => {
+    const a = byName(name as string);
+    expect(a).toBeDefined();
+    expect([a.Threshold, a.EvaluationPeriods, a.ComparisonOperator]).toEqual([threshold, periods, op]);
+  });
+
+  test('OCC conflicts alarm is a ratio of OccConflicts to TotalTransactions of this cluster', () => {
+    const a = byName('DsqlOccConflicts');
+    expect(a.Metrics.find((q: any) => q.Expression).Expression).toBe('IF(tx > 0, 100 * occ / tx, 0)');
+    const names = a.Metrics.filter((q: any) => q.MetricStat).map((q: any) => q.MetricStat.Metric.MetricName).sort();
+    expect(names).toEqual(['OccConflicts', 'TotalTransactions']);
+    for (const q of a.Metrics.filter((x: any) => x.MetricStat)) {
+      expect(q.MetricStat.Metric.Dimensions).toEqual([{ Name: 'ClusterId', Value: { 'Fn::GetAtt': [expect.stringMatching(/^Dsql/), 'Identifier'] } }]);
+      expect(q.MetricStat.Period).toBe(300);
+    }
+  });
+
+  test('running tasks below desired uses Container Insights DesiredTaskCount - RunningTaskCount of the service', () => {
+    const a = byName('EcsFrontendBelowDesired');
+    expect(a.Metrics.find((q: any) => q.Expression).Expression).toBe('desired - running');
+    const stats = a.Metrics.filter((q: any) => q.MetricStat).map((q: any) => `${q.MetricStat.Metric.Namespace}/${q.MetricStat.Metric.MetricName}`).sort();
+    expect(stats).toEqual(['ECS/ContainerInsights/DesiredTaskCount', 'ECS/ContainerInsights/RunningTaskCount']);
+  });
+
+  test('OpenSearch alarms carry DomainName temporal-prod and ClientId = the account', () => {
+    const a = byName('OpenSearchClusterRed');
+    expect(a.Metrics).toHaveLength(1);
+    const stat = a.Metrics[0].MetricStat;
+    expect({ ns: stat.Metric.Namespace, name: stat.Metric.MetricName, stat: stat.Stat, period: stat.Period })
+      .toEqual({ ns: 'AWS/ES', name: 'ClusterStatus.red', stat: 'Maximum', period: 60 });
+    expect(stat.Metric.Dimensions).toEqual([{ Name: 'ClientId', Value: { Ref: 'AWS::AccountId' } }, { Name: 'DomainName', Value: 'temporal-prod' }]);
+  });
+
+  test('topic: SSL enforced, one e-mail subscription per configured address', () => {
+    t.resourceCountIs('AWS::SNS::Topic', 1);
+    t.resourceCountIs('AWS::SNS::Subscription', 2);
+    t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
+    t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'platform@example.com' });
+    t.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+
+  test('dashboard temporal-prod', () => {
+    t.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'temporal-prod' });
+  });
+});
+
+describe('dev and switches', () => {
+  test('dev (no dedicated masters): no master CPU/JVM alarms, Nodes threshold = 2 data nodes', () => {
+    const { resources } = synth('dev');
+    const names = Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm').map((r) => r.Properties.AlarmName);
+    expect(names).not.toContain('temporal-dev-OpenSearchMasterCpu');
+    expect(names).not.toContain('temporal-dev-OpenSearchMasterJvmPressure');
+    expect(Object.values(resources).find((r) => r.Properties?.AlarmName === 'temporal-dev-OpenSearchNodes')!.Properties.Threshold).toBe(2);
+    // 25 % of dev's 20 GiB
+    expect(Object.values(resources).find((r) => r.Properties?.AlarmName === 'temporal-dev-OpenSearchFreeStorage')!.Properties.Threshold).toBe(5120);
+  });
+
+  test('observability.enabled false: no topic, alarm or dashboard', () => {
+    const { t } = synth('dev', { observability: { enabled: false } });
+    t.resourceCountIs('AWS::SNS::Topic', 0);
+    t.resourceCountIs('AWS::CloudWatch::Alarm', 0);
+    t.resourceCountIs('AWS::CloudWatch::Dashboard', 0);
+  });
+
+  test('awsMetric refuses dimensions the table does not list', () => {
+    expect(() => awsMetric('dsqlOccConflicts', { ClusterName: 'x' }))
+      .toThrow('Metric AWS/AuroraDSQL OccConflicts takes dimensions ClusterId, got ClusterName');
+  });
+});
+
+describe('observability configuration', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { resolveConfig } = require('../../lib/config');
+  test('defaults: on, no e-mail subscriptions', () => {
+    expect(resolveConfig('dev', { numHistoryShards: 4 }).observability).toEqual({ enabled: true, alarmEmails: [] });
+  });
+  test.each([
+    [{ alarmEmails: ['not-an-address'] }, 'Invalid configuration: dev.observability.alarmEmails[0] = "not-an-address"; allowed: an e-mail address such as oncall@example.com'],
+    [{ alarmEmails: 'oncall@example.com' }, 'Invalid configuration: dev.observability.alarmEmails = "oncall@example.com"; allowed: a list of e-mail addresses'],
+    [{ alarmEmails: ['a@example.com', 'a@example.com'] }, 'Invalid configuration: dev.observability.alarmEmails = ["a@example.com","a@example.com"]; allowed: distinct e-mail addresses'],
+    [{ topic: 'x' }, 'Invalid configuration: dev.observability.topic = "x"; allowed: one of the known fields enabled, alarmEmails'],
+  ])('refuses %j', (observability, message) => {
+    expect(() => resolveConfig('dev', { numHistoryShards: 4, observability })).toThrow(message);
+  });
+});
