@@ -273,6 +273,108 @@ test('OCC conflicts injected at a steady rate during load leave no workflow fail
   expect(failed.count).toBe(0);
 });
 
+/** What one fault scenario produced (docs/reliability.md). */
+interface FaultOutcome {
+  started: number;
+  completed: number;
+  /** Start calls the client gave up on (nothing started, so nothing to lose). */
+  startErrors: number;
+  /** From the moment the fault was cleared to the last started workflow's result, ms. */
+  recoveryMs: number;
+  /** Activity attempts beyond the first, over all started workflows (at-least-once retries). */
+  retriedActivities: number;
+}
+
+/**
+ * A steady load during a dsql-local fault: one hello workflow started every 250 ms for the fault
+ * window plus 5 s; `inject` at the start, `clear` after `faultMs`. Every started workflow must then
+ * complete with its result; the outcome is logged for docs/reliability.md.
+ */
+async function underFault(name: string, faultMs: number, inject: () => Promise<unknown>, clear: () => Promise<unknown>): Promise<FaultOutcome> {
+  const handles: Array<{ workflowId: string; result: Promise<string> }> = [];
+  let startErrors = 0;
+  const t0 = Date.now();
+  await inject();
+  let clearedAt = 0;
+  const clearing = new Promise<void>((resolveClear) =>
+    setTimeout(() => {
+      clear().finally(() => {
+        clearedAt = Date.now();
+        resolveClear();
+      });
+    }, faultMs),
+  );
+  try {
+    while (Date.now() - t0 < faultMs + 5000) {
+      const workflowId = `fault-${name}-${randomUUID()}`;
+      try {
+        const h = await client.workflow.start(helloActivity, { taskQueue: TASK_QUEUE, workflowId, args: [name] });
+        const result = h.result();
+        result.catch(() => undefined);
+        handles.push({ workflowId, result });
+      } catch {
+        startErrors++;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  } finally {
+    await clearing;
+  }
+  const results = await Promise.all(handles.map((h) => h.result));
+  const recoveryMs = Date.now() - clearedAt;
+  let retriedActivities = 0;
+  for (const h of handles) {
+    const { events } = await client.workflow.getHandle(h.workflowId).fetchHistory();
+    for (const e of events ?? []) {
+      if (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED) retriedActivities += Math.max(0, (e.activityTaskStartedEventAttributes?.attempt ?? 1) - 1);
+    }
+  }
+  const outcome = { started: handles.length, completed: results.filter((r) => r === `Hello, ${name}!`).length, startErrors, recoveryMs, retriedActivities };
+  console.log(`fault scenario ${name} (${faultMs} ms): ${JSON.stringify(outcome)}`);
+  return outcome;
+}
+
+describe('dsql-local faults during a steady load: every started workflow completes', () => {
+  const WINDOW_MS = 30_000;
+  const check = (o: FaultOutcome) => {
+    expect(o.started).toBeGreaterThan(0);
+    expect(o.completed).toBe(o.started);
+  };
+
+  /** How much a server counter grew while fn ran: proof that the fault reached the server. */
+  const counterGrowth = async (metric: string, fn: () => Promise<void>) => {
+    const before = await readCounter(stack.metricsUrl, metric);
+    await fn();
+    return (await readCounter(stack.metricsUrl, metric)) - before;
+  };
+
+  test('all connections dropped at once', async () => {
+    const reopened = await counterGrowth('dsql_connections_opened', async () =>
+      check(await underFault('dropped', 5_000, () => stack.dsql.dropConnections(), async () => undefined)),
+    );
+    expect(reopened).toBeGreaterThan(0);
+  });
+
+  test("new connections refused with DSQL's 53400 for 30 s (connections age out meanwhile)", async () => {
+    // Connections live CONN_AGE_S (15 s) here, so the server has to open new ones in the window.
+    const retried = await counterGrowth('dsql_connect_retries', async () =>
+      check(await underFault('rate-refused', WINDOW_MS, () => stack.dsql.refuseConnections(WINDOW_MS / 1000, 'rate'), () => stack.dsql.refuseConnections(0))),
+    );
+    expect(retried).toBeGreaterThan(0);
+  });
+
+  test('30 % of COMMITs fail with OC000 for 30 s', async () => {
+    const conflicts = await counterGrowth('dsql_occ_conflicts', async () =>
+      check(await underFault('occ-burst', WINDOW_MS, () => stack.dsql.failCommits(0.3, 'OC000'), () => stack.dsql.clearFaults())),
+    );
+    expect(conflicts).toBeGreaterThan(0);
+  });
+
+  test('commit latency raised to 200 ms for 30 s', async () => {
+    check(await underFault('slow-commits', WINDOW_MS, () => stack.dsql.setLatency({ commitMs: 200, jitter: 0 }), () => stack.dsql.setLatency({ commitMs: 0 })));
+  });
+});
+
 test('a headless Chromium screenshot of the UI shows the workflow', async () => {
   const url = `${stack.uiUrl}/namespaces/${stack.namespace}/workflows/${approval.workflowId}/${approval.runId}/history`;
   const shot = await screenshot({ url, path: SCREENSHOT, waitForText: approval.workflowId, timeoutMs: 90_000 });
