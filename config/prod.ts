@@ -28,6 +28,7 @@ export const prod: PlatformConfigInput = {
     masterNodes: 3,
     masterNodeInstanceType: 'm7g.large.search',
     volumeSizeGiB: 200,
+    multiAzWithStandby: true,
   },
   logRetentionDays: 90,
   removalPolicies: {

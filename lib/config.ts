@@ -9,6 +9,7 @@
  */
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { bool, checkKeys, ConfigError, int, isObject, oneOf, optObject, regionOfArn, str } from './config-checks';
+import { resolveMultiAzWithStandby } from './config-opensearch';
 import { BackupConfig, BackupInput, resolveBackup } from './config-backup';
 import { ObservabilityConfig, ObservabilityInput, resolveObservability } from './config-observability';
 import { resolveNetwork } from './config-network';
@@ -146,6 +147,8 @@ export interface OpenSearchInput {
   readonly domainName?: string;
   /** Visibility index name; must start with `temporal_visibility_v1`. @default `temporal_visibility_v1_<env>` */
   readonly visibilityIndex?: string;
+  /** Multi-AZ with Standby (needs 3 AZs, dedicated masters, data nodes a multiple of 3, no T2/T3). @default false */
+  readonly multiAzWithStandby?: boolean;
 }
 
 /** Removal policies of the stateful resources. */
@@ -286,6 +289,7 @@ export interface PlatformConfig {
     readonly volumeSizeGiB: number;
     readonly domainName: string;
     readonly visibilityIndex: string;
+    readonly multiAzWithStandby: boolean;
   };
   readonly ui: { readonly certificateArn?: string };
   readonly logRetentionDays: number;
@@ -469,7 +473,7 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
 
   // opensearch
   const osIn = optObject(p('opensearch'), input.opensearch);
-  checkKeys(p('opensearch'), osIn, ['engineVersion', 'dataNodeInstanceType', 'dataNodes', 'masterNodes', 'masterNodeInstanceType', 'volumeSizeGiB', 'domainName', 'visibilityIndex']);
+  checkKeys(p('opensearch'), osIn, ['engineVersion', 'dataNodeInstanceType', 'dataNodes', 'masterNodes', 'masterNodeInstanceType', 'volumeSizeGiB', 'domainName', 'visibilityIndex', 'multiAzWithStandby']);
   const engineVersion = osIn.engineVersion === undefined ? '2.19' : osIn.engineVersion;
   if (typeof engineVersion !== 'string' || !ALLOWED_OPENSEARCH_VERSIONS.includes(engineVersion)) {
     const why = REFUSED_OPENSEARCH_VERSIONS.includes(engineVersion as string)
@@ -578,7 +582,10 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
       databaseRole,
       privateLink: bool(p('dsql.privateLink'), dsqlIn.privateLink, true),
     },
-    opensearch: { engineVersion, dataNodeInstanceType, dataNodes, masterNodes, masterNodeInstanceType, volumeSizeGiB, domainName, visibilityIndex },
+    opensearch: {
+      engineVersion, dataNodeInstanceType, dataNodes, masterNodes, masterNodeInstanceType, volumeSizeGiB, domainName, visibilityIndex,
+      multiAzWithStandby: resolveMultiAzWithStandby(p, osIn.multiAzWithStandby, { azCount, dataNodes, masterNodes, dataNodeInstanceType, masterNodeInstanceType }),
+    },
     ui: { certificateArn },
     logRetentionDays,
     removalPolicies,

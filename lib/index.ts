@@ -13,6 +13,7 @@
  * - configuration: {@link resolveConfig}, {@link checkShardLock}, {@link buildDynamicConfig}
  * - scaling: {@link AUTOSCALING_PRESETS} and the shutdown timings; capacity model {@link planCapacity} (docs/capacity.md)
  */
+export * from './access-logs';
 export * from './app';
 export * from './aws-metrics';
 export * from './backup';
@@ -20,6 +21,7 @@ export * from './capacity';
 export * from './config';
 export * from './config-backup';
 export * from './config-observability';
+export * from './config-opensearch';
 export * from './dsql-cluster';
 export * from './dsql-schema';
 export * from './dynamic-config';

@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Tags } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Tags, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -8,6 +8,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
+import { TemporalAccessLogs } from './access-logs';
 import { TemporalDsqlBackup } from './backup';
 import { PlatformConfig, TEMPORAL_ROLES } from './config';
 import { TemporalDsqlCluster } from './dsql-cluster';
@@ -87,6 +88,11 @@ export class TemporalPlatformStack extends Stack {
   public readonly visibilityIndex: TemporalVisibilityIndex;
   /** AWS Backup of the DSQL cluster (vault, plan, selection), unless `backup.enabled` is false. */
   public readonly backup?: TemporalDsqlBackup;
+  /**
+   * Access logs of the UI ALB (encrypted S3 bucket). Only when the stack has a concrete region
+   * (`env.region`): ELB's log delivery principal depends on the Region. @default - none in an environment-agnostic stack
+   */
+  public readonly accessLogs?: TemporalAccessLogs;
   /** Alarms (SNS topic) and dashboard, unless `observability.enabled` is false (docs/operations.md). */
   public readonly observability?: TemporalObservability;
 
@@ -157,6 +163,7 @@ export class TemporalPlatformStack extends Stack {
       masterNodes: config.opensearch.masterNodes,
       masterNodeInstanceType: config.opensearch.masterNodeInstanceType,
       volumeSizeGiB: config.opensearch.volumeSizeGiB,
+      multiAzWithStandby: config.opensearch.multiAzWithStandby,
       logRetention,
       logRemovalPolicy,
       removalPolicy: removal(config.removalPolicies.visibilityDomain),
@@ -198,7 +205,7 @@ export class TemporalPlatformStack extends Stack {
 
     // Server access: DSQL as the non-admin role, OpenSearch through the access policy.
     this.dsqlCluster.grantConnect(this.serverTaskRole);
-    this.visibility.grantAccess(this.serverTaskRole);
+    this.visibility.grantAccess(this.serverTaskRole, config.opensearch.visibilityIndex);
     for (const role of TEMPORAL_ROLES) {
       const sg = this.services.securityGroups[role];
       this.dsqlCluster.connections.allowDefaultPortFrom(sg, `Temporal ${role} to DSQL`);
@@ -257,6 +264,18 @@ export class TemporalPlatformStack extends Stack {
     this.services.addStartupDependency(this.shardCountPin);
     // DSQL_ENDPOINT names the PrivateLink host, which only resolves once the endpoint exists.
     if (this.dsqlCluster.vpcEndpoint) this.services.addStartupDependency(this.dsqlCluster.vpcEndpoint);
+
+    // UI ALB access logs, kept as long as the CloudWatch logs and retained like them. ELB's log
+    // delivery principal depends on the Region, so an environment-agnostic stack gets none.
+    if (!Token.isUnresolved(this.region)) {
+      this.accessLogs = new TemporalAccessLogs(this, 'AccessLogs', {
+        loadBalancer: this.services.uiLoadBalancer,
+        retentionDays: config.logRetentionDays,
+        removalPolicy: logRemovalPolicy,
+      });
+    } else {
+      Annotations.of(this).addInfo('UI ALB access logs are off: set env.region for this environment to turn them on.');
+    }
 
     // AWS Backup of the DSQL cluster (restore procedure: docs/operations.md).
     if (config.backup.enabled) {

@@ -10,6 +10,15 @@ export const VISIBILITY_HTTP_ACTIONS: readonly string[] = [
   'es:ESHttpGet', 'es:ESHttpHead', 'es:ESHttpPost', 'es:ESHttpPut', 'es:ESHttpDelete', 'es:ESHttpPatch',
 ];
 
+/**
+ * What the Temporal servers may do on the domain's paths: every HTTP verb they use except DELETE,
+ * which {@link TemporalVisibilityDomain.grantAccess} allows only on documents of the visibility
+ * index (`<domain ARN>/<index>/_doc/*`): a server (or anyone with its credentials) cannot delete an
+ * index (`DELETE /<index>`), a template or all indices. Deleting documents through `_bulk` and
+ * `_delete_by_query` (POST) remains possible; that is how Temporal removes closed workflows.
+ */
+export const SERVER_HTTP_ACTIONS_WITHOUT_DELETE: readonly string[] = VISIBILITY_HTTP_ACTIONS.filter((a) => a !== 'es:ESHttpDelete');
+
 /** Properties of {@link TemporalVisibilityDomain}. */
 export interface TemporalVisibilityDomainProps {
   /** VPC of the domain. */
@@ -35,6 +44,12 @@ export interface TemporalVisibilityDomainProps {
   readonly masterNodeInstanceType?: string;
   /** gp3 volume size per data node, GiB. @default 100 */
   readonly volumeSizeGiB?: number;
+  /**
+   * Multi-AZ with Standby: one of three AZs holds standby nodes that take over within a minute when
+   * a zone fails. Requires `azCount` 3, dedicated masters, data nodes a multiple of 3 and no T2/T3
+   * instances (checked by resolveConfig; aws-cdk-lib refuses T3). @default false
+   */
+  readonly multiAzWithStandby?: boolean;
   /** Retention of the slow and error log groups. @default ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
   /** Removal policy of the log groups. @default RETAIN */
@@ -75,6 +90,7 @@ export class TemporalVisibilityDomain extends Construct implements ec2.IConnecta
    */
   public readonly policyDomainArn: string;
   private readonly principals: iam.IPrincipal[] = [];
+  private readonly serverStatements: iam.PolicyStatement[] = [];
   private readonly extraStatements: iam.PolicyStatement[] = [];
 
   constructor(scope: Construct, id: string, props: TemporalVisibilityDomainProps) {
@@ -108,7 +124,7 @@ export class TemporalVisibilityDomain extends Construct implements ec2.IConnecta
         dataNodeInstanceType: props.dataNodeInstanceType ?? 'r7g.large.search',
         masterNodes: masterNodes > 0 ? masterNodes : undefined,
         masterNodeInstanceType: masterNodes > 0 ? (props.masterNodeInstanceType ?? 'm7g.large.search') : undefined,
-        multiAzWithStandbyEnabled: false,
+        multiAzWithStandbyEnabled: props.multiAzWithStandby ?? false,
       },
       ebs: { volumeSize: props.volumeSizeGiB ?? 100, volumeType: ec2.EbsDeviceVolumeType.GP3 },
       encryptionAtRest: { enabled: true },
@@ -148,7 +164,7 @@ export class TemporalVisibilityDomain extends Construct implements ec2.IConnecta
     const cfn = this.domain.node.defaultChild as opensearch.CfnDomain;
     cfn.accessPolicies = Lazy.any({
       produce: () => {
-        const statements = [...this.extraStatements];
+        const statements = [...this.serverStatements, ...this.extraStatements];
         if (this.principals.length > 0) {
           statements.unshift(new iam.PolicyStatement({
             sid: 'TemporalVisibilityAccess',
@@ -164,23 +180,58 @@ export class TemporalVisibilityDomain extends Construct implements ec2.IConnecta
   }
 
   /**
-   * Adds `grantee` to the domain access policy (`es:ESHttp*` on this domain's paths) and gives it the
-   * same actions on this domain in its own IAM policy. Used for the Temporal server task role.
+   * Adds `grantee` to the domain access policy and gives it the same actions on this domain in its
+   * own IAM policy (both must be narrow: without fine-grained access control an allow in either lets
+   * a same-account request through). Used for the Temporal server task role.
+   *
+   * @param grantee the principal
+   * @param documentIndex when given, `es:ESHttpDelete` is allowed only on documents of this index
+   *   (`<domain>/<index>/_doc/*`) and on scroll and point-in-time contexts (`_search/scroll*`,
+   *   `_pit*`, `_search/point_in_time*`, which hold no data): the grantee cannot delete an index.
+   *   Every other action ({@link SERVER_HTTP_ACTIONS_WITHOUT_DELETE}) covers the domain's paths.
+   *   @default - all of {@link VISIBILITY_HTTP_ACTIONS} on the domain's paths, DELETE included
    */
-  public grantAccess(grantee: iam.IGrantable): iam.Grant {
-    this.principals.push(grantee.grantPrincipal);
+  public grantAccess(grantee: iam.IGrantable, documentIndex?: string): iam.Grant {
     if (Construct.isConstruct(grantee.grantPrincipal)) {
       const domainId = Stack.of(this).getLogicalId(this.domain.node.defaultChild as CfnElement);
-      Validations.of(grantee.grantPrincipal).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::<${domainId}.Arn>/*]`,
-        reason: 'Temporal calls index, _bulk, _search, _count, _mapping and _cluster paths of this one domain; the wildcard covers its paths, not other domains.',
+      for (const path of documentIndex ? ['*', ...this.deletablePaths(documentIndex)] : ['*']) {
+        Validations.of(grantee.grantPrincipal).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::<${domainId}.Arn>/${path}]`,
+          reason: 'Temporal calls index, _bulk, _search, _count, _mapping and _cluster paths of this one domain; the wildcard covers its paths (DELETE only on documents and search contexts), not other domains.',
+        });
+      }
+    }
+    if (!documentIndex) {
+      this.principals.push(grantee.grantPrincipal);
+      return iam.Grant.addToPrincipal({
+        grantee,
+        actions: [...VISIBILITY_HTTP_ACTIONS],
+        resourceArns: [this.domainArn, `${this.domainArn}/*`],
       });
     }
-    return iam.Grant.addToPrincipal({
+    const deletable = this.deletablePaths(documentIndex);
+    this.serverStatements.push(
+      new iam.PolicyStatement({
+        sid: 'TemporalServerVisibility', effect: iam.Effect.ALLOW, principals: [grantee.grantPrincipal],
+        actions: [...SERVER_HTTP_ACTIONS_WITHOUT_DELETE], resources: [`${this.policyDomainArn}/*`],
+      }),
+      new iam.PolicyStatement({
+        sid: 'TemporalServerDeleteDocuments', effect: iam.Effect.ALLOW, principals: [grantee.grantPrincipal],
+        actions: ['es:ESHttpDelete'], resources: deletable.map((p) => `${this.policyDomainArn}/${p}`),
+      }),
+    );
+    const grant = iam.Grant.addToPrincipal({
       grantee,
-      actions: [...VISIBILITY_HTTP_ACTIONS],
+      actions: [...SERVER_HTTP_ACTIONS_WITHOUT_DELETE],
       resourceArns: [this.domainArn, `${this.domainArn}/*`],
     });
+    iam.Grant.addToPrincipal({ grantee, actions: ['es:ESHttpDelete'], resourceArns: deletable.map((p) => `${this.domainArn}/${p}`) });
+    return grant;
+  }
+
+  /** Paths a document-only grantee may DELETE: the index's documents and search contexts. */
+  private deletablePaths(index: string): string[] {
+    return [`${index}/_doc/*`, '_search/scroll*', '_pit*', '_search/point_in_time*'];
   }
 
   /**

@@ -177,11 +177,16 @@ describe('prod: OpenSearch visibility domain', () => {
 
   test('access policy lets in only the server task role and the index job, on this domain only', () => {
     const domain = Object.values(prod.resources).find((r) => r.Type === 'AWS::OpenSearchService::Domain')!;
-    const [server, ...job] = domain.Properties.AccessPolicies.Statement;
+    const [server, serverDelete, ...job] = domain.Properties.AccessPolicies.Statement;
     expect(server.Principal).toEqual({ AWS: { 'Fn::GetAtt': [logicalId(prod, prod.stack.serverTaskRole), 'Arn'] } });
     expect(server.Effect).toBe('Allow');
     expect(server.Action.every((a: string) => a.startsWith('es:ESHttp'))).toBe(true);
+    expect(server.Action).not.toContain('es:ESHttpDelete');
     expect(JSON.stringify(server.Resource)).toContain(':domain/temporal-prod/*');
+    // DELETE only on documents of the visibility index and search contexts (test/cdk/hardening.test.ts).
+    expect(serverDelete.Principal).toEqual(server.Principal);
+    expect(serverDelete.Action).toBe('es:ESHttpDelete');
+    expect(JSON.stringify(serverDelete.Resource)).toContain(':domain/temporal-prod/temporal_visibility_v1_prod/_doc/*');
     // The index job: only the requests its handler makes, each on a path of this domain.
     const jobArn = { AWS: { 'Fn::GetAtt': [logicalId(prod, prod.stack.visibilityIndex.role), 'Arn'] } };
     expect(job.length).toBeGreaterThan(0);
@@ -206,8 +211,11 @@ describe('prod: OpenSearch visibility domain', () => {
     const policy = Object.values(prod.resources).find((r) => r.Type === 'AWS::IAM::Policy'
       && r.Properties.Roles[0].Ref === logicalId(prod, prod.stack.serverTaskRole))!;
     const es = policy.Properties.PolicyDocument.Statement.filter((s: any) => [s.Action].flat().some((a: string) => a.startsWith('es:')));
-    expect(es).toHaveLength(1);
+    expect(es).toHaveLength(2);
+    expect(es[0].Action).not.toContain('es:ESHttpDelete');
     expect(es[0].Resource).toEqual([{ 'Fn::GetAtt': [domainId, 'Arn'] }, { 'Fn::Join': ['', [{ 'Fn::GetAtt': [domainId, 'Arn'] }, '/*']] }]);
+    expect(es[1].Action).toBe('es:ESHttpDelete');
+    expect(es[1].Resource).toContainEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [domainId, 'Arn'] }, '/temporal_visibility_v1_prod/_doc/*']] });
   });
 });
 
