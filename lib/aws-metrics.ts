@@ -62,7 +62,7 @@ export const AWS_METRICS = {
   osJvmMemoryPressure: os('JVMMemoryPressure', 'percent'),
   osMasterCpuUtilization: os('MasterCPUUtilization', 'percent'),
   osMasterJvmMemoryPressure: os('MasterJVMMemoryPressure', 'percent'),
-  osMasterReachableFromNode: os('MasterReachableFromNode', '0/1'),
+  osMasterReachableFromNode: { ...os('MasterReachableFromNode', '0/1'), source: 'AWS Knowledge Center, "How do I use CloudWatch alarms to monitor my Amazon OpenSearch Service cluster?" (AWS/ES, MasterReachableFromNode: leader node down), and the OpenSearch cluster metrics page' },
 } as const satisfies Record<string, AwsMetricSpec>;
 
 /** Key of a row of {@link AWS_METRICS}. */
