@@ -5,7 +5,9 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -33,14 +35,22 @@ type Postgres struct {
 	cmd  *exec.Cmd
 }
 
-// FreePort returns a free TCP port on 127.0.0.1.
+// FreePort returns a TCP port on 127.0.0.1 that is free now, chosen at random in 20000-31999,
+// below Linux's ephemeral range (32768-60999). The kernel hands ephemeral ports to every outgoing
+// connection, so a port picked there (as with ":0") can be taken by any client between this call
+// and the server's bind; seen under load: "bind: address already in use" in the e2e test. Below
+// 32768 a port also fits Temporal's SMALLINT port columns.
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	for i := 0; i < 200; i++ {
+		p := 20000 + rand.IntN(12000)
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			continue
+		}
+		_ = l.Close()
+		return p, nil
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("testenv: no free port in 20000-31999 after 200 tries")
 }
 
 // credential returns the postgres OS user's credential when running as root (PostgreSQL
