@@ -432,7 +432,7 @@ export class TemporalServices extends Construct {
     });
     Validations.of(this.uiLoadBalancer).acknowledge({
       id: 'AwsSolutions-ELB2',
-      reason: 'Internal ALB in front of the read-mostly Temporal UI; the VPC flow logs record its connections, and access logs would need an S3 bucket the platform does not otherwise have.',
+      reason: 'Internal ALB in front of the read-mostly Temporal UI; with a concrete Region its access logs go to the platform access-log bucket (lib/access-logs.ts), and an environment-agnostic stack cannot turn them on (aws-cdk-lib needs the Region); the VPC flow logs record its connections either way.',
     });
     const uiListener = this.uiLoadBalancer.addListener('Http', {
       port: uiListenerPort,
