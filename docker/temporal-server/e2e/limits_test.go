@@ -489,7 +489,28 @@ func runLimitCases(ctx context.Context, t *testing.T, s *limitsServer) {
 		}
 		t.Logf("reset run completed after %d activities", n)
 		startDelete := time.Now()
+		// One run after the other: two DeleteHistoryBranch calls of one tree running at once each
+		// keep the nodes the other branch shares (upstream decides what to delete from tree rows it
+		// reads outside its transaction, a write skew on any snapshot-isolated store), which left 2
+		// history_node rows behind in one CI run. docs/temporal-server.md, "Not done / limits".
 		deleteRun("big", big.GetRunID())
+		waitBaseBranchGone := time.Now()
+		for {
+			var trees, execs int
+			if err := s.db.QueryRow(ctx, `SELECT count(*) FROM history_tree WHERE tree_id = $1`, big.GetRunID()).Scan(&trees); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.db.QueryRow(ctx, `SELECT count(*) FROM executions WHERE namespace_id = $1 AND workflow_id = 'big' AND run_id = $2`, nsIDs["limits"], big.GetRunID()).Scan(&execs); err != nil {
+				t.Fatal(err)
+			}
+			if trees == 1 && execs == 0 {
+				break
+			}
+			if time.Since(waitBaseBranchGone) > 2*time.Minute {
+				t.Fatalf("the base run's execution and branch were not deleted within 2m: executions=%d history_tree=%d", execs, trees)
+			}
+			time.Sleep(time.Second)
+		}
 		deleteRun("big", resp.GetRunId())
 		waitGone("limits", "big", big.GetRunID(), 2*time.Minute, big.GetRunID(), resp.GetRunId())
 		t.Logf("DeleteWorkflowExecution of the %d-activity workflow and its reset run: no row left after %v", bigActivities, time.Since(startDelete).Round(100*time.Millisecond))
