@@ -73,10 +73,7 @@ func (r *rowLimitLog) report(err error, query string, args []string, rowsBefore 
 	if r == nil || r.logger == nil {
 		return
 	}
-	stmt := strings.Join(strings.Fields(query), " ")
-	if len(stmt) > 160 {
-		stmt = stmt[:160] + "..."
-	}
+	stmt := shortSQL(query, 160)
 	key := stmt + "\x00" + strings.Join(args, "\x00")
 	r.mu.Lock()
 	if _, ok := r.seen[key]; ok {
@@ -98,12 +95,24 @@ func (r *rowLimitLog) report(err error, query string, args []string, rowsBefore 
 
 // textArgs returns the string arguments of a statement (workflow ids, queue names), the
 // part of a 54000 report that says which workflow or queue it was.
-func textArgs(args []driver.NamedValue) []string {
+func textArgs(args []driver.NamedValue) []string { return stringArgs(namedArgs(args)) }
+
+// stringArgs keeps the first four string values of args.
+func stringArgs(args []any) []string {
 	var out []string
 	for _, a := range args {
-		if s, ok := a.Value.(string); ok && len(out) < 4 {
+		if s, ok := a.(string); ok && len(out) < 4 {
 			out = append(out, s)
 		}
 	}
 	return out
+}
+
+// shortSQL is query on one line, cut after max bytes, for logs and error messages.
+func shortSQL(query string, max int) string {
+	stmt := strings.Join(strings.Fields(query), " ")
+	if len(stmt) > max {
+		stmt = stmt[:max] + "..."
+	}
+	return stmt
 }

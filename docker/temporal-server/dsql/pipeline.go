@@ -174,7 +174,7 @@ func (c *conn) send(ctx context.Context, final *queued, query bool) (pgx.Rows, p
 // the statement (or COMMIT) that sent it.
 func (c *conn) deferredFailed(q queued, err error) error {
 	c.noteError(err, q.query, q.args)
-	return fmt.Errorf("dsql: deferred statement %q failed: %w", oneLineSQL(q.query, 120), err)
+	return fmt.Errorf("dsql: deferred statement %q failed: %w", shortSQL(q.query, 120), err)
 }
 
 // noteError updates the counters and the row-limit log for an error inside a transaction.
@@ -183,7 +183,7 @@ func (c *conn) noteError(err error, query string, args []any) {
 		c.metrics.Conflict("statement")
 	}
 	if IsRowLimit(err) {
-		c.limits.report(err, query, anyArgs(args), c.txRows, true)
+		c.limits.report(err, query, stringArgs(args), c.txRows, true)
 	}
 }
 
@@ -363,35 +363,4 @@ func namedArgs(args []driver.NamedValue) []any {
 		out[i] = a.Value
 	}
 	return out
-}
-
-// anyArgs keeps the string arguments (ids, names) for the row-limit log, like textArgs.
-func anyArgs(args []any) []string {
-	var out []string
-	for _, a := range args {
-		if s, ok := a.(string); ok && len(out) < 4 {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func oneLineSQL(s string, max int) string {
-	b := make([]rune, 0, len(s))
-	space := false
-	for _, r := range s {
-		if r == '\n' || r == '\t' || r == ' ' {
-			if !space && len(b) > 0 {
-				b = append(b, ' ')
-			}
-			space = true
-			continue
-		}
-		space = false
-		b = append(b, r)
-	}
-	if len(b) > max {
-		return string(b[:max]) + "..."
-	}
-	return string(b)
 }
