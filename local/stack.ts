@@ -74,10 +74,35 @@ export interface LocalStackOptions {
   readonly log?: (message: string) => void;
 }
 
+/**
+ * How an SDK client reaches the local stack's frontend: the address and, when the stack runs with
+ * TLS or frontend authorization, the TLS settings and the request metadata (`authorization:
+ * Bearer <token>`). Assignable to both `Connection.connect` (@temporalio/client) and
+ * `NativeConnection.connect` (@temporalio/worker) options.
+ */
+export interface LocalClientOptions {
+  /** Frontend gRPC address, `127.0.0.1:<port>`. */
+  readonly address: string;
+  /** TLS settings (server CA, optional client certificate pair); absent when the frontend is plain gRPC. */
+  readonly tls?: {
+    readonly serverNameOverride?: string;
+    readonly serverRootCACertificate?: Buffer;
+    readonly clientCertPair?: { readonly crt: Buffer; readonly key: Buffer };
+  };
+  /** gRPC metadata sent with every call (the bearer token when authorization is on). */
+  readonly metadata?: Record<string, string>;
+}
+
 /** A running local stack. */
 export interface LocalStack {
   /** Frontend gRPC address for SDKs and the CLI, `127.0.0.1:<port>`. */
   readonly temporalAddress: string;
+  /**
+   * Connection options of a client with full access to the `default` namespace and the
+   * operator APIs (what every test and sample should pass to `Connection.connect` /
+   * `NativeConnection.connect`).
+   */
+  readonly clientOptions: LocalClientOptions;
   /** Namespace created at start-up. */
   readonly namespace: 'default';
   /** Our server's Prometheus endpoint, `http://127.0.0.1:<port>/metrics` (dsql_* counters of the plugin). */
@@ -197,8 +222,14 @@ export async function applyVisibilityIndex(openSearchUrl: string, indexName: str
  * Registers `namespace` (retention 1 day) unless it exists, and waits until the frontend serves it.
  * @throws Error when the frontend does not accept it within `timeoutMs`
  */
-export async function ensureNamespace(address: string, namespace: string, timeoutMs = 60_000): Promise<void> {
-  const connection = await Connection.connect({ address });
+export async function ensureNamespace(
+  target: string | LocalClientOptions,
+  namespace: string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const options: LocalClientOptions = typeof target === 'string' ? { address: target } : target;
+  const address = options.address;
+  const connection = await Connection.connect(options);
   try {
     try {
       await connection.workflowService.registerNamespace({
@@ -577,11 +608,13 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
       await timed(timings, 'ui', () => waitFor(`Temporal UI on ${uiUrl}`, async () => (await fetch(`${uiUrl}/`)).ok, { timeoutMs: 60_000, proc: ui }));
     }
 
-    await timed(timings, 'namespace', () => ensureNamespace(server.address, 'default'));
+    const clientOptions: LocalClientOptions = { address: server.address };
+    await timed(timings, 'namespace', () => ensureNamespace(clientOptions, 'default'));
     timings.total = Date.now() - started;
     let stopped: Promise<void> | undefined;
     return {
       temporalAddress: server.address,
+      clientOptions,
       metricsUrl: server.metricsUrl,
       namespace: 'default',
       uiUrl,

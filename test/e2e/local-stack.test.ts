@@ -64,9 +64,9 @@ beforeAll(async () => {
   timings.stackStart = Date.now() - t;
   stackChildren = childrenOf(process.pid).filter((c) => /dsql-local|opensearch|temporal-dsql-server|temporal-ui-server/.test(c.command));
   Runtime.install({ logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: (m) => console.error(m) } });
-  connection = await Connection.connect({ address: stack.temporalAddress });
+  connection = await Connection.connect(stack.clientOptions);
   client = new Client({ connection, namespace: stack.namespace });
-  nativeConnection = await NativeConnection.connect({ address: stack.temporalAddress });
+  nativeConnection = await NativeConnection.connect(stack.clientOptions);
   const tw = Date.now();
   worker = await Worker.create({
     connection: nativeConnection,
