@@ -10,6 +10,7 @@
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { bool, checkKeys, ConfigError, int, isObject, oneOf, optObject, regionOfArn, str } from './config-checks';
 import { resolveMultiAzWithStandby } from './config-opensearch';
+import { ArchivalConfig, ArchivalInput, resolveArchival } from './config-archival';
 import { BackupConfig, BackupInput, resolveBackup } from './config-backup';
 import { ObservabilityConfig, ObservabilityInput, resolveObservability } from './config-observability';
 import { resolveNetwork } from './config-network';
@@ -226,6 +227,8 @@ export interface PlatformConfigInput {
   readonly removalPolicies?: RemovalPoliciesInput;
   /** AWS Backup of the DSQL cluster (lib/backup.ts). @default - on, daily at 05:00 UTC, kept 35 days */
   readonly backup?: BackupInput;
+  /** Archival of closed workflows to an S3 bucket the stack owns (lib/archival.ts). @default - on, to GLACIER_IR after 30 days */
+  readonly archival?: ArchivalInput;
   /** Alarms to an SNS topic and a CloudWatch dashboard (lib/observability.ts). @default - on, no subscriptions */
   readonly observability?: ObservabilityInput;
   /** Dynamic config overrides merged over `docker/temporal-server/config/dynamicconfig/default.yaml` (a key replaces the default's list). @default {} */
@@ -295,6 +298,7 @@ export interface PlatformConfig {
   readonly logRetentionDays: number;
   readonly removalPolicies: Required<RemovalPoliciesInput>;
   readonly backup: BackupConfig;
+  readonly archival: ArchivalConfig;
   readonly observability: ObservabilityConfig;
   readonly dynamicConfig: Record<string, DynamicConfigValue[]>;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -345,7 +349,7 @@ const FARGATE_CPUS = [256, 512, 1024, 2048, 4096, 8192, 16384];
 
 const TOP_LEVEL_KEYS: ReadonlyArray<keyof PlatformConfigInput> = [
   'env', 'numHistoryShards', 'temporalVersion', 'uiVersion', 'uiImage', 'serverImage', 'sizing', 'services', 'autoscaling', 'network',
-  'dsql', 'opensearch', 'ui', 'logRetentionDays', 'removalPolicies', 'backup', 'observability', 'dynamicConfig', 'logLevel',
+  'dsql', 'opensearch', 'ui', 'logRetentionDays', 'removalPolicies', 'backup', 'archival', 'observability', 'dynamicConfig', 'logLevel',
   'stopTimeoutSeconds', 'enableEcsExec', 'cpuArchitecture', 'tags',
 ];
 
@@ -590,6 +594,7 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
     logRetentionDays,
     removalPolicies,
     backup: resolveBackup(p, input.backup),
+    archival: resolveArchival(p, input.archival),
     observability: resolveObservability(p, input.observability),
     dynamicConfig,
     logLevel,
