@@ -14,6 +14,7 @@ import { ArchivalConfig, ArchivalInput, resolveArchival } from './config-archiva
 import { BackupConfig, BackupInput, resolveBackup } from './config-backup';
 import { ObservabilityConfig, ObservabilityInput, resolveObservability } from './config-observability';
 import { resolveNetwork } from './config-network';
+import { NamespaceAdminInput, NamespaceInput, NamespacesConfig, resolveNamespaces, SearchAttributeInput } from './config-namespaces';
 import {
   AUTOSCALED_ROLES, AUTOSCALING_PRESETS, AutoscaledRole, DEFAULT_TARGET_CPU_PERCENT, FRONTEND_DRAIN_SECONDS, MIN_STOP_TIMEOUT_SECONDS,
 } from './scaling';
@@ -231,6 +232,12 @@ export interface PlatformConfigInput {
   readonly archival?: ArchivalInput;
   /** Alarms to an SNS topic and a CloudWatch dashboard (lib/observability.ts). @default - on, no subscriptions */
   readonly observability?: ObservabilityInput;
+  /** Temporal namespaces applied during deploy (lib/config-namespaces.ts, lib/namespaces.ts). @default [] */
+  readonly namespaces?: NamespaceInput[];
+  /** Custom search attributes applied during deploy (lib/config-namespaces.ts). @default [] */
+  readonly searchAttributes?: SearchAttributeInput[];
+  /** Admin client the namespace resource authenticates as when frontend authorization is on. @default - no token sent */
+  readonly namespaceAdmin?: NamespaceAdminInput;
   /** Dynamic config overrides merged over `docker/temporal-server/config/dynamicconfig/default.yaml` (a key replaces the default's list). @default {} */
   readonly dynamicConfig?: Record<string, DynamicConfigValue[]>;
   /** Server log level. @default 'info' */
@@ -249,7 +256,7 @@ export interface PlatformConfigInput {
 }
 
 /** A fully resolved environment: every default filled in, every value checked. */
-export interface PlatformConfig {
+export interface PlatformConfig extends NamespacesConfig {
   readonly envName: string;
   readonly env: { readonly account?: string; readonly region?: string };
   readonly numHistoryShards: number;
@@ -350,7 +357,7 @@ const FARGATE_CPUS = [256, 512, 1024, 2048, 4096, 8192, 16384];
 const TOP_LEVEL_KEYS: ReadonlyArray<keyof PlatformConfigInput> = [
   'env', 'numHistoryShards', 'temporalVersion', 'uiVersion', 'uiImage', 'serverImage', 'sizing', 'services', 'autoscaling', 'network',
   'dsql', 'opensearch', 'ui', 'logRetentionDays', 'removalPolicies', 'backup', 'archival', 'observability', 'dynamicConfig', 'logLevel',
-  'stopTimeoutSeconds', 'enableEcsExec', 'cpuArchitecture', 'tags',
+  'stopTimeoutSeconds', 'enableEcsExec', 'cpuArchitecture', 'tags', 'namespaces', 'searchAttributes', 'namespaceAdmin',
 ];
 
 /** True when n is a positive power of two. */
@@ -596,6 +603,7 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
     backup: resolveBackup(p, input.backup),
     archival: resolveArchival(p, input.archival),
     observability: resolveObservability(p, input.observability),
+    ...resolveNamespaces(p, input),
     dynamicConfig,
     logLevel,
     stopTimeoutSeconds,
