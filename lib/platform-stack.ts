@@ -9,6 +9,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { TemporalAccessLogs } from './access-logs';
+import { TemporalArchival } from './archival';
 import { TemporalDsqlBackup } from './backup';
 import { PlatformConfig, TEMPORAL_ROLES } from './config';
 import { TemporalDsqlCluster } from './dsql-cluster';
@@ -93,6 +94,8 @@ export class TemporalPlatformStack extends Stack {
    * (`env.region`): ELB's log delivery principal depends on the Region. @default - none in an environment-agnostic stack
    */
   public readonly accessLogs?: TemporalAccessLogs;
+  /** The archive bucket of closed workflows (history and visibility), unless `archival.enabled` is false. */
+  public readonly archival?: TemporalArchival;
   /** Alarms (SNS topic) and dashboard, unless `observability.enabled` is false (docs/operations.md). */
   public readonly observability?: TemporalObservability;
 
@@ -275,6 +278,20 @@ export class TemporalPlatformStack extends Stack {
       });
     } else {
       Annotations.of(this).addInfo('UI ALB access logs are off: set env.region for this environment to turn them on.');
+    }
+
+    // Archival of closed workflows to S3 (upstream's s3store archiver; docs/operations.md, "Archival").
+    // The bucket outlives the stack whatever the environment's removal policies say.
+    if (config.archival.enabled) {
+      this.archival = new TemporalArchival(this, 'Archival', {
+        kmsKeyArn: config.dsql.kmsKeyArn,
+        transitionDays: config.archival.transitionDays,
+        storageClass: config.archival.storageClass,
+        accessLogsBucket: this.accessLogs?.bucket,
+      });
+      this.archival.grantArchiver(this.serverTaskRole);
+      this.services.addServerEnvironment(this.archival.serverEnvironment());
+      new CfnOutput(this, 'ArchivalUri', { value: this.archival.uri, description: 'Archiver URI of history and visibility archival (namespaces archive here)' });
     }
 
     // AWS Backup of the DSQL cluster (restore procedure: docs/operations.md).

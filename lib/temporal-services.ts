@@ -474,6 +474,19 @@ export class TemporalServices extends Construct {
     }
   }
 
+  /**
+   * Adds environment variables to the server container of every role (for settings made after the
+   * services, e.g. the archive bucket's `ARCHIVAL_S3_URI`; docs/server-container.md).
+   * @throws Error when a role has no server container (never for services this construct made)
+   */
+  public addServerEnvironment(vars: Readonly<Record<string, string>>): void {
+    for (const role of TEMPORAL_ROLES) {
+      const container = this.services[role].taskDefinition.findContainer(SERVER_CONTAINER_NAME);
+      if (!container) throw new Error(`the ${role} task definition has no '${SERVER_CONTAINER_NAME}' container`);
+      for (const [name, value] of Object.entries(vars)) container.addEnvironment(name, value);
+    }
+  }
+
   /** Allows `peer` (e.g. a Prometheus scraper) to read the metrics port 9090 of every role. */
   public allowMetricsFrom(peer: ec2.IConnectable, description = 'Prometheus metrics scrape'): void {
     for (const role of TEMPORAL_ROLES) {
