@@ -2,10 +2,25 @@ import type { PlatformConfigInput } from '../lib/config';
 
 /**
  * Production environment: three AZs, a NAT gateway per AZ, dedicated OpenSearch masters,
- * everything stateful retained, DSQL deletion protection on.
+ * everything stateful retained, DSQL deletion protection on; marked `production`, so the frontend
+ * authorizes every call, everything talks TLS and the UI is HTTPS with OIDC login.
  */
 export const prod: PlatformConfigInput = {
   env: { region: 'us-east-1' },
+  production: true,
+  // EXAMPLE identity provider, certificate and secret (account 111122223333 is AWS's documentation
+  // account): replace with your own before deploying (docs/security.md, "Issuing tokens").
+  security: {
+    auth: { issuerUrl: 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_EXAMPLE11', permissionsClaim: 'permissions' },
+  },
+  ui: {
+    certificateArn: 'arn:aws:acm:us-east-1:111122223333:certificate/00000000-0000-0000-0000-000000000000',
+    domainName: 'temporal.example.com',
+    oidc: {
+      clientId: 'temporal-ui-example-client',
+      clientSecretArn: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:temporal/ui-oidc-client-secret-AbCdEf',
+    },
+  },
   numHistoryShards: 512,
   sizing: 'medium',
   services: {

@@ -15,11 +15,13 @@ import { BackupConfig, BackupInput, resolveBackup } from './config-backup';
 import { ObservabilityConfig, ObservabilityInput, resolveObservability } from './config-observability';
 import { resolveNetwork } from './config-network';
 import { NamespaceAdminInput, NamespaceInput, NamespacesConfig, resolveNamespaces, SearchAttributeInput } from './config-namespaces';
+import { resolveSecurity, SecurityConfig, SecurityInput, UiConfig, UiInput } from './config-security';
 import {
   AUTOSCALED_ROLES, AUTOSCALING_PRESETS, AutoscaledRole, DEFAULT_TARGET_CPU_PERCENT, FRONTEND_DRAIN_SECONDS, MIN_STOP_TIMEOUT_SECONDS,
 } from './scaling';
 
 export { ConfigError } from './config-checks';
+export type { SecurityInput, UiInput } from './config-security';
 
 /** The four Temporal server roles, each deployed as its own ECS service. */
 export type TemporalRole = 'frontend' | 'history' | 'matching' | 'worker';
@@ -163,11 +165,6 @@ export interface RemovalPoliciesInput {
   readonly logs?: RemovalPolicyName;
 }
 
-/** Temporal UI settings. */
-export interface UiInput {
-  /** ACM certificate ARN for an HTTPS listener on the UI ALB. @default - HTTP on port 80 (internal ALB) */
-  readonly certificateArn?: string;
-}
 
 /** CPU autoscaling of frontend and matching (history and worker keep `desiredCount`; docs/capacity.md). */
 export interface AutoscalingInput {
@@ -220,8 +217,15 @@ export interface PlatformConfigInput {
   readonly dsql?: DsqlInput;
   /** OpenSearch settings. */
   readonly opensearch?: OpenSearchInput;
-  /** UI settings. */
+  /** UI settings: HTTPS certificate, OIDC login, read-only (lib/config-security.ts). */
   readonly ui?: UiInput;
+  /**
+   * Marks a production environment: synth then refuses `security.allowNoAuth`, `security.allowPlaintext`,
+   * a UI without `ui.certificateArn` and `dsql.privateLink: false`. @default false
+   */
+  readonly production?: boolean;
+  /** Frontend authorization and TLS (lib/config-security.ts, docs/security.md). @default - authorization required, TLS from the stack's CA */
+  readonly security?: SecurityInput;
   /** CloudWatch Logs retention in days (a value CloudWatch accepts, e.g. 30, 90, 365). @default 30 */
   readonly logRetentionDays?: number;
   /** Removal policies. */
@@ -301,7 +305,9 @@ export interface PlatformConfig extends NamespacesConfig {
     readonly visibilityIndex: string;
     readonly multiAzWithStandby: boolean;
   };
-  readonly ui: { readonly certificateArn?: string };
+  readonly ui: UiConfig;
+  readonly production: boolean;
+  readonly security: SecurityConfig;
   readonly logRetentionDays: number;
   readonly removalPolicies: Required<RemovalPoliciesInput>;
   readonly backup: BackupConfig;
@@ -357,7 +363,7 @@ const FARGATE_CPUS = [256, 512, 1024, 2048, 4096, 8192, 16384];
 const TOP_LEVEL_KEYS: ReadonlyArray<keyof PlatformConfigInput> = [
   'env', 'numHistoryShards', 'temporalVersion', 'uiVersion', 'uiImage', 'serverImage', 'sizing', 'services', 'autoscaling', 'network',
   'dsql', 'opensearch', 'ui', 'logRetentionDays', 'removalPolicies', 'backup', 'archival', 'observability', 'dynamicConfig', 'logLevel',
-  'stopTimeoutSeconds', 'enableEcsExec', 'cpuArchitecture', 'tags', 'namespaces', 'searchAttributes', 'namespaceAdmin',
+  'stopTimeoutSeconds', 'enableEcsExec', 'cpuArchitecture', 'tags', 'namespaces', 'searchAttributes', 'namespaceAdmin', 'production', 'security',
 ];
 
 /** True when n is a positive power of two. */
@@ -509,18 +515,11 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
     : str(p('opensearch.visibilityIndex'), osIn.visibilityIndex, /^temporal_visibility_v1[a-z0-9_-]*$/,
       'an index name starting with temporal_visibility_v1 (so the visibility index template applies), lowercase letters, digits, _ and -');
 
-  // ui
-  const uiIn = optObject(p('ui'), input.ui);
-  checkKeys(p('ui'), uiIn, ['certificateArn']);
-  const certificateArn = uiIn.certificateArn === undefined ? undefined
-    : str(p('ui.certificateArn'), uiIn.certificateArn, /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/, 'an ACM certificate ARN');
-  if (certificateArn && region && regionOfArn(certificateArn) !== region) {
-    throw new ConfigError(p('ui.certificateArn'), certificateArn, `an ACM certificate in env.region ${region} (a load balancer only uses certificates of its own Region)`);
-  }
-  if (certificateArn && kmsKeyArn && !region && regionOfArn(certificateArn) !== regionOfArn(kmsKeyArn)) {
-    throw new ConfigError(p('ui.certificateArn'), certificateArn,
-      `an ACM certificate in the Region of dsql.kmsKeyArn (${regionOfArn(kmsKeyArn)}): the stack deploys to one Region and both must be in it`);
-  }
+  // ui and security (lib/config-security.ts)
+  const production = bool(p('production'), input.production, false);
+  const { security, ui } = resolveSecurity(p, input.security, input.ui, {
+    production, region, dsqlKmsKeyArn: kmsKeyArn, dsqlPrivateLink: bool(p('dsql.privateLink'), dsqlIn.privateLink, true),
+  });
 
   // logs and removal
   const logRetentionDays = input.logRetentionDays === undefined ? 30 : input.logRetentionDays;
@@ -597,7 +596,9 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
       engineVersion, dataNodeInstanceType, dataNodes, masterNodes, masterNodeInstanceType, volumeSizeGiB, domainName, visibilityIndex,
       multiAzWithStandby: resolveMultiAzWithStandby(p, osIn.multiAzWithStandby, { azCount, dataNodes, masterNodes, dataNodeInstanceType, masterNodeInstanceType }),
     },
-    ui: { certificateArn },
+    ui,
+    production,
+    security,
     logRetentionDays,
     removalPolicies,
     backup: resolveBackup(p, input.backup),

@@ -77,7 +77,7 @@ describe('backup plan of the DSQL cluster', () => {
 });
 
 describe('backup configuration', () => {
-  const base = { numHistoryShards: 4 };
+  const base = { numHistoryShards: 4, security: { allowNoAuth: true } };
 
   test('defaults: on, daily at 05:00 UTC, 35 days', () => {
     expect(resolveConfig('dev', base).backup).toEqual({ enabled: true, schedule: 'cron(0 5 * * ? *)', retentionDays: 35 });

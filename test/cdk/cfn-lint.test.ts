@@ -58,6 +58,7 @@ describe('cfn-lint', () => {
     buildApp('shared', {
       shared: {
         numHistoryShards: 64,
+        security: { allowNoAuth: true },
         network: {
           existingVpc: {
             vpcId: 'vpc-0123456789abcdef0',

@@ -14,7 +14,7 @@ import { checkShardLock } from '../../lib/shard-lock';
 import { createPlatformApp } from '../../lib/app';
 import { cdkJsonContext, REPO, tempDir } from './helpers';
 
-const base: PlatformConfigInput = { numHistoryShards: 16 };
+const base: PlatformConfigInput = { numHistoryShards: 16, security: { allowNoAuth: true } };
 const withBase = (extra: Record<string, unknown>) => ({ ...base, ...extra }) as PlatformConfigInput;
 
 describe('resolveConfig: defaults', () => {
@@ -58,8 +58,8 @@ describe('resolveConfig: defaults', () => {
 
 describe('resolveConfig: each kind of bad input names the field, the value and what is allowed', () => {
   const cases: Array<[string, Record<string, unknown>, string, RegExp]> = [
-    ['shards not a power of two', { numHistoryShards: 500 }, 'test.numHistoryShards', /= 500; allowed: a power of two from 1 to 16384/],
-    ['shards too large', { numHistoryShards: 32768 }, 'test.numHistoryShards', /= 32768;/],
+    ['shards not a power of two', { numHistoryShards: 500, security: { allowNoAuth: true } }, 'test.numHistoryShards', /= 500; allowed: a power of two from 1 to 16384/],
+    ['shards too large', { numHistoryShards: 32768, security: { allowNoAuth: true } }, 'test.numHistoryShards', /= 32768;/],
     ['shards missing', { numHistoryShards: undefined }, 'test.numHistoryShards', /= undefined;/],
     ['unknown top-level field', { numHistoryShard: 4 }, 'test.numHistoryShard', /allowed: one of the known fields/],
     ['OpenSearch 2.11 refused', { opensearch: { engineVersion: '2.11' } }, 'test.opensearch.engineVersion', /"2\.11".*gzip request handling breaks Temporal's bulk writes/],

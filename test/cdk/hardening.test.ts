@@ -80,6 +80,7 @@ describe('OpenSearch Multi-AZ with Standby', () => {
 
   const base = {
     numHistoryShards: 4,
+    security: { allowNoAuth: true },
     network: { azCount: 3, availabilityZones: ['us-east-1a', 'us-east-1b', 'us-east-1c'] },
     opensearch: { multiAzWithStandby: true, dataNodes: 3, masterNodes: 3 },
   };

@@ -222,7 +222,7 @@ describe('observability configuration', () => {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { resolveConfig } = require('../../lib/config');
   test('defaults: on, no e-mail subscriptions', () => {
-    expect(resolveConfig('dev', { numHistoryShards: 4 }).observability).toEqual({ enabled: true, alarmEmails: [] });
+    expect(resolveConfig('dev', { numHistoryShards: 4, security: { allowNoAuth: true } }).observability).toEqual({ enabled: true, alarmEmails: [] });
   });
   test.each([
     [{ alarmEmails: ['not-an-address'] }, 'Invalid configuration: dev.observability.alarmEmails[0] = "not-an-address"; allowed: an e-mail address such as oncall@example.com'],
@@ -230,6 +230,6 @@ describe('observability configuration', () => {
     [{ alarmEmails: ['a@example.com', 'a@example.com'] }, 'Invalid configuration: dev.observability.alarmEmails = ["a@example.com","a@example.com"]; allowed: distinct e-mail addresses'],
     [{ topic: 'x' }, 'Invalid configuration: dev.observability.topic = "x"; allowed: one of the known fields enabled, alarmEmails'],
   ])('refuses %j', (observability, message) => {
-    expect(() => resolveConfig('dev', { numHistoryShards: 4, observability })).toThrow(message);
+    expect(() => resolveConfig('dev', { numHistoryShards: 4, security: { allowNoAuth: true }, observability })).toThrow(message);
   });
 });

@@ -114,6 +114,7 @@ describe('bounds and cooldowns follow the preset and the environment', () => {
     const b = build('big', {
       big: {
         numHistoryShards: 1024,
+        security: { allowNoAuth: true },
         sizing: 'large',
         autoscaling: { targetCpuPercent: 50, maxCount: { frontend: 10 }, scaleInCooldownSeconds: 900 },
       },
@@ -125,14 +126,14 @@ describe('bounds and cooldowns follow the preset and the environment', () => {
   });
 
   test('autoscaling off: no scalable target, every service has its DesiredCount', () => {
-    const b = build('fixed', { fixed: { numHistoryShards: 16, autoscaling: { enabled: false } } });
+    const b = build('fixed', { fixed: { numHistoryShards: 16, security: { allowNoAuth: true }, autoscaling: { enabled: false } } });
     expect(ofType(b, 'AWS::ApplicationAutoScaling::ScalableTarget')).toHaveLength(0);
     expect(desiredCountOf(b, 'frontend')).toBe(2);
     expect(desiredCountOf(b, 'matching')).toBe(2);
   });
 
   test('an environment\'s own frontend.shutdownDrainDuration wins over the platform\'s', () => {
-    const b = build('drain', { drain: { numHistoryShards: 16, dynamicConfig: { 'frontend.shutdownDrainDuration': [{ value: '30s' }] } } });
+    const b = build('drain', { drain: { numHistoryShards: 16, security: { allowNoAuth: true }, dynamicConfig: { 'frontend.shutdownDrainDuration': [{ value: '30s' }] } } });
     const td = ofType(b, 'AWS::ECS::TaskDefinition').map(([, r]) => r.Properties.ContainerDefinitions[0]).find((c) => c.Name === 'temporal');
     const yaml = td.Environment.find((e: any) => e.Name === 'TEMPORAL_DYNAMIC_CONFIG').Value;
     expect(YAML.parse(yaml)['frontend.shutdownDrainDuration']).toEqual([{ value: '30s' }]);
@@ -155,18 +156,18 @@ describe('autoscaling configuration errors', () => {
       'Invalid configuration: test.stopTimeoutSeconds = 60; allowed: an integer from 70 to 120 (a stopping frontend drains open long polls for 65 s; Fargate allows at most 120)'],
   ];
   test.each(cases)('%s', (_name, extra, message) => {
-    const run = () => resolveConfig('test', { numHistoryShards: 16, ...extra } as PlatformConfigInput);
+    const run = () => resolveConfig('test', { numHistoryShards: 16, security: { allowNoAuth: true }, ...extra } as PlatformConfigInput);
     expect(run).toThrow(ConfigError);
     expect(run).toThrow(message);
   });
 
   test('zero tasks are fine with autoscaling off; a raised desiredCount lifts the default maximum to one above it', () => {
-    const off = resolveConfig('test', { numHistoryShards: 16, services: { frontend: { desiredCount: 0 } }, autoscaling: { enabled: false } });
+    const off = resolveConfig('test', { numHistoryShards: 16, security: { allowNoAuth: true }, services: { frontend: { desiredCount: 0 } }, autoscaling: { enabled: false } });
     expect(off.autoscaling.enabled).toBe(false);
-    const raised = resolveConfig('test', { numHistoryShards: 16, services: { frontend: { desiredCount: 4 } } });
+    const raised = resolveConfig('test', { numHistoryShards: 16, security: { allowNoAuth: true }, services: { frontend: { desiredCount: 4 } } });
     expect(raised.autoscaling.roles.frontend).toEqual({ minCount: 4, maxCount: 5 });
     expect(raised.autoscaling.roles.matching).toEqual({ minCount: 2, maxCount: 3 });
-    const medium = resolveConfig('test', { numHistoryShards: 16 });
+    const medium = resolveConfig('test', { numHistoryShards: 16, security: { allowNoAuth: true } });
     expect(medium.autoscaling.roles.frontend).toEqual({ minCount: 2, maxCount: 3 });
   });
 });
@@ -185,7 +186,7 @@ describe('TemporalServices used as a library', () => {
           openSearchEndpoint: 'https://search.example.com', openSearchRegion: 'us-east-1', visibilityIndex: 'temporal_visibility_v1_t',
           numHistoryShards: 4, dynamicConfigYaml: '',
         },
-        sizing: resolveConfig('t', { numHistoryShards: 4 }).services,
+        sizing: resolveConfig('t', { numHistoryShards: 4, security: { allowNoAuth: true } }).services,
         stopTimeout: Duration.seconds(seconds),
       });
     };

@@ -8,7 +8,7 @@ import { ConfigError, PlatformConfigInput, resolveConfig } from '../../lib/confi
 import { buildApp } from './helpers';
 
 const FIXTURE_DIGEST = `sha256:${'0123456789abcdef'.repeat(4)}`;
-const base: PlatformConfigInput = { numHistoryShards: 16 };
+const base: PlatformConfigInput = { numHistoryShards: 16, security: { allowNoAuth: true } };
 
 function uiImageOf(template: Template): unknown {
   const tds = Object.values(template.toJSON().Resources as Record<string, any>)
