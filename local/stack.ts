@@ -435,7 +435,14 @@ export function writeServerConfig(o: ServerConfigInput): { configFile: string; e
   writeFileSync(file, stringifyYaml(config));
   return {
     configFile: file,
-    env: { TEMPORAL_DYNAMIC_CONFIG: dynamicYaml, TEMPORAL_DYNAMIC_CONFIG_FILE: dynamicConfigFile, TEMPORAL_BROADCAST_ADDRESS: '127.0.0.1' },
+    env: {
+      TEMPORAL_DYNAMIC_CONFIG: dynamicYaml,
+      TEMPORAL_DYNAMIC_CONFIG_FILE: dynamicConfigFile,
+      TEMPORAL_BROADCAST_ADDRESS: '127.0.0.1',
+      // This config has no TLS and no authorizer: the server refuses that unless told (docs/server-container.md).
+      TEMPORAL_ALLOW_PLAINTEXT: 'true',
+      TEMPORAL_ALLOW_NO_AUTH: 'true',
+    },
   };
 }
 
