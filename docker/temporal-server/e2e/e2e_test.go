@@ -157,7 +157,8 @@ func TestServerEndToEnd(t *testing.T) {
 	ak, sk, _, _ := d.Credential("temporal-server")
 	ports := map[string]int{}
 	for _, k := range []string{"FRONTEND_GRPC_PORT", "FRONTEND_HTTP_PORT", "FRONTEND_MEMBERSHIP_PORT", "HISTORY_GRPC_PORT", "HISTORY_MEMBERSHIP_PORT",
-		"MATCHING_GRPC_PORT", "MATCHING_MEMBERSHIP_PORT", "WORKER_GRPC_PORT", "WORKER_MEMBERSHIP_PORT", "METRICS_PORT"} {
+		"MATCHING_GRPC_PORT", "MATCHING_MEMBERSHIP_PORT", "WORKER_GRPC_PORT", "WORKER_MEMBERSHIP_PORT", "METRICS_PORT",
+		"INTERNAL_FRONTEND_GRPC_PORT", "INTERNAL_FRONTEND_MEMBERSHIP_PORT", "INTERNAL_FRONTEND_HTTP_PORT"} {
 		p, err := testenv.FreePort()
 		if err != nil {
 			t.Fatal(err)
@@ -171,7 +172,7 @@ func TestServerEndToEnd(t *testing.T) {
 		"DSQL_TLS_CA_FILE=" + d.CAFile, "DSQL_DATABASE_ROLE=temporal_server",
 		"AWS_ACCESS_KEY_ID=" + ak, "AWS_SECRET_ACCESS_KEY=" + sk, "AWS_REGION=" + d.Region,
 		"OPENSEARCH_ENDPOINT=" + osURL, "OPENSEARCH_VISIBILITY_INDEX=temporal_visibility_v1_e2e", "OPENSEARCH_AWS_SIGNING=false",
-		"NUM_HISTORY_SHARDS=4", "LOG_LEVEL=warn", "METRICS_BIND_ON_IP=127.0.0.1",
+		"NUM_HISTORY_SHARDS=4", "LOG_LEVEL=warn", "METRICS_BIND_ON_IP=127.0.0.1", "TEMPORAL_ALLOW_PLAINTEXT=true",
 		"TEMPORAL_DYNAMIC_CONFIG_FILE=" + filepath.Join(dir, "dc.yaml"),
 		"TEMPORAL_DEFAULT_DYNAMIC_CONFIG_FILE=" + filepath.Join("..", "config", "dynamicconfig", "default.yaml"),
 	}

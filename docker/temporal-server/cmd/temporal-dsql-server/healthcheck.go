@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +16,7 @@ import (
 	"go.temporal.io/server/service/frontend"
 	"go.temporal.io/server/service/worker"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
@@ -46,6 +50,8 @@ var healthRoles = map[string]roleHealth{
 	"history":  {"HISTORY_GRPC_PORT", 7234, "temporal.api.workflowservice.v1.HistoryService"},
 	"matching": {"MATCHING_GRPC_PORT", 7235, "temporal.api.workflowservice.v1.MatchingService"},
 	"worker":   {"WORKER_GRPC_PORT", 7239, worker.ServiceName},
+	// internal-frontend runs upstream's frontend module on its own port (internode TLS).
+	"internal-frontend": {"INTERNAL_FRONTEND_GRPC_PORT", 7236, frontend.WorkflowServiceName},
 }
 
 // healthcheckCommand is the `healthcheck` subcommand: the container health check of every
@@ -71,11 +77,19 @@ func healthcheckCommand() *cli.Command {
 			}
 			ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
 			defer cancel()
+			tlsOn, err := tlsFilesPresent(tlsDir(os.Getenv))
+			if err != nil {
+				return err
+			}
 			var failed []string
 			for _, role := range roles {
 				addr, service, err := healthTarget(role, host, os.Getenv)
+				creds := insecure.NewCredentials()
+				if err == nil && tlsOn {
+					creds, err = healthTLS(role, tlsDir(os.Getenv))
+				}
 				if err == nil {
-					err = checkHealth(ctx, addr, service)
+					err = checkHealth(ctx, addr, service, creds)
 				}
 				if err != nil {
 					failed = append(failed, fmt.Sprintf("%s: %v", role, err))
@@ -118,10 +132,35 @@ func healthTarget(role, host string, getenv func(string) string) (addr, service 
 	return net.JoinHostPort(host, strconv.Itoa(port)), rh.service, nil
 }
 
-// checkHealth calls grpc.health.v1.Health/Check for service on addr (plaintext, as the
-// config template configures no TLS) and returns nil only for SERVING.
-func checkHealth(ctx context.Context, addr, service string) error {
-	conn, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+// healthTLS returns the credentials to dial role's own port when TEMPORAL_TLS_DIR holds the
+// TLS files: the frontend verified as frontend.temporal.internal with ca.pem (no client
+// certificate, as for SDK clients); every other role through internode mutual TLS with the
+// internode pair, verified as internode.temporal.internal.
+func healthTLS(role, dir string) (credentials.TransportCredentials, error) {
+	ca, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(ca) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", filepath.Join(dir, "ca.pem"))
+	}
+	cfg := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12, ServerName: FrontendServerName}
+	if role != "frontend" {
+		pair, err := tls.LoadX509KeyPair(filepath.Join(dir, "internode.pem"), filepath.Join(dir, "internode.key"))
+		if err != nil {
+			return nil, fmt.Errorf("loading the internode certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+		cfg.ServerName = InternodeServerName
+	}
+	return credentials.NewTLS(cfg), nil
+}
+
+// checkHealth calls grpc.health.v1.Health/Check for service on addr with creds and returns
+// nil only for SERVING.
+func checkHealth(ctx context.Context, addr, service string, creds credentials.TransportCredentials) error {
+	conn, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		return fmt.Errorf("dialing %s: %w", addr, err)
 	}

@@ -7,7 +7,8 @@
 //	temporal-dsql-server --config-file /etc/temporal/config.yaml render-config
 //	temporal-dsql-server healthcheck [--service history] [--timeout 3s]
 //
-// Services default to $SERVICES (comma-separated), else all four roles.
+// Services default to $SERVICES (comma-separated), else all four roles plus internal-frontend
+// when the config has an internal-frontend section.
 package main
 
 import (
@@ -25,6 +26,7 @@ import (
 	"go.temporal.io/server/common/headers"
 	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/log/tag"
+	"go.temporal.io/server/common/primitives"
 	"go.temporal.io/server/temporal"
 
 	"temporal-dsql/server/dsql"
@@ -55,6 +57,9 @@ func newApp() *cli.App {
 				if err := bootstrap(bctx, osEnv{}, &http.Client{Timeout: 5 * time.Second}); err != nil {
 					return err
 				}
+				if _, err := prepareTLS(bctx, osEnv{}, newTLSFetcher); err != nil {
+					return err
+				}
 				cfg, err := config.Load(config.WithConfigFile(c.String("config-file")))
 				if err != nil {
 					return fmt.Errorf("loading config %s: %w", c.String("config-file"), err)
@@ -68,7 +73,8 @@ func newApp() *cli.App {
 			Usage: "start the Temporal services",
 			Flags: []cli.Flag{
 				&cli.StringSliceFlag{Name: "service", Usage: "service(s) to start: frontend, history, matching, worker (default $SERVICES or all)"},
-				&cli.BoolFlag{Name: "allow-no-auth", Usage: "run without an authorizer", EnvVars: []string{"TEMPORAL_ALLOW_NO_AUTH"}},
+				&cli.BoolFlag{Name: "allow-no-auth", Usage: "run the frontend without an authorizer (development only)", EnvVars: []string{envAllowNoAuth}},
+				&cli.BoolFlag{Name: "allow-plaintext", Usage: "run without TLS (development only)", EnvVars: []string{envAllowPlaintext}},
 			},
 			Action: start,
 		},
@@ -87,14 +93,14 @@ func services(c *cli.Context) ([]string, error) {
 		}
 	}
 	known := map[string]bool{}
-	for _, s := range temporal.DefaultServices {
+	for _, s := range temporal.Services {
 		known[s] = true
 	}
 	out := make([]string, 0, len(svcs))
 	for _, s := range svcs {
 		s = strings.TrimSpace(s)
 		if !known[s] {
-			return nil, fmt.Errorf("unknown service %q in SERVICES/--service; allowed: %s", s, strings.Join(temporal.DefaultServices, ", "))
+			return nil, fmt.Errorf("unknown service %q in SERVICES/--service; allowed: %s", s, strings.Join(temporal.Services, ", "))
 		}
 		out = append(out, s)
 	}
@@ -111,9 +117,19 @@ func start(c *cli.Context) error {
 	if err := bootstrap(bctx, osEnv{}, &http.Client{Timeout: 5 * time.Second}); err != nil {
 		return err
 	}
+	fetcher, err := prepareTLS(bctx, osEnv{}, newTLSFetcher)
+	if err != nil {
+		return err
+	}
 	cfg, err := config.Load(config.WithConfigFile(c.String("config-file")))
 	if err != nil {
 		return fmt.Errorf("loading config %s: %w", c.String("config-file"), err)
+	}
+	if err := checkSecurity(cfg, svcs, c.Bool("allow-no-auth"), c.Bool("allow-plaintext")); err != nil {
+		return err
+	}
+	if _, ok := cfg.Services[string(primitives.InternalFrontendService)]; ok && len(c.StringSlice("service")) == 0 && os.Getenv("SERVICES") == "" {
+		svcs = append(svcs, string(primitives.InternalFrontendService))
 	}
 	logger := log.NewZapLogger(log.BuildZapLogger(cfg.Log))
 	logger.Info("Starting Temporal with the DSQL persistence plugin.",
@@ -125,8 +141,16 @@ func start(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("creating the authorizer: %w", err)
 	}
-	if authorization.IsNoopAuthorizer(authorizer) && !c.Bool("allow-no-auth") {
-		logger.Warn("No authorizer configured and --allow-no-auth not set.")
+	if authorization.IsNoopAuthorizer(authorizer) {
+		logger.Warn("No authorizer configured: every caller of the frontend is allowed everything (" + envAllowNoAuth + "=true).")
+	}
+	if fetcher != nil {
+		refresh, _ := tlsRefresh(os.Getenv) // validated by prepareTLS
+		rctx, stopRefresh := context.WithCancel(context.Background())
+		defer stopRefresh()
+		go fetcher.refreshLoop(rctx, refresh, func(err error) {
+			logger.Error("Refreshing the TLS certificates from Secrets Manager failed; the current files stay in use.", tag.Error(err))
+		})
 	}
 	claimMapper, err := authorization.GetClaimMapperFromConfig(&cfg.Global.Authorization, logger)
 	if err != nil {
