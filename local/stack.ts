@@ -31,6 +31,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { DsqlLocal, DsqlLocalOptions, LATENCY_PROFILES, LatencyProfile, startDsqlLocal } from '../test/support/dsql-local';
 import { LocalOpenSearch, startOpenSearchLocal } from '../test/support/opensearch-local';
 import { freePorts, isAlive, killGroup, ManagedProcess, startProcess, tcpOpen, waitFor } from './process';
+import { archivalServerConfig, LocalArchivalOptions } from './archival';
 
 const run = promisify(execFile);
 
@@ -72,6 +73,11 @@ export interface LocalStackOptions {
   readonly logLevel?: string;
   /** Progress messages. @default - silent */
   readonly log?: (message: string) => void;
+  /**
+   * History and visibility archival with upstream's s3store archiver (local/archival.ts), e.g. to a
+   * moto server standing in for S3; the bucket must exist first. @default - archival off
+   */
+  readonly archival?: LocalArchivalOptions;
 }
 
 /**
@@ -332,9 +338,13 @@ export interface ServerConfigInput {
   /** Where the config file and the dynamic config file are written. */
   readonly dir: string;
   readonly ports: ServerPorts;
-  /** Persistence: dsql-local (IAM tokens, TLS) or a plain PostgreSQL (password, no TLS; benchmarks only). */
+  /**
+   * Persistence: dsql-local (IAM tokens, TLS), an Aurora DSQL endpoint as database role `user`
+   * (local/real-cluster.ts) or a plain PostgreSQL (password, no TLS; benchmarks only).
+   */
   readonly persistence:
     | { readonly kind: 'dsql-local'; readonly dsql: DsqlLocal; readonly tokenLifetimeSeconds?: number }
+    | { readonly kind: 'dsql'; readonly hostname: string; readonly port: number; readonly region: string; readonly caFile?: string; readonly user: string }
     | { readonly kind: 'postgres'; readonly host: string; readonly port: number; readonly user: string; readonly database: string };
   readonly openSearchUrl: string;
   readonly visibilityIndex: string;
@@ -351,6 +361,8 @@ export interface ServerConfigInput {
    * "Pipelined transactions"). @default true
    */
   readonly pipeline?: boolean;
+  /** Archival to S3 (local/archival.ts). @default - off */
+  readonly archival?: LocalArchivalOptions;
 }
 
 /**
@@ -374,21 +386,23 @@ export function writeServerConfig(o: ServerConfigInput): { configFile: string; e
   const dynamicYaml = stringifyYaml(dynamic);
   writeFileSync(dynamicConfigFile, dynamicYaml);
   let sql: Record<string, unknown>;
-  if (o.persistence.kind === 'dsql-local') {
-    const d = o.persistence.dsql;
+  if (o.persistence.kind === 'dsql-local' || o.persistence.kind === 'dsql') {
+    const pers = o.persistence;
+    const d = pers.kind === 'dsql' ? pers
+      : { hostname: pers.dsql.hostname, port: pers.dsql.port, region: pers.dsql.region, caFile: pers.dsql.caFile, user: SERVER_DB_ROLE };
     sql = {
       pluginName: 'dsql',
       databaseName: 'postgres',
       // The host is the name tokens are signed for and the TLS SNI; dsql-local listens on loopback.
       connectAddr: `${d.hostname}:${d.port}`,
       connectProtocol: 'tcp',
-      user: SERVER_DB_ROLE,
+      user: d.user,
       maxConns: o.maxConns ?? 20,
       maxIdleConns: o.maxConns ?? 20,
       tls: { enabled: true, caFile: d.caFile, serverName: d.hostname },
       connectAttributes: {
         region: d.region,
-        ...(o.persistence.tokenLifetimeSeconds ? { tokenLifetime: `${o.persistence.tokenLifetimeSeconds}s` } : {}),
+        ...(pers.kind === 'dsql-local' && pers.tokenLifetimeSeconds ? { tokenLifetime: `${pers.tokenLifetimeSeconds}s` } : {}),
         ...(o.pipeline === false ? { pipeline: 'off' } : {}),
       },
     };
@@ -430,6 +444,7 @@ export function writeServerConfig(o: ServerConfigInput): { configFile: string; e
       metrics: { prometheus: { framework: 'tally', timerType: 'histogram', listenAddress: `127.0.0.1:${p.metrics}` } },
     },
     ...singleClusterConfig(p, dynamicConfigFile),
+    ...(o.archival ? archivalServerConfig(o.archival) : {}),
   };
   const file = join(o.dir, 'config.yaml');
   writeFileSync(file, stringifyYaml(config));
@@ -583,6 +598,7 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
       numHistoryShards: o.numHistoryShards,
       dynamicConfig: o.dynamicConfig,
       logLevel: o.logLevel,
+      archival: o.archival,
     });
     const cred = dsql.credentials.find((c) => c.principalArn === dsql.principal('temporal-server'))!;
     log('starting the Temporal DSQL server (frontend, history, matching, worker)');
@@ -659,6 +675,7 @@ export interface StackState {
 const USAGE = `Usage: npm run local [-- options]       start the local stack and stay up until Ctrl-C
        npm run local:stop                 stop a stack started by npm run local
        npx tsx local/stack.ts status      print the addresses of a running stack
+       npm run local -- --dsql-endpoint HOST --region R   the same against a real Aurora DSQL cluster (below)
 
 Options of up:
   --dir DIR              logs, generated config and stack.json (default .local/stack)
@@ -729,6 +746,8 @@ function printAddresses(s: StackState, seconds?: number): void {
 }
 
 async function up(argv: string[]): Promise<number> {
+  // A real Aurora DSQL cluster instead of dsql-local (local/real-cluster.ts).
+  if (argv.some((a) => a === '--dsql-endpoint' || a.startsWith('--dsql-endpoint='))) return (await import('./real-cluster')).upRealCluster(argv);
   const { values: v } = parseArgs({
     args: argv,
     options: {
@@ -867,6 +886,7 @@ if (require.main === module) {
   const commands: Record<string, (a: string[]) => Promise<number>> = { up, down, stop: down, status };
   if (command === '--help' || command === '-h' || command === 'help') {
     console.log(USAGE);
+    console.log((require('./real-cluster') as typeof import('./real-cluster')).REAL_CLUSTER_USAGE);
     process.exit(0);
   }
   const fn = commands[command] ?? (command.startsWith('--') ? up : undefined);

@@ -1,0 +1,359 @@
+/**
+ * The local stack against a real Aurora DSQL cluster:
+ *
+ *   npm run local -- --dsql-endpoint <id>.dsql.<region>.on.aws --region <region>
+ *
+ * runs our server (all four roles), the UI and a local OpenSearch node on this machine, with the
+ * DSQL cluster of the caller's account as persistence, signed with the caller's AWS credentials
+ * (the SDK's default provider chain: environment, profile, SSO, ...). Before it starts anything it
+ * prints what it will do and checks the cluster's schema version; then it
+ *   1. applies our DSQL schema with the schema custom resource's runner (lambda/dsql-schema
+ *      `migrate`), as `admin` (`dsql:DbConnectAdmin`);
+ *   2. creates a database role of the caller's own (`local_<IAM name>`, never the deployed
+ *      servers' `temporal_server`, whose other mappings the runner would revoke), grants it the
+ *      servers' privileges and maps it to the caller's IAM role or user (`AWS IAM GRANT`);
+ *   3. starts the server as that role (`dsql:DbConnect`), the UI and OpenSearch, and registers `default`.
+ * A cluster whose schema is newer than ours is refused before anything changes.
+ *
+ * The same path runs against dsql-local in test/e2e/real-cluster.test.ts, whose TLS (SNI, its own
+ * CA) and SigV4 token checks stand in for the real endpoint's.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
+import { DsqlConnectionOptions } from '../lambda/dsql-schema/connection';
+import {
+  applyVisibilityIndex, buildTemporalServer, buildUiServer, childrenOf, DEFAULT_STACK_DIR, DSQL_SCHEMA_DIR, ensureNamespace,
+  LOCAL_VISIBILITY_INDEX, LocalClientOptions, pickServerPorts, ROOT, startServer, StackState, writeServerConfig,
+} from './stack';
+import { LocalOpenSearch, startOpenSearchLocal } from '../test/support/opensearch-local';
+import { freePorts, ManagedProcess, startProcess, waitFor } from './process';
+
+/** Options of {@link planRealCluster} and {@link startRealClusterStack}. */
+export interface RealClusterOptions {
+  /** Cluster endpoint host name, `<cluster-id>.dsql.<region>.on.aws` (TLS SNI and the host tokens are signed for). */
+  readonly endpoint: string;
+  /** The cluster's Region. */
+  readonly region: string;
+  /** Address to dial instead of `endpoint` (dsql-local: 127.0.0.1). @default - `endpoint` */
+  readonly host?: string;
+  /** @default 5432 */
+  readonly port?: number;
+  /** PEM CA bundle that signed the endpoint's certificate (dsql-local). @default - the system roots */
+  readonly caFile?: string;
+  /** The caller's credentials. @default - `fromNodeProviderChain()` of @aws-sdk/credential-providers */
+  readonly credentials?: AwsCredentialIdentityProvider;
+  /**
+   * IAM role or user ARN the caller's database role is mapped to.
+   * @default - from STS GetCallerIdentity with the same credentials (an assumed role becomes its role ARN)
+   */
+  readonly iamArn?: string;
+  /** Database role to create and map. @default - `local_<role or user name>` (see {@link localRoleName}) */
+  readonly databaseRole?: string;
+  /** Directory for logs and generated files. @default - a fresh directory under .local/ */
+  readonly dir?: string;
+  /** Start the UI. @default true */
+  readonly ui?: boolean;
+  readonly temporalPort?: number;
+  readonly uiPort?: number;
+  /** `numHistoryShards`; must equal the cluster's if it already ran Temporal. @default 4 */
+  readonly numHistoryShards?: number;
+  /** Progress lines (the plan is printed through it before anything changes). @default - silent */
+  readonly log?: (message: string) => void;
+}
+
+/** What the real-cluster mode will do, computed (read-only) before it does anything. */
+export interface RealClusterPlan {
+  readonly endpoint: string;
+  readonly region: string;
+  /** The caller's identity as STS reports it (or the given ARN). */
+  readonly callerArn: string;
+  /** IAM ARN the database role is mapped to. */
+  readonly iamArn: string;
+  readonly databaseRole: string;
+  /** Schema version recorded in the cluster; undefined for an empty cluster. */
+  readonly schemaFrom?: string;
+  /** Our latest schema version (schema/dsql/temporal/versioned). */
+  readonly schemaTo: string;
+}
+
+/** The cluster's schema is newer than the one in this checkout. */
+export class SchemaTooNewError extends Error {
+  constructor(public readonly clusterVersion: string, public readonly ourVersion: string, endpoint: string) {
+    super(`The cluster ${endpoint} has schema version ${clusterVersion}, newer than this checkout's ${ourVersion} ` +
+      `(schema/dsql/temporal/versioned). A server built from this checkout may not understand it: update this checkout ` +
+      `(git pull) or use another cluster. Nothing was changed.`);
+    this.name = 'SchemaTooNewError';
+  }
+}
+
+/**
+ * The IAM ARN a database role is mapped to for `callerArn`: an IAM user or role as is; an STS
+ * assumed-role session (`arn:aws:sts::<acct>:assumed-role/<role>/<session>`) as its role,
+ * `arn:aws:iam::<acct>:role/<role>` (a role with a path needs `--iam-arn`: STS does not report it).
+ * @throws Error for other identities (root, federated users), asking for `--iam-arn`
+ */
+export function mappingArnOf(callerArn: string): string {
+  const assumed = /^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role\/([\w+=,.@-]+)\/[^/]+$/.exec(callerArn);
+  if (assumed) return `arn:${assumed[1]}:iam::${assumed[2]}:role/${assumed[3]}`;
+  if (/^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/.test(callerArn)) return callerArn;
+  throw new Error(`cannot map the caller ${callerArn} to a database role: DSQL maps IAM roles and users only. ` +
+    'Use credentials of an IAM role or user, or pass --iam-arn arn:aws:iam::<account>:role/<name>.');
+}
+
+/**
+ * The default database role of an IAM ARN: `local_` and the role or user name in lower case, every
+ * character outside a-z, 0-9 and _ replaced by _, cut to PostgreSQL's 63 characters.
+ */
+export function localRoleName(iamArn: string): string {
+  const name = iamArn.split('/').pop() ?? 'caller';
+  return `local_${name.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
+}
+
+/** The schema runner's connection as the caller (admin). */
+function adminConnection(o: RealClusterOptions, credentials: AwsCredentialIdentityProvider): DsqlConnectionOptions {
+  return {
+    hostname: o.endpoint, host: o.host, port: o.port ?? 5432, region: o.region, caFile: o.caFile, credentials,
+    applicationName: 'local-stack-real-cluster',
+  };
+}
+
+async function defaultCredentials(): Promise<AwsCredentialIdentityProvider> {
+  const { fromNodeProviderChain } = await import('@aws-sdk/credential-providers');
+  return fromNodeProviderChain();
+}
+
+async function callerIdentity(region: string, credentials: AwsCredentialIdentityProvider): Promise<string> {
+  const { STSClient, GetCallerIdentityCommand } = await import('@aws-sdk/client-sts');
+  const sts = new STSClient({ region, credentials });
+  try {
+    const r = await sts.send(new GetCallerIdentityCommand({}));
+    if (!r.Arn) throw new Error('STS GetCallerIdentity returned no ARN');
+    return r.Arn;
+  } finally {
+    sts.destroy();
+  }
+}
+
+/**
+ * Works out what the real-cluster mode will do, changing nothing: the caller's identity, the
+ * database role, and the schema versions (read with an admin connection, which also proves the
+ * credentials, the TLS endpoint and `dsql:DbConnectAdmin`).
+ * @throws SchemaTooNewError when the cluster's schema is newer than ours; the connection's error
+ *   (TLS, a refused token: `28000`/`28P01`) when the endpoint does not accept the caller
+ */
+export async function planRealCluster(o: RealClusterOptions): Promise<RealClusterPlan> {
+  if (!o.endpoint) throw new Error('--dsql-endpoint is required: the cluster endpoint, <cluster-id>.dsql.<region>.on.aws');
+  if (!o.region) throw new Error('--region is required: the cluster\'s Region');
+  const credentials = o.credentials ?? (await defaultCredentials());
+  const callerArn = o.iamArn ?? (await callerIdentity(o.region, credentials));
+  const iamArn = mappingArnOf(callerArn);
+  const databaseRole = o.databaseRole ?? localRoleName(iamArn);
+  const { SchemaRunner } = await import('../lambda/dsql-schema/runner');
+  const { compareVersions, loadVersionedSchema } = await import('../lambda/dsql-schema/schema-dir');
+  const schema = loadVersionedSchema(DSQL_SCHEMA_DIR);
+  const status = await new SchemaRunner({ connection: adminConnection(o, credentials), schema }).status();
+  if (status.currentVersion && compareVersions(status.currentVersion, schema.latestVersion) > 0) {
+    throw new SchemaTooNewError(status.currentVersion, schema.latestVersion, o.endpoint);
+  }
+  return { endpoint: o.endpoint, region: o.region, callerArn, iamArn, databaseRole, schemaFrom: status.currentVersion, schemaTo: schema.latestVersion };
+}
+
+/** The plan in operator words, one line each. */
+export function describePlan(p: RealClusterPlan): string[] {
+  const schema = p.schemaFrom === undefined ? `apply the schema from scratch up to version ${p.schemaTo}`
+    : p.schemaFrom === p.schemaTo ? `schema already at version ${p.schemaTo}: nothing to apply`
+      : `migrate the schema from version ${p.schemaFrom} to ${p.schemaTo}`;
+  return [
+    `Aurora DSQL cluster ${p.endpoint} (${p.region}), as ${p.callerArn}:`,
+    `  1. ${schema} (lambda/dsql-schema runner, as admin)`,
+    `  2. create database role ${p.databaseRole} with the servers' privileges and map it to ${p.iamArn}` +
+      ` (other IAM mappings of ${p.databaseRole} are revoked)`,
+    `  3. run the Temporal server as ${p.databaseRole}, a local OpenSearch node and the UI on this machine`,
+  ];
+}
+
+/** A running real-cluster stack. */
+export interface RealClusterStack {
+  readonly plan: RealClusterPlan;
+  readonly temporalAddress: string;
+  /** What SDK clients connect with. */
+  readonly clientOptions: LocalClientOptions;
+  readonly uiUrl?: string;
+  readonly openSearchUrl: string;
+  readonly visibilityIndex: string;
+  readonly dir: string;
+  readonly processes: readonly ManagedProcess[];
+  /** Stops the server, UI and OpenSearch (the cluster and its data stay). Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The server's AWS environment: with explicit `credentials`, those (static; for tests); else none
+ * added, so the server's own default chain (Go SDK) finds the caller's identity as this process did
+ * (environment, profile, SSO) and refreshes it.
+ */
+async function serverAwsEnv(o: RealClusterOptions): Promise<NodeJS.ProcessEnv> {
+  if (!o.credentials) return { AWS_REGION: o.region };
+  const c: AwsCredentialIdentity = await o.credentials();
+  return { AWS_ACCESS_KEY_ID: c.accessKeyId, AWS_SECRET_ACCESS_KEY: c.secretAccessKey, AWS_SESSION_TOKEN: c.sessionToken ?? '', AWS_REGION: o.region, AWS_PROFILE: '' };
+}
+
+/**
+ * Plans (and logs the plan), applies the schema and the caller's database role, then starts the
+ * server, OpenSearch and the UI against the cluster.
+ * @throws SchemaTooNewError before anything changes; MigrationError from the runner; Error with a
+ *   process's log tail when the server or UI does not come up (everything started is stopped)
+ */
+export async function startRealClusterStack(o: RealClusterOptions): Promise<RealClusterStack> {
+  const log = o.log ?? (() => undefined);
+  const credentials = o.credentials ?? (await defaultCredentials());
+  const plan = await planRealCluster({ ...o, credentials });
+  for (const line of describePlan(plan)) log(line);
+
+  mkdirSync(join(ROOT, '.local'), { recursive: true });
+  const dir = o.dir ?? mkdtempSync(join(ROOT, '.local', 'real-cluster-'));
+  mkdirSync(dir, { recursive: true });
+  const stops: Array<() => Promise<void>> = [];
+  const processes: ManagedProcess[] = [];
+  const stopAll = async () => {
+    for (const s of stops.reverse()) await s().catch((e) => log(`stop: ${(e as Error).message}`));
+    stops.length = 0;
+  };
+  try {
+    const builds = Promise.all([buildTemporalServer(), o.ui === false ? Promise.resolve('') : buildUiServer()]);
+    const osP = startOpenSearchLocal().then(async (n: LocalOpenSearch) => {
+      stops.push(() => n.stop());
+      await applyVisibilityIndex(n.url, LOCAL_VISIBILITY_INDEX);
+      return n;
+    });
+    const { migrate } = await import('../lambda/dsql-schema/migrate');
+    const { loadVersionedSchema } = await import('../lambda/dsql-schema/schema-dir');
+    log(`applying the schema and role ${plan.databaseRole}`);
+    const result = await migrate({
+      connection: adminConnection(o, credentials),
+      schema: loadVersionedSchema(DSQL_SCHEMA_DIR),
+      deadline: Date.now() + 15 * 60_000,
+      serverRole: { roleName: plan.databaseRole, iamArns: [plan.iamArn] },
+      log: (m) => log(`schema: ${m}`),
+    });
+    if (!result.complete) throw new Error(`the schema migration did not finish within 15 minutes (at ${result.apply.currentVersion}); run again to resume`);
+    log(`schema at ${result.apply.currentVersion} (${result.apply.outcome}); role ${plan.databaseRole}: ${JSON.stringify(result.serverRole)}`);
+    const [os, [serverBin, uiBin]] = await Promise.all([osP, builds]);
+
+    const ports = await pickServerPorts(o.temporalPort);
+    const { configFile, env: configEnv } = writeServerConfig({
+      dir,
+      ports,
+      persistence: { kind: 'dsql', hostname: o.endpoint, port: o.port ?? 5432, region: o.region, caFile: o.caFile, user: plan.databaseRole },
+      openSearchUrl: os.url,
+      visibilityIndex: LOCAL_VISIBILITY_INDEX,
+      numHistoryShards: o.numHistoryShards,
+    });
+    log(`starting the Temporal server as ${plan.databaseRole}`);
+    const server = await startServer(serverBin, configFile, ports, join(dir, 'temporal-server.log'), { ...configEnv, ...(await serverAwsEnv(o)) });
+    processes.push(server.process);
+    stops.push(() => server.process.stop(20_000));
+
+    let uiUrl: string | undefined;
+    if (o.ui !== false) {
+      const uiPort = o.uiPort ?? (await freePorts(1))[0];
+      const ui = startProcess({
+        name: 'temporal-ui-server',
+        command: uiBin,
+        args: ['-temporal-address', server.address, '-port', String(uiPort), '-namespace', 'default'],
+        logFile: join(dir, 'temporal-ui.log'),
+      });
+      processes.push(ui);
+      stops.push(() => ui.stop(5_000));
+      uiUrl = `http://127.0.0.1:${uiPort}`;
+      await waitFor(`Temporal UI on ${uiUrl}`, async () => (await fetch(`${uiUrl}/`)).ok, { timeoutMs: 60_000, proc: ui });
+    }
+    const clientOptions: LocalClientOptions = { address: server.address };
+    await ensureNamespace(clientOptions, 'default');
+    let stopped: Promise<void> | undefined;
+    return {
+      plan, temporalAddress: server.address, clientOptions, uiUrl, openSearchUrl: os.url, visibilityIndex: LOCAL_VISIBILITY_INDEX, dir, processes,
+      stop: () => (stopped ??= stopAll()),
+    };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}
+
+/** Usage of the real-cluster mode (part of `npm run local -- --help`). */
+export const REAL_CLUSTER_USAGE = `Real Aurora DSQL cluster (your AWS credentials, default provider chain):
+  --dsql-endpoint HOST   the cluster endpoint, <cluster-id>.dsql.<region>.on.aws (instead of dsql-local)
+  --region REGION        the cluster's Region
+  --iam-arn ARN          IAM role/user to map the database role to (default: STS GetCallerIdentity)
+  --database-role NAME   database role to create and map (default: local_<IAM name>)
+`;
+
+/**
+ * `npm run local -- --dsql-endpoint <host> --region <region> [--iam-arn ARN] [--database-role NAME]
+ * [--dir D] [--temporal-port N] [--ui-port N] [--no-ui] [--num-history-shards N]`: prints the plan,
+ * starts, prints the addresses and runs until Ctrl-C (or `npm run local:stop`).
+ * @returns the process exit code
+ */
+export async function upRealCluster(argv: string[]): Promise<number> {
+  const { values: v } = parseArgs({
+    args: argv,
+    options: {
+      'dsql-endpoint': { type: 'string' }, region: { type: 'string' }, 'iam-arn': { type: 'string' }, 'database-role': { type: 'string' },
+      dir: { type: 'string' }, 'temporal-port': { type: 'string' }, 'ui-port': { type: 'string' }, 'no-ui': { type: 'boolean' },
+      'num-history-shards': { type: 'string' },
+    },
+  });
+  const num = (name: string, value: string | undefined, max: number): number | undefined => {
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`--${name} must be an integer from 1 to ${max}, got '${value}'`);
+    return n;
+  };
+  const dir = resolve(v.dir ?? DEFAULT_STACK_DIR);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const t = Date.now();
+  const stack = await startRealClusterStack({
+    endpoint: v['dsql-endpoint'] ?? '',
+    region: v.region ?? '',
+    iamArn: v['iam-arn'],
+    databaseRole: v['database-role'],
+    dir,
+    ui: !v['no-ui'],
+    temporalPort: num('temporal-port', v['temporal-port'], 32767),
+    uiPort: num('ui-port', v['ui-port'], 32767),
+    numHistoryShards: num('num-history-shards', v['num-history-shards'], 16384),
+    log: (m) => console.log(`[local] ${m}`),
+  });
+  const state: StackState = {
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    temporalAddress: stack.temporalAddress,
+    uiUrl: stack.uiUrl,
+    openSearchUrl: stack.openSearchUrl,
+    visibilityIndex: stack.visibilityIndex,
+    dsqlEndpoint: `${stack.plan.endpoint}:5432 (Aurora DSQL, ${stack.plan.region}, role ${stack.plan.databaseRole})`,
+    children: childrenOf(process.pid),
+  };
+  writeFileSync(join(dir, 'stack.json'), JSON.stringify(state, null, 2));
+  process.on('exit', () => rmSync(join(dir, 'stack.json'), { force: true }));
+  console.log([
+    `Local stack on Aurora DSQL is up after ${((Date.now() - t) / 1000).toFixed(1)} s:`,
+    `  Temporal frontend (gRPC)  ${stack.temporalAddress}      export TEMPORAL_ADDRESS=${stack.temporalAddress}`,
+    `  Temporal UI               ${stack.uiUrl ?? '(not started)'}`,
+    `  OpenSearch                ${stack.openSearchUrl}   index ${stack.visibilityIndex}`,
+    `  Aurora DSQL               ${state.dsqlEndpoint}`,
+    'Stop with Ctrl-C or `npm run local:stop`.',
+  ].join('\n'));
+  await new Promise<void>((r) => {
+    process.once('SIGINT', () => r());
+    process.once('SIGTERM', () => r());
+  });
+  process.stdout.on('error', () => undefined);
+  console.log('[local] stopping (the cluster and its data stay)');
+  await stack.stop();
+  return 0;
+}
