@@ -8,14 +8,27 @@
 // Usage:
 //
 //	temporal-ui-server -temporal-address 127.0.0.1:7233 -port 8233 [-host 127.0.0.1] [-namespace default]
+//	    [-tls-ca-file ca.pem -tls-server-name frontend.temporal.internal] [-auth-token-file token]
+//
+// With -auth-token-file the UI sends `authorization: Bearer <token>` (the file's contents, read
+// at start) with every call to the frontend: the local stack's authenticated mode gives it an
+// admin token so that the UI works without a login (a UI login through the OpenID provider
+// replaces it when configured).
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
+	"strings"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/labstack/echo/v4"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/temporalio/ui-server/v2/server"
 	"github.com/temporalio/ui-server/v2/server/api"
@@ -33,13 +46,26 @@ func main() {
 
 // run parses the flags, checks them and serves until the process is stopped.
 func run(args []string) error {
-	cfg, err := parseConfig(args)
+	cfg, tokenFile, err := parseConfig(args)
 	if err != nil {
 		return err
 	}
+	middleware := []api.Middleware{headers.WithForwardHeaders(cfg.ForwardHeaders)}
+	if tokenFile != "" {
+		b, err := os.ReadFile(tokenFile)
+		if err != nil {
+			return fmt.Errorf("-auth-token-file: %w", err)
+		}
+		token := strings.TrimSpace(string(b))
+		middleware = append(middleware, func(echo.Context) runtime.ServeMuxOption {
+			return runtime.WithMetadata(func(context.Context, *http.Request) metadata.MD {
+				return metadata.Pairs("authorization", "Bearer "+token)
+			})
+		})
+	}
 	s := server.NewServer(
 		server_options.WithConfigProvider(cfg),
-		server_options.WithAPIMiddleware([]api.Middleware{headers.WithForwardHeaders(cfg.ForwardHeaders)}),
+		server_options.WithAPIMiddleware(middleware),
 	)
 	defer s.Stop()
 	return s.Start()
@@ -47,28 +73,31 @@ func run(args []string) error {
 
 // parseConfig turns the command line into an upstream UI server config. Errors name the flag,
 // the value and what is allowed.
-func parseConfig(args []string) (*config.Config, error) {
+func parseConfig(args []string) (*config.Config, string, error) {
 	fs := flag.NewFlagSet("temporal-ui-server", flag.ContinueOnError)
 	temporal := fs.String("temporal-address", "127.0.0.1:7233", "Temporal frontend gRPC address, host:port")
 	host := fs.String("host", "127.0.0.1", "address the UI listens on")
 	port := fs.Int("port", 8233, "TCP port the UI listens on (1-65535)")
 	namespace := fs.String("namespace", "default", "namespace the UI opens first")
+	caFile := fs.String("tls-ca-file", "", "CA bundle (PEM) to verify the frontend's TLS certificate; empty: plaintext gRPC")
+	serverName := fs.String("tls-server-name", "", "name the frontend's certificate is verified against (with -tls-ca-file)")
+	tokenFile := fs.String("auth-token-file", "", "file holding a bearer token sent with every frontend call")
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q: this command takes flags only", fs.Arg(0))
+		return nil, "", fmt.Errorf("unexpected argument %q: this command takes flags only", fs.Arg(0))
 	}
 	if _, p, err := net.SplitHostPort(*temporal); err != nil || p == "" {
-		return nil, fmt.Errorf("-temporal-address %q is not host:port", *temporal)
+		return nil, "", fmt.Errorf("-temporal-address %q is not host:port", *temporal)
 	} else if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-		return nil, fmt.Errorf("-temporal-address %q: port must be 1-65535", *temporal)
+		return nil, "", fmt.Errorf("-temporal-address %q: port must be 1-65535", *temporal)
 	}
 	if *port < 1 || *port > 65535 {
-		return nil, fmt.Errorf("-port %d: must be 1-65535", *port)
+		return nil, "", fmt.Errorf("-port %d: must be 1-65535", *port)
 	}
 	if *namespace == "" {
-		return nil, fmt.Errorf("-namespace must not be empty")
+		return nil, "", fmt.Errorf("-namespace must not be empty")
 	}
 	cfg := &config.Config{
 		TemporalGRPCAddress: *temporal,
@@ -82,8 +111,13 @@ func parseConfig(args []string) (*config.Config, error) {
 		Distribution:     "server",
 		ForwardHeaders:   []string{"X-Forwarded-For"},
 	}
-	if err := cfg.Validate(); err != nil {
-		return nil, err
+	if *caFile != "" {
+		cfg.TLS = config.TLS{CaFile: *caFile, ServerName: *serverName, EnableHostVerification: true}
+	} else if *serverName != "" {
+		return nil, "", fmt.Errorf("-tls-server-name %q needs -tls-ca-file", *serverName)
 	}
-	return cfg, nil
+	if err := cfg.Validate(); err != nil {
+		return nil, "", err
+	}
+	return cfg, *tokenFile, nil
 }

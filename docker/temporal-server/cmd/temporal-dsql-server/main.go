@@ -7,8 +7,8 @@
 //	temporal-dsql-server --config-file /etc/temporal/config.yaml render-config
 //	temporal-dsql-server healthcheck [--service history] [--timeout 3s]
 //
-// Services default to $SERVICES (comma-separated), else all four roles plus internal-frontend
-// when the config has an internal-frontend section.
+// Services default to $SERVICES (comma-separated), else all four roles; a process that runs the
+// frontend also runs internal-frontend when the config has an internal-frontend section.
 package main
 
 import (
@@ -128,9 +128,7 @@ func start(c *cli.Context) error {
 	if err := checkSecurity(cfg, svcs, c.Bool("allow-no-auth"), c.Bool("allow-plaintext")); err != nil {
 		return err
 	}
-	if _, ok := cfg.Services[string(primitives.InternalFrontendService)]; ok && len(c.StringSlice("service")) == 0 && os.Getenv("SERVICES") == "" {
-		svcs = append(svcs, string(primitives.InternalFrontendService))
-	}
+	svcs = withInternalFrontend(cfg, svcs)
 	logger := log.NewZapLogger(log.BuildZapLogger(cfg.Log))
 	logger.Info("Starting Temporal with the DSQL persistence plugin.",
 		tag.String("server-version", headers.ServerVersion),
@@ -177,4 +175,26 @@ func start(c *cli.Context) error {
 	}
 	logger.Info("All services are stopped.")
 	return nil
+}
+
+// withInternalFrontend adds internal-frontend to svcs when they include the frontend and the
+// config defines an internal-frontend service: with that section, upstream points the system
+// worker and every internal caller at internal-frontend (found through membership), so the
+// frontend's process must bring it (docs/server-container.md, "Internal frontend").
+func withInternalFrontend(cfg *config.Config, svcs []string) []string {
+	ife := string(primitives.InternalFrontendService)
+	if _, ok := cfg.Services[ife]; !ok {
+		return svcs
+	}
+	hasFrontend := false
+	for _, s := range svcs {
+		if s == ife {
+			return svcs
+		}
+		hasFrontend = hasFrontend || s == string(primitives.FrontendService)
+	}
+	if hasFrontend {
+		return append(svcs, ife)
+	}
+	return svcs
 }

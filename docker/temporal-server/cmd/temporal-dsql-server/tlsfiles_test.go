@@ -270,6 +270,12 @@ func TestConfigTemplateSecurity(t *testing.T) {
 	if err := checkSecurity(cfg, []string{"frontend", "internal-frontend"}, false, false); err != nil {
 		t.Fatalf("secured config refused: %v", err)
 	}
+	if got := strings.Join(withInternalFrontend(cfg, []string{"frontend"}), ","); got != "frontend,internal-frontend" {
+		t.Fatalf("frontend with an internal-frontend section runs %s", got)
+	}
+	if got := strings.Join(withInternalFrontend(cfg, []string{"history"}), ","); got != "history" {
+		t.Fatalf("history runs %s", got)
+	}
 
 	t.Setenv("TEMPORAL_AUTH_JWKS_URIS", "")
 	t.Setenv("TEMPORAL_TLS_ENABLED", "false")
