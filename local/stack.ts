@@ -32,6 +32,7 @@ import { DsqlLocal, DsqlLocalOptions, LATENCY_PROFILES, LatencyProfile, startDsq
 import { LocalOpenSearch, startOpenSearchLocal } from '../test/support/opensearch-local';
 import { freePorts, isAlive, killGroup, ManagedProcess, startProcess, tcpOpen, waitFor } from './process';
 import { archivalServerConfig, LocalArchivalOptions } from './archival';
+import { ServerFleet, ServerTopology, startServerFleet } from './roles';
 
 const run = promisify(execFile);
 
@@ -78,6 +79,13 @@ export interface LocalStackOptions {
    * moto server standing in for S3; the bucket must exist first. @default - archival off
    */
   readonly archival?: LocalArchivalOptions;
+  /**
+   * Server processes: all four roles in one process, or one process per role as on ECS
+   * (local/roles.ts). @default 'combined'
+   */
+  readonly topology?: ServerTopology;
+  /** History processes sharing the shards, with `topology: 'per-role'` (1-8). @default 1 */
+  readonly historyProcesses?: number;
 }
 
 /**
@@ -125,8 +133,12 @@ export interface LocalStack {
   readonly dir: string;
   /** Milliseconds spent in each start-up step, and `total`. */
   readonly timings: Readonly<Record<string, number>>;
-  /** Our processes (server, UI), for `local:stop` and diagnostics. */
+  /** Our processes (server, UI) as started, for `local:stop` and diagnostics. */
   readonly processes: readonly ManagedProcess[];
+  /** The server processes: kill -9 and restart one by role (fault tests), per-process metrics. */
+  readonly servers: ServerFleet;
+  /** The OpenSearch node: `pause()` / `resume()` stop and restart it on the same port and data. */
+  readonly openSearch: LocalOpenSearch;
   /** Stops everything, in reverse order. Idempotent. */
   stop(): Promise<void>;
 }
@@ -589,7 +601,7 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
     const [serverBin, uiBin] = (buildsR as PromiseFulfilledResult<string[]>).value;
 
     const ports = await pickServerPorts(o.temporalPort);
-    const { configFile, env: configEnv } = writeServerConfig({
+    const serverConfig: ServerConfigInput = {
       dir,
       ports,
       persistence: { kind: 'dsql-local', dsql, tokenLifetimeSeconds: o.tokenLifetimeSeconds },
@@ -599,22 +611,29 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
       dynamicConfig: o.dynamicConfig,
       logLevel: o.logLevel,
       archival: o.archival,
-    });
+    };
     const cred = dsql.credentials.find((c) => c.principalArn === dsql.principal('temporal-server'))!;
-    log('starting the Temporal DSQL server (frontend, history, matching, worker)');
-    const server = await timed(timings, 'server', () =>
-      startServer(serverBin, configFile, ports, join(dir, 'temporal-server.log'), {
-        ...configEnv,
-        AWS_ACCESS_KEY_ID: cred.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: cred.secretAccessKey,
-        AWS_SESSION_TOKEN: '',
-        AWS_REGION: dsql.region,
-        AWS_EC2_METADATA_DISABLED: 'true',
-        AWS_PROFILE: '',
+    log(`starting the Temporal DSQL server (frontend, history, matching, worker; topology ${o.topology ?? 'combined'})`);
+    const fleet = await timed(timings, 'server', () =>
+      startServerFleet({
+        binary: serverBin,
+        config: serverConfig,
+        logDir: dir,
+        topology: o.topology,
+        historyProcesses: o.historyProcesses,
+        env: {
+          AWS_ACCESS_KEY_ID: cred.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: cred.secretAccessKey,
+          AWS_SESSION_TOKEN: '',
+          AWS_REGION: dsql.region,
+          AWS_EC2_METADATA_DISABLED: 'true',
+          AWS_PROFILE: '',
+        },
       }),
     );
-    processes.push(server.process);
-    stops.push(() => server.process.stop(20_000));
+    const server = { address: fleet.address, metricsUrl: fleet.metricsUrl };
+    processes.push(...fleet.members.map((m) => m.process));
+    stops.push(() => fleet.stop(20_000));
 
     let uiUrl: string | undefined;
     if (o.ui !== false) {
@@ -647,6 +666,8 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
       dir,
       timings,
       processes,
+      servers: fleet,
+      openSearch: os,
       stop: () => (stopped ??= stopAll()),
     };
   } catch (e) {

@@ -28,6 +28,19 @@ export interface LocalOpenSearch {
   readonly startupMs: number;
   /** Stops the node (SIGTERM, SIGKILL after 15 s) and removes its data directory. Idempotent. */
   stop(): Promise<void>;
+  /**
+   * Stops the JVM (SIGTERM, SIGKILL after 15 s) but keeps its data directory, to simulate an outage;
+   * {@link LocalOpenSearch.resume} brings it back. No-op when already paused.
+   */
+  pause(): Promise<void>;
+  /**
+   * Starts the node again on the same port with the same data (after {@link LocalOpenSearch.pause})
+   * and resolves when the cluster is yellow or green. No-op when running.
+   * @throws Error with the node's output when it does not come back within the start timeout
+   */
+  resume(): Promise<void>;
+  /** True while the node is paused. */
+  isPaused(): boolean;
 }
 
 /** Options for {@link startOpenSearchLocal}. */
@@ -74,35 +87,28 @@ export function openSearchLocalCommand(homeDir: string, opts: LocalOpenSearchOpt
   };
 }
 
+/** A spawned JVM and the port it reported. */
+interface SpawnedNode {
+  readonly child: ChildProcess;
+  readonly port: number;
+}
+
 /**
- * Starts a node and resolves when it answers on HTTP.
- * @throws Error with the node's last output when it exits or does not come up within timeoutMs.
+ * Spawns the node on `home` and `port` (0 = any free port) and resolves when it reports its port.
+ * @throws Error with the node's last output when it exits or does not report a port within `timeoutMs`.
  */
-export async function startOpenSearchLocal(opts: LocalOpenSearchOptions = {}): Promise<LocalOpenSearch> {
-  const home = mkdtempSync(join(tmpdir(), 'opensearch-local-'));
+async function spawnNode(home: string, port: number, opts: LocalOpenSearchOptions, timeoutMs: number): Promise<SpawnedNode> {
   const { cmd, args } = openSearchLocalCommand(home, opts);
-  const started = Date.now();
+  args[args.length - 1] = String(port);
   const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let output = '';
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-8000);
   };
   child.stderr.on('data', keep);
-
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    await terminate(child);
-    rmSync(home, { recursive: true, force: true });
-  };
-
   try {
-    const port = await new Promise<number>((resolvePort, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`OpenSearch did not start within ${opts.timeoutMs ?? 90000} ms; output:\n${output}`)),
-        opts.timeoutMs ?? 90000,
-      );
+    const reported = await new Promise<number>((resolvePort, reject) => {
+      const timer = setTimeout(() => reject(new Error(`OpenSearch did not start within ${timeoutMs} ms; output:\n${output}`)), timeoutMs);
       child.stdout.on('data', (chunk: Buffer) => {
         keep(chunk);
         const m = /OPENSEARCH_HTTP_PORT=(\d+)/.exec(output);
@@ -120,9 +126,46 @@ export async function startOpenSearchLocal(opts: LocalOpenSearchOptions = {}): P
         reject(new Error(`OpenSearch exited (code ${code}, signal ${signal}) before it was up; output:\n${output}`));
       });
     });
+    return { child, port: reported };
+  } catch (e) {
+    await terminate(child);
+    throw e;
+  }
+}
+
+/**
+ * Starts a node and resolves when it answers on HTTP.
+ * @throws Error with the node's last output when it exits or does not come up within timeoutMs.
+ */
+export async function startOpenSearchLocal(opts: LocalOpenSearchOptions = {}): Promise<LocalOpenSearch> {
+  const home = mkdtempSync(join(tmpdir(), 'opensearch-local-'));
+  const timeoutMs = opts.timeoutMs ?? 90000;
+  const started = Date.now();
+  let node: SpawnedNode | undefined;
+  let stopped = false;
+  const pause = async () => {
+    const n = node;
+    node = undefined;
+    if (n) await terminate(n.child);
+  };
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await pause();
+    rmSync(home, { recursive: true, force: true });
+  };
+  try {
+    node = await spawnNode(home, 0, opts, timeoutMs);
+    const port = node.port;
     const url = `http://127.0.0.1:${port}`;
-    await waitForGreenOrYellow(url, started + (opts.timeoutMs ?? 90000));
-    return { url, port, startupMs: Date.now() - started, stop };
+    await waitForGreenOrYellow(url, started + timeoutMs);
+    const resume = async () => {
+      if (node || stopped) return;
+      const t = Date.now();
+      node = await spawnNode(home, port, opts, timeoutMs);
+      await waitForGreenOrYellow(url, t + timeoutMs);
+    };
+    return { url, port, startupMs: Date.now() - started, stop, pause, resume, isPaused: () => node === undefined && !stopped };
   } catch (e) {
     await stop();
     throw e;
