@@ -6,6 +6,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { TemporalAccessLogs } from './access-logs';
@@ -19,6 +20,7 @@ import { SHUTDOWN_DYNAMIC_CONFIG } from './scaling';
 import { TemporalNetwork } from './network';
 import { TemporalObservability } from './observability';
 import { resolveServerImage } from './server-image';
+import { dsqlVpcOnlyPolicy, TemporalServerTls } from './temporal-auth';
 import { TemporalServices } from './temporal-services';
 import { TemporalVisibilityDomain } from './visibility-domain';
 import { TemporalVisibilityIndex } from './visibility-index';
@@ -154,6 +156,16 @@ export class TemporalPlatformStack extends Stack {
       vpc: config.dsql.privateLink ? this.vpc : undefined,
       vpcSubnets: this.privateSubnets,
     });
+    // Data guard: with PrivateLink every caller (servers, schema job) is in our VPC, so the cluster's
+    // resource policy denies DbConnect/DbConnectAdmin from anywhere else (lib/temporal-auth.ts).
+    if (config.dsql.privateLink) {
+      this.dsqlCluster.resource.policyDocument = this.toJsonString(dsqlVpcOnlyPolicy(this.vpc.vpcId));
+    }
+
+    // TLS material. CERTIFICATES: helper C's TemporalCertificates (lib/certificates.ts) is wired here
+    // once it exists: its internodeSecret, frontendSecret and caBundle become `tls`, and the
+    // TemporalCaBundle output publishes caBundle. Until then the servers get TEMPORAL_ALLOW_PLAINTEXT.
+    const tls: TemporalServerTls | undefined = undefined;
 
     this.visibility = new TemporalVisibilityDomain(this, 'Visibility', {
       vpc: this.vpc,
@@ -191,6 +203,17 @@ export class TemporalPlatformStack extends Stack {
       uiImage: config.uiImage,
       namespaceName: `temporal-${config.envName}.internal`,
       clientPeers: (config.network.clientCidrs ?? [this.network.vpcCidr]).map((c) => ec2.Peer.ipv4(c)),
+      // Straight to the frontend tasks (Cloud Map name) only from explicitly configured client CIDRs.
+      frontendClientPeers: (config.network.clientCidrs ?? []).map((c) => ec2.Peer.ipv4(c)),
+      auth: config.security.auth,
+      tls,
+      uiSecurity: {
+        readOnly: config.ui.readOnly,
+        oidc: config.ui.oidc && {
+          ...config.ui.oidc,
+          clientSecret: secretsmanager.Secret.fromSecretCompleteArn(this, 'UiOidcClientSecret', config.ui.oidc.clientSecretArn),
+        },
+      },
       uiCertificateArn: config.ui.certificateArn,
       logRetention,
       logRemovalPolicy,

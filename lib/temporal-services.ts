@@ -8,6 +8,9 @@ import * as cloudmap from 'aws-cdk-lib/aws-servicediscovery';
 import { Construct, IDependable } from 'constructs';
 import { PlatformService, ServiceSizing, TEMPORAL_ROLES, TemporalRole } from './config';
 import { AUTOSCALED_ROLES, AutoscaledRole, FRONTEND_DEREGISTRATION_DELAY_SECONDS, MIN_STOP_TIMEOUT_SECONDS } from './scaling';
+import {
+  grantTlsSecrets, INTERNAL_FRONTEND_PORTS, serverSecurityEnvironment, TemporalServerAuth, TemporalServerTls, TemporalUiSecurity, uiSecurityContainerSettings,
+} from './temporal-auth';
 
 /** gRPC and membership (ringpop) ports of each Temporal role. */
 export const TEMPORAL_PORTS: Readonly<Record<TemporalRole, { readonly grpc: number; readonly membership: number }>> = {
@@ -103,8 +106,20 @@ export interface TemporalServicesProps {
   readonly uiImage?: string;
   /** Private DNS namespace for service discovery; the frontend registers as `frontend.<name>`. @default 'temporal.internal' */
   readonly namespaceName?: string;
-  /** Peers allowed to reach the frontend on 7233 (NLB and Cloud Map name) and the UI ALB. @default - the VPC CIDR */
+  /** Peers allowed to reach the frontend NLB on 7233 and the UI ALB. @default - the VPC CIDR */
   readonly clientPeers?: ec2.IPeer[];
+  /**
+   * Peers allowed straight into the frontend tasks on 7233 (clients dialling the Cloud Map name).
+   * Besides these, the frontend security group admits only the NLB, the UI and the server roles.
+   * @default - none: clients go through the NLB
+   */
+  readonly frontendClientPeers?: ec2.IPeer[];
+  /** Frontend authorization (lib/temporal-auth.ts). @default - none: `TEMPORAL_ALLOW_NO_AUTH=true` (development only) */
+  readonly auth?: TemporalServerAuth;
+  /** Frontend TLS and mutual TLS between the roles (lib/temporal-auth.ts). @default - none: `TEMPORAL_ALLOW_PLAINTEXT=true` (development only) */
+  readonly tls?: TemporalServerTls;
+  /** UI login (OIDC) and read-only switch. @default - no login, write actions shown */
+  readonly uiSecurity?: TemporalUiSecurity;
   /** ACM certificate for HTTPS on the UI ALB. @default - HTTP on port 80 */
   readonly uiCertificateArn?: string;
   /** Retention of the per-service log groups. @default ONE_MONTH */
@@ -238,6 +253,14 @@ export class TemporalServices extends Construct {
       }
     }
     sgs.frontend.connections.allowFrom(sgs.history, ec2.Port.tcp(FRONTEND_HTTP_PORT), 'Temporal HTTP API: history Nexus callbacks to frontend');
+    // The frontend task also runs the internal-frontend: only the server roles reach it (no token needed there).
+    for (const source of TEMPORAL_ROLES) {
+      sgs.frontend.connections.allowFrom(sgs[source], ec2.Port.tcp(INTERNAL_FRONTEND_PORTS.membership), `Temporal membership: ${source} to internal-frontend`);
+    }
+    for (const caller of ['history', 'matching', 'worker'] as const) {
+      sgs.frontend.connections.allowFrom(sgs[caller], ec2.Port.tcp(INTERNAL_FRONTEND_PORTS.grpc), `Temporal gRPC: ${caller} to internal-frontend`);
+      sgs.frontend.connections.allowFrom(sgs[caller], ec2.Port.tcp(INTERNAL_FRONTEND_PORTS.http), `Temporal HTTP API: ${caller} to internal-frontend`);
+    }
     this.securityGroups = sgs;
     this.serverConnections = new ec2.Connections({ securityGroups: TEMPORAL_ROLES.map((r) => sgs[r]) });
 
@@ -255,7 +278,9 @@ export class TemporalServices extends Construct {
       NUM_HISTORY_SHARDS: String(s.numHistoryShards),
       TEMPORAL_DYNAMIC_CONFIG: s.dynamicConfigYaml,
       LOG_LEVEL: s.logLevel ?? 'info',
+      ...serverSecurityEnvironment(props.auth, props.tls),
     };
+    if (props.tls) grantTlsSecrets(this.serverTaskRole, props.tls);
     const services = {} as Record<PlatformService, ecs.FargateService>;
     const logGroups = {} as Record<PlatformService, logs.LogGroup>;
     const scalableTaskCounts: Partial<Record<AutoscaledRole, ecs.ScalableTaskCount>> = {};
@@ -270,11 +295,11 @@ export class TemporalServices extends Construct {
         taskRole: this.serverTaskRole,
       });
       const ports = [TEMPORAL_PORTS[role].grpc, TEMPORAL_PORTS[role].membership, METRICS_PORT];
-      if (role === 'frontend') ports.push(FRONTEND_HTTP_PORT);
+      if (role === 'frontend') ports.push(FRONTEND_HTTP_PORT, INTERNAL_FRONTEND_PORTS.grpc, INTERNAL_FRONTEND_PORTS.membership, INTERNAL_FRONTEND_PORTS.http);
       taskDefinition.addContainer(SERVER_CONTAINER_NAME, {
         image: props.serverImage,
         essential: true,
-        environment: { SERVICES: role, ...common },
+        environment: { SERVICES: role === 'frontend' ? 'frontend,internal-frontend' : role, ...common },
         portMappings: ports.map((containerPort) => ({ containerPort, protocol: ecs.Protocol.TCP })),
         logging: ecs.LogDrivers.awsLogs({ logGroup: logGroups[role], streamPrefix: role }),
         stopTimeout,
@@ -282,7 +307,7 @@ export class TemporalServices extends Construct {
       });
       Validations.of(taskDefinition).acknowledge({
         id: 'AwsSolutions-ECS2',
-        reason: 'The server container contract (docs/server-container.md) passes endpoints, shard count and dynamic config as environment variables so that every change shows in cdk diff; none of them is a secret (DSQL and OpenSearch use IAM).',
+        reason: 'The server container contract (docs/server-container.md) passes endpoints, shard count, dynamic config, JWKS URLs and certificate secret ARNs as environment variables so that every change shows in cdk diff; none of them is a secret (DSQL and OpenSearch use IAM; the server fetches its keys from Secrets Manager itself).',
       });
       if (taskDefinition.executionRole) {
         Validations.of(taskDefinition.executionRole).acknowledge({
@@ -352,13 +377,18 @@ export class TemporalServices extends Construct {
     this.frontendListener.addTargets('Frontend', {
       port: TEMPORAL_PORTS.frontend.grpc,
       protocol: elbv2.Protocol.TCP,
+      // IP targets with TCP: the frontend sees the NLB's own address, so its security group admits the
+      // NLB's security group (the clients' CIDRs are enforced on the NLB's). ELB User Guide for NLBs,
+      // "Client IP preservation" (default off for IP targets with TCP), pinned here.
+      preserveClientIp: false,
       targets: [services.frontend.loadBalancerTarget({ containerName: SERVER_CONTAINER_NAME, containerPort: TEMPORAL_PORTS.frontend.grpc })],
       // Long polls last about 60 s: no new connection reaches a task during the last long poll before
       // ECS stops it; the stopping frontend then drains the polls it has (lib/scaling.ts).
       deregistrationDelay: Duration.seconds(FRONTEND_DEREGISTRATION_DELAY_SECONDS),
       // Not a TCP connect on 7233 (open before the frontend serves): HTTP GetSystemInfo on 7243.
       healthCheck: {
-        protocol: elbv2.Protocol.HTTP,
+        // With frontend TLS the HTTP API listens with TLS too (upstream http_api_server.go); the NLB does not verify the certificate.
+        protocol: props.tls ? elbv2.Protocol.HTTPS : elbv2.Protocol.HTTP,
         port: String(FRONTEND_HTTP_PORT),
         path: FRONTEND_NLB_HEALTH_CHECK_PATH,
         healthyHttpCodes: '200',
@@ -370,8 +400,9 @@ export class TemporalServices extends Construct {
     });
     sgs.frontend.connections.allowFrom(nlbSg, ec2.Port.tcp(TEMPORAL_PORTS.frontend.grpc), 'Frontend NLB to the frontend (client traffic)');
     sgs.frontend.connections.allowFrom(nlbSg, ec2.Port.tcp(FRONTEND_HTTP_PORT), 'Frontend NLB health checks (HTTP API GetSystemInfo)');
-    // Clients may also dial the Cloud Map name, which resolves to the frontend tasks themselves.
-    for (const peer of clientPeers) {
+    // Clients may also dial the Cloud Map name, which resolves to the frontend tasks themselves: only
+    // the peers configured for that (never the whole VPC by default).
+    for (const peer of props.frontendClientPeers ?? []) {
       sgs.frontend.addIngressRule(peer, ec2.Port.tcp(TEMPORAL_PORTS.frontend.grpc), 'Temporal clients to the frontend (service discovery)');
     }
 
@@ -384,19 +415,22 @@ export class TemporalServices extends Construct {
       memoryLimitMiB: props.sizing.ui.memoryMiB,
       runtimePlatform,
     });
+    const uiSecurity = uiSecurityContainerSettings(props.uiSecurity, props.tls);
     uiTask.addContainer('ui', {
       image: ecs.ContainerImage.fromRegistry(props.uiImage ?? `temporalio/ui:${props.uiVersion ?? '2.56.1'}`),
       essential: true,
       environment: {
         TEMPORAL_ADDRESS: this.frontendAddress,
         TEMPORAL_UI_PORT: String(UI_PORT),
+        ...uiSecurity.environment,
       },
+      secrets: uiSecurity.secrets,
       portMappings: [{ containerPort: UI_PORT, protocol: ecs.Protocol.TCP }],
       logging: ecs.LogDrivers.awsLogs({ logGroup: logGroups.ui, streamPrefix: 'ui' }),
     });
     Validations.of(uiTask).acknowledge({
       id: 'AwsSolutions-ECS2',
-      reason: 'TEMPORAL_ADDRESS and TEMPORAL_UI_PORT are plain settings, not secrets.',
+      reason: 'The environment holds plain settings (frontend address, port, OIDC issuer, client id and callback, the public CA bundle); the OIDC client secret is an ECS secret from Secrets Manager.',
     });
     services.ui = new ecs.FargateService(this, 'UiService', {
       cluster: this.cluster,
@@ -422,6 +456,7 @@ export class TemporalServices extends Construct {
     const uiListenerPort = props.uiCertificateArn ? 443 : 80;
     for (const peer of clientPeers) {
       albSg.addIngressRule(peer, ec2.Port.tcp(uiListenerPort), 'Users to the Temporal UI ALB');
+      if (props.uiCertificateArn) albSg.addIngressRule(peer, ec2.Port.tcp(80), 'Users to the Temporal UI ALB (redirected to HTTPS)');
     }
     this.uiLoadBalancer = new elbv2.ApplicationLoadBalancer(this, 'UiLoadBalancer', {
       vpc,
@@ -441,6 +476,10 @@ export class TemporalServices extends Construct {
         ? { protocol: elbv2.ApplicationProtocol.HTTPS, certificates: [elbv2.ListenerCertificate.fromArn(props.uiCertificateArn)], sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS }
         : { protocol: elbv2.ApplicationProtocol.HTTP }),
     });
+    if (props.uiCertificateArn) {
+      // Port 80 only redirects to HTTPS.
+      this.uiLoadBalancer.addRedirect({ sourcePort: 80, sourceProtocol: elbv2.ApplicationProtocol.HTTP, targetPort: 443, targetProtocol: elbv2.ApplicationProtocol.HTTPS, open: false });
+    }
     uiListener.addTargets('Ui', {
       port: UI_PORT,
       protocol: elbv2.ApplicationProtocol.HTTP,

@@ -90,7 +90,7 @@ describe('prod: DSQL', () => {
       SubnetIds: Match.arrayWith([Match.objectLike({ Ref: Match.stringLikeRegexp('PrivateSubnet1') })]),
     });
     const frontendTd = Object.values(prod.resources).find((r) => r.Type === 'AWS::ECS::TaskDefinition'
-      && r.Properties.ContainerDefinitions[0].Environment.some((e: any) => e.Name === 'SERVICES' && e.Value === 'frontend'))!;
+      && r.Properties.ContainerDefinitions[0].Environment.some((e: any) => e.Name === 'SERVICES' && e.Value === 'frontend,internal-frontend'))!;
     const env = Object.fromEntries(frontendTd.Properties.ContainerDefinitions[0].Environment.map((e: any) => [e.Name, e.Value]));
     expect(env.DSQL_ENDPOINT).toEqual({ 'Fn::GetAtt': [clusterId, 'VpcEndpoint'] });
     // ...so every service waits for the endpoint (its private DNS name must resolve at start).
@@ -240,7 +240,8 @@ describe('prod: Temporal services', () => {
     const cfg = prod.stack.config;
     for (const role of TEMPORAL_ROLES) {
       const td = Object.values(prod.resources).find((r) => r.Type === 'AWS::ECS::TaskDefinition'
-        && r.Properties.ContainerDefinitions[0].Environment?.some((e: any) => e.Name === 'SERVICES' && e.Value === role))!;
+        && r.Properties.ContainerDefinitions[0].Environment?.some((e: any) => e.Name === 'SERVICES'
+          && e.Value === (role === 'frontend' ? 'frontend,internal-frontend' : role)))!;
       expect(td.Properties.RuntimePlatform).toEqual({ CpuArchitecture: 'ARM64', OperatingSystemFamily: 'LINUX' });
       expect(td.Properties.Cpu).toBe(String(cfg.services[role].cpu));
       expect(td.Properties.Memory).toBe(String(cfg.services[role].memoryMiB));
@@ -251,17 +252,18 @@ describe('prod: Temporal services', () => {
       expect(c.LogConfiguration.Options['awslogs-group']).toEqual({ Ref: logicalId(prod, prod.stack.services.logGroups[role]) });
       const ports = c.PortMappings.map((p: any) => p.ContainerPort).sort((a: number, b: number) => a - b);
       expect(ports).toEqual({
-        frontend: [6933, 7233, 7243, 9090],
+        frontend: [6933, 6936, 7233, 7236, 7243, 7246, 9090],
         history: [6934, 7234, 9090],
         matching: [6935, 7235, 9090],
         worker: [6939, 7239, 9090],
       }[role]);
       const env = Object.fromEntries(c.Environment.map((e: any) => [e.Name, e.Value]));
       expect(Object.keys(env).sort()).toEqual([
+        'ARCHIVAL_S3_REGION', 'ARCHIVAL_S3_URI',
         'DSQL_DATABASE_ROLE', 'DSQL_ENDPOINT', 'DSQL_PORT', 'DSQL_REGION', 'LOG_LEVEL', 'NUM_HISTORY_SHARDS',
         'OPENSEARCH_AWS_SIGNING', 'OPENSEARCH_ENDPOINT', 'OPENSEARCH_REGION', 'OPENSEARCH_VISIBILITY_INDEX',
-        'SERVICES', 'TEMPORAL_DYNAMIC_CONFIG',
-      ]);
+        'SERVICES', 'TEMPORAL_ALLOW_PLAINTEXT', 'TEMPORAL_AUTH_JWKS_URIS', 'TEMPORAL_AUTH_PERMISSIONS_CLAIM', 'TEMPORAL_DYNAMIC_CONFIG',
+      ].sort());
       expect(env.DSQL_DATABASE_ROLE).toBe('temporal_server');
       expect(env.NUM_HISTORY_SHARDS).toBe('512');
       expect(env.OPENSEARCH_VISIBILITY_INDEX).toBe('temporal_visibility_v1_prod');
@@ -288,7 +290,11 @@ describe('prod: Temporal services', () => {
       const expected = TEMPORAL_ROLES.map((s) => `${sgId(s)}:${MEMBERSHIP_PORT[target]}-${MEMBERSHIP_PORT[target]}`);
       for (const caller of GRPC_FROM[target]) expected.push(`${sgId(caller)}:${GRPC_PORT[target]}-${GRPC_PORT[target]}`);
       if (target === 'frontend') {
-        expected.push(`${sgId('history')}:7243-7243`, `${nlbSg}:7233-7233`, `${nlbSg}:7243-7243`, `${uiSg}:7233-7233`, '10.40.0.0/16:7233-7233');
+        // Not the VPC CIDR: clients come through the NLB (security/test docs: test/cdk/security.test.ts).
+        expected.push(`${sgId('history')}:7243-7243`, `${nlbSg}:7233-7233`, `${nlbSg}:7243-7243`, `${uiSg}:7233-7233`);
+        // internal-frontend: membership from every role, gRPC and HTTP from history, matching, worker.
+        for (const s of TEMPORAL_ROLES) expected.push(`${sgId(s)}:6936-6936`);
+        for (const s of ['history', 'matching', 'worker'] as const) expected.push(`${sgId(s)}:7236-7236`, `${sgId(s)}:7246-7246`);
       }
       expect(ingressOf(prod, sgId(target))).toEqual(expected.sort());
     }
@@ -319,7 +325,8 @@ describe('prod: Temporal services', () => {
     prod.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { Type: 'application', Scheme: 'internal' });
     prod.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', { Port: 8080, HealthCheckPath: '/healthz', TargetType: 'ip' });
     const albSg = logicalId(prod, prod.stack.services.uiLoadBalancer.connections.securityGroups[0]);
-    expect(ingressOf(prod, albSg)).toEqual(['10.40.0.0/16:80-80']);
+    // HTTPS on 443; 80 only redirects (test/cdk/security.test.ts).
+    expect(ingressOf(prod, albSg)).toEqual(['10.40.0.0/16:443-443', '10.40.0.0/16:80-80']);
   });
 
   test('numHistoryShards pin: SSM parameter named per stack, and every service depends on it', () => {
