@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -104,6 +104,13 @@ export class TemporalArchival extends Construct {
    * @returns the combined grant
    */
   public grantArchiver(grantee: iam.IGrantable): iam.Grant {
+    if (Construct.isConstruct(grantee.grantPrincipal)) {
+      const bucketId = Stack.of(this).getLogicalId(this.bucket.node.defaultChild as CfnElement);
+      Validations.of(grantee.grantPrincipal).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/*]`,
+        reason: 'The archiver writes and reads one object per history blob and visibility record under keys it derives from namespace, workflow and run ids: the wildcard covers the objects of this one bucket, with GetObject and PutObject only (no delete).',
+      });
+    }
     let grant = iam.Grant.addToPrincipal({ grantee, actions: [...ARCHIVER_BUCKET_ACTIONS], resourceArns: [this.bucket.bucketArn] })
       .combine(iam.Grant.addToPrincipal({ grantee, actions: [...ARCHIVER_OBJECT_ACTIONS], resourceArns: [this.bucket.arnForObjects('*')] }));
     if (this.encryptionKey) {
