@@ -4,6 +4,7 @@
  * - {@link TemporalNetwork}: VPC, flow logs, VPC endpoints for private Fargate tasks
  * - {@link TemporalDsqlCluster}: Aurora DSQL cluster, PrivateLink endpoint, `grantConnect` / `grantConnectAdmin`
  * - {@link TemporalVisibilityDomain}: OpenSearch domain for Temporal visibility
+ * - {@link TemporalCertificates}: custom resource issuing and rotating the internode and frontend TLS certificates (stack CA or AWS Private CA)
  * - {@link TemporalDsqlSchema}: custom resource that applies the DSQL schema and the server database role
  * - {@link TemporalVisibilityIndex}: custom resource that applies the visibility index template and index
  * - {@link TemporalServices}: ECS cluster, one Fargate service per role and the UI, NLB, ALB
@@ -18,6 +19,7 @@ export * from './app';
 export * from './aws-metrics';
 export * from './backup';
 export * from './capacity';
+export * from './certificates';
 export * from './config';
 export * from './config-backup';
 export * from './config-observability';
