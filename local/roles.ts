@@ -17,7 +17,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { freePorts, killGroup, ManagedProcess, startProcess, tcpOpen, waitFor } from './process';
+import { freePort, killGroup, ManagedProcess, startProcess, tcpOpen, waitFor } from './process';
 import { ServerConfigInput, ServerPorts, startServer, writeServerConfig } from './stack';
 
 /** How the server roles are laid out in processes. */
@@ -156,7 +156,15 @@ export async function startServerFleet(o: ServerFleetOptions): Promise<ServerFle
   } else {
     // frontend, history x N, matching, worker: each its own metrics port; extra history processes
     // their own gRPC and membership ports.
-    const extra = await freePorts(3 + historyProcesses + 2 * (historyProcesses - 1));
+    // Ports the stack picked but has not bound yet (the base ports, internal-frontend's) are free
+    // to a bind test, so they are read from the base config and left out.
+    const baseConfig = writeServerConfig({ ...o.config, dir: join(o.config.dir, 'frontend'), ports: base }).configFile;
+    const taken = new Set([...readFileSync(baseConfig, 'utf8').matchAll(/(?:[pP]ort: |127\.0\.0\.1:)(\d+)/g)].map((m) => Number(m[1])));
+    const extra: number[] = [];
+    while (extra.length < 3 + historyProcesses + 2 * (historyProcesses - 1)) {
+      const p = await freePort();
+      if (!taken.has(p) && !extra.includes(p)) extra.push(p);
+    }
     const metrics = extra.splice(0, 3 + historyProcesses);
     add('frontend', 0, 'temporal-frontend', { ...base, metrics: base.metrics }, join(o.config.dir, 'frontend'), 'frontend');
     for (let i = 0; i < historyProcesses; i++) {
