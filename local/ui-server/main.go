@@ -9,11 +9,16 @@
 //
 //	temporal-ui-server -temporal-address 127.0.0.1:7233 -port 8233 [-host 127.0.0.1] [-namespace default]
 //	    [-tls-ca-file ca.pem -tls-server-name frontend.temporal.internal] [-auth-token-file token]
+//	    [-oidc-issuer URL -oidc-client-id ID -oidc-client-secret-file FILE -oidc-callback-url URL [-oidc-scopes openid,profile,email]]
 //
 // With -auth-token-file the UI sends `authorization: Bearer <token>` (the file's contents, read
 // at start) with every call to the frontend: the local stack's authenticated mode gives it an
 // admin token so that the UI works without a login (a UI login through the OpenID provider
 // replaces it when configured).
+//
+// With -oidc-issuer the UI requires a login through that OpenID provider (upstream's `auth`
+// config, the same settings the ECS task passes as TEMPORAL_AUTH_*) and forwards the logged-in
+// user's bearer token to the frontend; it cannot be combined with -auth-token-file.
 package main
 
 import (
@@ -82,6 +87,11 @@ func parseConfig(args []string) (*config.Config, string, error) {
 	caFile := fs.String("tls-ca-file", "", "CA bundle (PEM) to verify the frontend's TLS certificate; empty: plaintext gRPC")
 	serverName := fs.String("tls-server-name", "", "name the frontend's certificate is verified against (with -tls-ca-file)")
 	tokenFile := fs.String("auth-token-file", "", "file holding a bearer token sent with every frontend call")
+	oidcIssuer := fs.String("oidc-issuer", "", "OpenID provider URL (its /.well-known/openid-configuration); turns on the UI login")
+	oidcClientID := fs.String("oidc-client-id", "", "OIDC client id of the UI (with -oidc-issuer)")
+	oidcSecretFile := fs.String("oidc-client-secret-file", "", "file holding the OIDC client secret (with -oidc-issuer)")
+	oidcCallback := fs.String("oidc-callback-url", "", "the UI's callback URL registered at the provider, http(s)://<host>:<port>/auth/sso/callback (with -oidc-issuer)")
+	oidcScopes := fs.String("oidc-scopes", "openid,profile,email", "comma-separated scopes asked for at login (with -oidc-issuer)")
 	if err := fs.Parse(args); err != nil {
 		return nil, "", err
 	}
@@ -115,6 +125,24 @@ func parseConfig(args []string) (*config.Config, string, error) {
 		cfg.TLS = config.TLS{CaFile: *caFile, ServerName: *serverName, EnableHostVerification: true}
 	} else if *serverName != "" {
 		return nil, "", fmt.Errorf("-tls-server-name %q needs -tls-ca-file", *serverName)
+	}
+	if *oidcIssuer != "" {
+		if *tokenFile != "" {
+			return nil, "", fmt.Errorf("-oidc-issuer and -auth-token-file exclude each other: with a login the UI sends the user's token")
+		}
+		if *oidcClientID == "" || *oidcSecretFile == "" || *oidcCallback == "" {
+			return nil, "", fmt.Errorf("-oidc-issuer %q needs -oidc-client-id, -oidc-client-secret-file and -oidc-callback-url", *oidcIssuer)
+		}
+		secret, err := os.ReadFile(*oidcSecretFile)
+		if err != nil {
+			return nil, "", fmt.Errorf("-oidc-client-secret-file: %w", err)
+		}
+		cfg.Auth = config.Auth{Enabled: true, Providers: []config.AuthProvider{{
+			Label: "sso", Type: "oidc", ProviderURL: *oidcIssuer, ClientID: *oidcClientID,
+			ClientSecret: strings.TrimSpace(string(secret)), CallbackURL: *oidcCallback, Scopes: strings.Split(*oidcScopes, ","),
+		}}}
+	} else if *oidcClientID != "" || *oidcSecretFile != "" || *oidcCallback != "" {
+		return nil, "", fmt.Errorf("-oidc-client-id, -oidc-client-secret-file and -oidc-callback-url need -oidc-issuer")
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, "", err
