@@ -6,7 +6,8 @@
  *
  * Custom resource: property `Config` (JSON, see config.ts). Create/Update create the stack CA
  * when missing (self-signed mode) and bring both leaf secrets in line (reconcile.ts); attributes
- * `CaBundle` (PEM, public), `InternodeSecretArn`, `FrontendSecretArn` (when those leaves exist),
+ * `CaBundle` (PEM, public: the bundle's root certificates, which is what clients need since servers
+ * send their intermediates; at most {@link MAX_DATA_BYTES} with the other attributes), `InternodeSecretArn`, `FrontendSecretArn` (when those leaves exist),
  * `Issued` (names of the leaves issued by this run, comma-separated, or `none`). Delete does
  * nothing: the secrets are retained by their CloudFormation removal policy, the CA secret always.
  * Rotation: environment CERTIFICATES_CONFIG, the same JSON (rotation.ts).
@@ -20,9 +21,16 @@ import { CertificatesConfig, parseConfig } from './config';
 import { Issuer, loadPrivateCa, loadStackCa } from './issuers';
 import { reconcileLeaves } from './reconcile';
 import { isRotationEvent, rotate, RotationEvent } from './rotation';
+import { trustAnchors } from './x509';
 
 /** CloudFormation shows a few KiB of reason and the framework appends a log link: keep ours short. */
 export const MAX_REASON_CHARS = 900;
+
+/**
+ * Attributes kept below this size: CloudFormation takes a custom resource response of at most
+ * 4096 bytes, and the Provider framework adds the ids, status and request fields around them.
+ */
+export const MAX_DATA_BYTES = 3300;
 
 /** AWS clients of the handler (tests point them at a local stand-in). */
 export interface CertificateClients {
@@ -74,9 +82,15 @@ export async function onCustomResource(clients: CertificateClients, event: Cloud
     const outcomes = await reconcileLeaves(clients.secretsManager, config, issuer, (m) => log({ phase: 'reconcile', message: m }));
     const issued = outcomes.filter((o) => o.action === 'issued').map((o) => o.name);
     const arn = (name: string) => config.leaves.find((l) => l.name === name)?.secretArn;
-    const data: Record<string, string> = { CaBundle: issuer.caBundle, Issued: issued.length ? issued.join(',') : 'none' };
+    const data: Record<string, string> = { CaBundle: trustAnchors(issuer.caBundle), Issued: issued.length ? issued.join(',') : 'none' };
     if (arn('internode')) data.InternodeSecretArn = arn('internode')!;
     if (arn('frontend')) data.FrontendSecretArn = arn('frontend')!;
+    const size = Buffer.byteLength(JSON.stringify(data));
+    if (size > MAX_DATA_BYTES) {
+      // The certificates are in place; only the attribute cannot be returned.
+      throw new Error(`the CA bundle's root certificates take ${Buffer.byteLength(data.CaBundle)} bytes, more than a custom resource response can carry `
+        + `(${MAX_DATA_BYTES} bytes of attributes within CloudFormation's 4096); use a CA with a smaller key (EC P-256) or fewer roots`);
+    }
     return { PhysicalResourceId: event.RequestType === 'Update' ? event.PhysicalResourceId : physicalId(config), Data: data };
   } catch (e) {
     log({ phase: 'onEvent', error: (e as Error).message });

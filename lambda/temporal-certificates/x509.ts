@@ -171,6 +171,19 @@ export function joinPem(pems: readonly string[]): string {
   return out.join('');
 }
 
+/**
+ * The self-signed (root) certificates of a bundle, in bundle order: the trust anchors a client
+ * needs, since every server sends its intermediates after its leaf. A bundle without a root
+ * (a Private CA chained to a root it does not return) is returned whole.
+ */
+export function trustAnchors(bundle: string): string {
+  const roots = splitPem(bundle).filter((pem) => {
+    const c = new X509Certificate(pem);
+    return c.checkIssued(c) && c.verify(c.publicKey);
+  });
+  return roots.length > 0 ? roots.join('') : joinPem([bundle]);
+}
+
 /** DNS names of a certificate's subjectAltName, sorted. */
 export function dnsNamesOf(cert: X509Certificate): string[] {
   return (cert.subjectAltName ?? '').split(',').map((s) => s.trim()).filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4)).sort();
