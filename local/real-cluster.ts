@@ -131,6 +131,9 @@ async function callerIdentity(region: string, credentials: AwsCredentialIdentity
     const r = await sts.send(new GetCallerIdentityCommand({}));
     if (!r.Arn) throw new Error('STS GetCallerIdentity returned no ARN');
     return r.Arn;
+  } catch (e) {
+    throw new Error(`could not find out who you are (STS GetCallerIdentity in ${region}): ${(e as Error).message}. ` +
+      'Check your AWS credentials (environment, AWS_PROFILE, aws sso login), or pass --iam-arn arn:aws:iam::<account>:role/<name>.');
   } finally {
     sts.destroy();
   }
@@ -170,7 +173,7 @@ export function describePlan(p: RealClusterPlan): string[] {
     `  1. ${schema} (lambda/dsql-schema runner, as admin)`,
     `  2. create database role ${p.databaseRole} with the servers' privileges and map it to ${p.iamArn}` +
       ` (other IAM mappings of ${p.databaseRole} are revoked)`,
-    `  3. run the Temporal server as ${p.databaseRole}, a local OpenSearch node and the UI on this machine`,
+    `  3. run the Temporal server as ${p.databaseRole}, a local OpenSearch node and (without --no-ui) the UI on this machine`,
   ];
 }
 
@@ -239,7 +242,7 @@ export async function startRealClusterStack(o: RealClusterOptions): Promise<Real
       log: (m) => log(`schema: ${m}`),
     });
     if (!result.complete) throw new Error(`the schema migration did not finish within 15 minutes (at ${result.apply.currentVersion}); run again to resume`);
-    log(`schema at ${result.apply.currentVersion} (${result.apply.outcome}); role ${plan.databaseRole}: ${JSON.stringify(result.serverRole)}`);
+    log(`schema at ${result.apply.currentVersion} (${result.apply.outcome}); role ${plan.databaseRole} ready`);
     const [os, [serverBin, uiBin]] = await Promise.all([osP, builds]);
 
     const ports = await pickServerPorts(o.temporalPort);
@@ -287,6 +290,7 @@ export async function startRealClusterStack(o: RealClusterOptions): Promise<Real
 export const REAL_CLUSTER_USAGE = `Real Aurora DSQL cluster (your AWS credentials, default provider chain):
   --dsql-endpoint HOST   the cluster endpoint, <cluster-id>.dsql.<region>.on.aws (instead of dsql-local)
   --region REGION        the cluster's Region
+  --dsql-port N          the endpoint's port (default 5432)
   --iam-arn ARN          IAM role/user to map the database role to (default: STS GetCallerIdentity)
   --database-role NAME   database role to create and map (default: local_<IAM name>)
 `;
@@ -301,7 +305,7 @@ export async function upRealCluster(argv: string[]): Promise<number> {
   const { values: v } = parseArgs({
     args: argv,
     options: {
-      'dsql-endpoint': { type: 'string' }, region: { type: 'string' }, 'iam-arn': { type: 'string' }, 'database-role': { type: 'string' },
+      'dsql-endpoint': { type: 'string' }, 'dsql-port': { type: 'string' }, region: { type: 'string' }, 'iam-arn': { type: 'string' }, 'database-role': { type: 'string' },
       dir: { type: 'string' }, 'temporal-port': { type: 'string' }, 'ui-port': { type: 'string' }, 'no-ui': { type: 'boolean' },
       'num-history-shards': { type: 'string' },
     },
@@ -318,6 +322,7 @@ export async function upRealCluster(argv: string[]): Promise<number> {
   const t = Date.now();
   const stack = await startRealClusterStack({
     endpoint: v['dsql-endpoint'] ?? '',
+    port: num('dsql-port', v['dsql-port'], 65535),
     region: v.region ?? '',
     iamArn: v['iam-arn'],
     databaseRole: v['database-role'],
@@ -335,7 +340,7 @@ export async function upRealCluster(argv: string[]): Promise<number> {
     uiUrl: stack.uiUrl,
     openSearchUrl: stack.openSearchUrl,
     visibilityIndex: stack.visibilityIndex,
-    dsqlEndpoint: `${stack.plan.endpoint}:5432 (Aurora DSQL, ${stack.plan.region}, role ${stack.plan.databaseRole})`,
+    dsqlEndpoint: `${stack.plan.endpoint}:${v['dsql-port'] ?? 5432} (Aurora DSQL, ${stack.plan.region}, role ${stack.plan.databaseRole})`,
     children: childrenOf(process.pid),
   };
   writeFileSync(join(dir, 'stack.json'), JSON.stringify(state, null, 2));
