@@ -33,6 +33,9 @@ import { LocalOpenSearch, startOpenSearchLocal } from '../test/support/opensearc
 import { freePorts, isAlive, killGroup, ManagedProcess, startProcess, tcpOpen, waitFor } from './process';
 import { archivalServerConfig, LocalArchivalOptions } from './archival';
 import { ServerFleet, ServerTopology, startServerFleet } from './roles';
+import { ADMIN_PERMISSIONS, applyServerSecurity, LocalAuth, ServerSecurityInput, startLocalAuth, tlsClientOptions } from './auth';
+import type { OidcProviderOptions } from './oidc';
+import { FRONTEND_SERVER_NAME } from './certs';
 
 const run = promisify(execFile);
 
@@ -79,6 +82,14 @@ export interface LocalStackOptions {
    * moto server standing in for S3; the bucket must exist first. @default - archival off
    */
   readonly archival?: LocalArchivalOptions;
+  /**
+   * Authenticated mode (local/auth.ts): a local OpenID provider issues JWTs, the frontend runs
+   * Temporal's default authorizer and the internal-frontend, TLS between roles (mutual) and to the
+   * frontend with certificates made at start. `false`: plaintext and no authorizer. @default true
+   */
+  readonly auth?: boolean;
+  /** Extra OpenID provider options in authenticated mode: UI clients, users (local/oidc.ts). @default - none */
+  readonly oidc?: Partial<Omit<OidcProviderOptions, 'dir'>>;
   /**
    * Server processes: all four roles in one process, or one process per role as on ECS
    * (local/roles.ts). @default 'combined'
@@ -139,6 +150,11 @@ export interface LocalStack {
   readonly servers: ServerFleet;
   /** The OpenSearch node: `pause()` / `resume()` stop and restart it on the same port and data. */
   readonly openSearch: LocalOpenSearch;
+  /**
+   * Authenticated mode's parts (undefined with `auth: false`): `auth.token(['default:read'])` mints a
+   * token, `auth.clientOptions(address, token)` builds client options trusting the stack's CA.
+   */
+  readonly auth?: LocalAuth;
   /** Stops everything, in reverse order. Idempotent. */
   stop(): Promise<void>;
 }
@@ -375,6 +391,11 @@ export interface ServerConfigInput {
   readonly pipeline?: boolean;
   /** Archival to S3 (local/archival.ts). @default - off */
   readonly archival?: LocalArchivalOptions;
+  /**
+   * Authorization, TLS and internal-frontend (local/auth.ts). @default - none: plaintext, no
+   * authorizer (the env then carries TEMPORAL_ALLOW_PLAINTEXT and TEMPORAL_ALLOW_NO_AUTH)
+   */
+  readonly security?: ServerSecurityInput;
 }
 
 /**
@@ -458,19 +479,18 @@ export function writeServerConfig(o: ServerConfigInput): { configFile: string; e
     ...singleClusterConfig(p, dynamicConfigFile),
     ...(o.archival ? archivalServerConfig(o.archival) : {}),
   };
+  const env: NodeJS.ProcessEnv = {
+    TEMPORAL_DYNAMIC_CONFIG: dynamicYaml,
+    TEMPORAL_DYNAMIC_CONFIG_FILE: dynamicConfigFile,
+    TEMPORAL_BROADCAST_ADDRESS: '127.0.0.1',
+    // Without `security` this config has no TLS and no authorizer: the server refuses that unless told (docs/server-container.md).
+    TEMPORAL_ALLOW_PLAINTEXT: 'true',
+    TEMPORAL_ALLOW_NO_AUTH: 'true',
+  };
+  if (o.security) applyServerSecurity(config, env, o.security);
   const file = join(o.dir, 'config.yaml');
   writeFileSync(file, stringifyYaml(config));
-  return {
-    configFile: file,
-    env: {
-      TEMPORAL_DYNAMIC_CONFIG: dynamicYaml,
-      TEMPORAL_DYNAMIC_CONFIG_FILE: dynamicConfigFile,
-      TEMPORAL_BROADCAST_ADDRESS: '127.0.0.1',
-      // This config has no TLS and no authorizer: the server refuses that unless told (docs/server-container.md).
-      TEMPORAL_ALLOW_PLAINTEXT: 'true',
-      TEMPORAL_ALLOW_NO_AUTH: 'true',
-    },
-  };
+  return { configFile: file, env };
 }
 
 /** A running server process. */
@@ -497,7 +517,7 @@ export async function startServer(
   const proc = startProcess({
     name: 'temporal-dsql-server',
     command: binary,
-    args: ['--config-file', configFile, 'start', '--allow-no-auth'],
+    args: ['--config-file', configFile, 'start'],
     env: { ...process.env, ...env },
     logFile,
   });
@@ -507,7 +527,9 @@ export async function startServer(
     await waitFor(
       `Temporal frontend on ${address} (GetSystemInfo)`,
       async () => {
-        const c = await Connection.connect({ address, connectTimeout: 5000 });
+        // GetSystemInfo needs no token; with TLS on (TEMPORAL_TLS_DIR), trust the stack's CA.
+        const tls = env.TEMPORAL_TLS_DIR ? tlsClientOptions(address, env.TEMPORAL_TLS_DIR).tls : undefined;
+        const c = await Connection.connect({ address, connectTimeout: 5000, tls });
         try {
           await c.workflowService.getSystemInfo({});
           return true;
@@ -544,6 +566,17 @@ async function timed<T>(timings: Record<string, number>, name: string, fn: () =>
   } finally {
     timings[name] = Date.now() - t;
   }
+}
+
+/**
+ * The UI server's flags in authenticated mode: the stack's CA and the frontend's name, and an admin
+ * token (file 0600 in `dir`) it sends with every call, so the UI works without a login.
+ */
+async function uiAuthArgs(auth: LocalAuth | undefined, dir: string): Promise<string[]> {
+  if (!auth) return [];
+  const tokenFile = join(dir, 'ui-token');
+  writeFileSync(tokenFile, await auth.token(ADMIN_PERMISSIONS), { mode: 0o600 });
+  return ['-tls-ca-file', join(auth.tls.dir, 'ca.pem'), '-tls-server-name', FRONTEND_SERVER_NAME, '-auth-token-file', tokenFile];
 }
 
 /**
@@ -600,6 +633,16 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
     const os = (osR as PromiseFulfilledResult<LocalOpenSearch>).value;
     const [serverBin, uiBin] = (buildsR as PromiseFulfilledResult<string[]>).value;
 
+    let auth: LocalAuth | undefined;
+    let security: ServerSecurityInput | undefined;
+    if (o.auth !== false) {
+      log('authenticated mode: starting the OpenID provider, making the TLS certificates (local/auth.ts)');
+      const a = await timed(timings, 'auth', () => startLocalAuth(dir, o.oidc));
+      auth = a;
+      stops.push(() => a.stop());
+      const [grpc, membership, http] = await freePorts(3);
+      security = { tlsDir: a.tls.dir, jwksUris: [a.oidc.jwksUri], audience: a.oidc.audience, internalFrontend: { grpc, membership, http } };
+    }
     const ports = await pickServerPorts(o.temporalPort);
     const serverConfig: ServerConfigInput = {
       dir,
@@ -611,6 +654,7 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
       dynamicConfig: o.dynamicConfig,
       logLevel: o.logLevel,
       archival: o.archival,
+      security,
     };
     const cred = dsql.credentials.find((c) => c.principalArn === dsql.principal('temporal-server'))!;
     log(`starting the Temporal DSQL server (frontend, history, matching, worker; topology ${o.topology ?? 'combined'})`);
@@ -641,7 +685,7 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
       const ui = startProcess({
         name: 'temporal-ui-server',
         command: uiBin,
-        args: ['-temporal-address', server.address, '-port', String(uiPort), '-namespace', 'default'],
+        args: ['-temporal-address', server.address, '-port', String(uiPort), '-namespace', 'default', ...(await uiAuthArgs(auth, dir))],
         logFile: join(dir, 'temporal-ui.log'),
       });
       processes.push(ui);
@@ -650,7 +694,7 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
       await timed(timings, 'ui', () => waitFor(`Temporal UI on ${uiUrl}`, async () => (await fetch(`${uiUrl}/`)).ok, { timeoutMs: 60_000, proc: ui }));
     }
 
-    const clientOptions: LocalClientOptions = { address: server.address };
+    const clientOptions: LocalClientOptions = auth ? auth.clientOptions(server.address, await auth.token(ADMIN_PERMISSIONS)) : { address: server.address };
     await timed(timings, 'namespace', () => ensureNamespace(clientOptions, 'default'));
     timings.total = Date.now() - started;
     let stopped: Promise<void> | undefined;
@@ -668,6 +712,7 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
       processes,
       servers: fleet,
       openSearch: os,
+      auth,
       stop: () => (stopped ??= stopAll()),
     };
   } catch (e) {

@@ -2,8 +2,16 @@
  * Where the samples find Temporal. One setting, `TEMPORAL_ADDRESS`, decides which cluster they
  * talk to: the local stack (`npm run local` prints its address) or a deployed platform's
  * network load balancer (`<nlb-dns-name>:7233`).
+ *
+ * Credentials and TLS follow the Temporal SDKs' environment configuration (package
+ * `@temporalio/envconfig`; docs.temporal.io, "Environment configuration"): `TEMPORAL_API_KEY`
+ * (sent as `authorization: Bearer <key>`: the OIDC access token our frontend checks; turns TLS on),
+ * `TEMPORAL_TLS_SERVER_CA_CERT_PATH` (the CA bundle, stack output `TemporalCaBundle`, or the local
+ * stack's `tls/ca.pem`), `TEMPORAL_TLS_SERVER_NAME` (`frontend.temporal.internal` when the address
+ * is not a name on the certificate), and a `temporal.toml` profile when one exists.
  */
-import type { ConnectionOptions } from '@temporalio/client';
+import type { TLSConfig } from '@temporalio/client';
+import { loadClientConnectConfig } from '@temporalio/envconfig';
 
 /** Settings shared by the sample worker and client. */
 export interface SampleSettings {
@@ -40,7 +48,23 @@ export function sampleSettings(env: NodeJS.ProcessEnv = process.env): SampleSett
   };
 }
 
-/** Connection options for `@temporalio/client` `Connection.connect` and `@temporalio/worker` `NativeConnection.connect`. */
-export function connectionOptions(s: SampleSettings): Pick<ConnectionOptions, 'address' | 'tls'> {
-  return { address: s.address, tls: s.tls ? {} : undefined };
+/** What {@link connectionOptions} returns: assignable to `Connection.connect` and `NativeConnection.connect`. */
+export interface SampleConnectionOptions {
+  readonly address: string;
+  readonly tls?: TLSConfig | boolean;
+  /** Bearer token (`TEMPORAL_API_KEY`). */
+  readonly apiKey?: string;
+}
+
+/**
+ * Connection options for `@temporalio/client` `Connection.connect` and `@temporalio/worker`
+ * `NativeConnection.connect`: the address of `s`, TLS and the API key from the SDK environment
+ * configuration of `env` (`TEMPORAL_TLS=true` alone: system roots).
+ * @throws Error from `@temporalio/envconfig` when a configured file (CA, TOML profile) cannot be read
+ */
+export function connectionOptions(s: SampleSettings, env: NodeJS.ProcessEnv = process.env): SampleConnectionOptions {
+  const vars = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
+  const { connectionOptions: c } = loadClientConnectConfig({ overrideEnvVars: vars });
+  const tls = c.tls ?? (s.tls ? true : undefined);
+  return { address: s.address, ...(tls !== undefined ? { tls } : {}), ...(c.apiKey !== undefined ? { apiKey: c.apiKey as string } : {}) };
 }

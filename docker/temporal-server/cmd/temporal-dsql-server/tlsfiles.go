@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"go.temporal.io/server/common/dynamicconfig"
 )
 
 // TLS environment (docs/server-container.md, "TLS").
@@ -232,7 +233,8 @@ func tlsFilesPresent(dir string) (bool, error) {
 // prepareTLS is the bootstrap's TLS step: it sets TEMPORAL_TLS_DIR to its default when unset,
 // fills it from Secrets Manager when the secret ARNs are set (returning the fetcher for the
 // periodic refresh), and sets TEMPORAL_TLS_ENABLED=true for the template when the directory
-// holds every file.
+// holds every file, turning ringpop TLS on in the dynamic config file (TEMPORAL_DYNAMIC_CONFIG_FILE,
+// written by the bootstrap) in that case.
 func prepareTLS(ctx context.Context, e env, newFetcher func(context.Context, func(string) string) (*tlsFetcher, error)) (*tlsFetcher, error) {
 	dir := tlsDir(e.Getenv)
 	if err := e.Setenv(envTLSDir, dir); err != nil {
@@ -257,6 +259,45 @@ func prepareTLS(ctx context.Context, e env, newFetcher func(context.Context, fun
 	enabled := "false"
 	if on {
 		enabled = "true"
+		if path := e.Getenv(envDynamicConfigFile); path != "" {
+			if err := enableRingpopTLS(path); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return f, e.Setenv(envTLSEnabled, enabled)
+}
+
+// ringpopTLSKey is upstream's dynamic config switch that runs the membership ring (ringpop over
+// TChannel, the *_MEMBERSHIP_PORT ports) over the internode TLS settings; off by default upstream.
+const ringpopTLSKey = "system.enableRingpopTLS"
+
+// enableRingpopTLS turns ringpop TLS on in the dynamic config file the server reads (written by
+// the bootstrap) unless the file already sets the key, so that with TLS on the membership ports
+// are mutual TLS too. Every member of a cluster must agree: a node without it cannot join a ring
+// that has it.
+func enableRingpopTLS(path string) error {
+	content, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading the dynamic config %s: %w", path, err)
+	}
+	res := dynamicconfig.LoadYamlFile(content)
+	if err := res.Err(); err != nil {
+		return fmt.Errorf("dynamic config %s is invalid: %w", path, err)
+	}
+	if _, set := res.Map[dynamicconfig.MakeKey(ringpopTLSKey)]; set {
+		return nil
+	}
+	if len(content) > 0 && content[len(content)-1] != '\n' {
+		content = append(content, '\n')
+	}
+	content = append(content, []byte("# Added at start because TLS is on (temporal-dsql-server).\n"+ringpopTLSKey+":\n  - value: true\n")...)
+	if res := dynamicconfig.LoadYamlFile(content); res.Err() != nil {
+		return fmt.Errorf("adding %s to the dynamic config %s: %w", ringpopTLSKey, path, res.Err())
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, content, 0o644); err != nil {
+		return fmt.Errorf("writing the dynamic config %s: %w", path, err)
+	}
+	return os.Rename(tmp, path)
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/dynamicconfig"
 
 	"temporal-dsql/server/internal/testenv"
 )
@@ -291,5 +292,42 @@ func TestConfigTemplateSecurity(t *testing.T) {
 	}
 	if err := checkSecurity(cfg, []string{"frontend"}, true, true); err != nil {
 		t.Fatalf("both switches on: %v", err)
+	}
+}
+
+// TestEnableRingpopTLS: with TLS on, the dynamic config gains system.enableRingpopTLS=true unless
+// it sets the key itself.
+func TestEnableRingpopTLS(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "dc.yaml")
+	if err := os.WriteFile(path, []byte("frontend.enableUpdateWorkflowExecution:\n  - value: true"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := mapEnv{envTLSDir: dir, envDynamicConfigFile: path}
+	for _, name := range tlsFiles {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	none := func(context.Context, func(string) string) (*tlsFetcher, error) { return nil, nil }
+	if _, err := prepareTLS(context.Background(), e, none); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	res := dynamicconfig.LoadYamlFile(b)
+	v := res.Map[dynamicconfig.MakeKey(ringpopTLSKey)]
+	if res.Err() != nil || len(v) != 1 || v[0].Value != true || len(res.Map) != 2 {
+		t.Fatalf("dynamic config after prepareTLS (err %v):\n%s", res.Err(), b)
+	}
+	// Set by the operator: left alone.
+	off := "system.enableRingpopTLS:\n  - value: false\n"
+	if err := os.WriteFile(path, []byte(off), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := enableRingpopTLS(path); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != off {
+		t.Fatalf("an explicit setting was changed:\n%s", b)
 	}
 }
