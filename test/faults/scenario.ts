@@ -66,8 +66,8 @@ export async function runScenario(
   const ledger = new ActivityLedger();
   const worker = await FaultWorker.start(stack, taskQueue, ledger);
   const { client, connection } = await faultClient(stack);
+  const load = new Workload(client, taskQueue, { tag: name, intervalMs: t.intervalMs });
   try {
-    const load = new Workload(client, taskQueue, { tag: name, intervalMs: t.intervalMs });
     load.start();
     await new Promise((r) => setTimeout(r, t.beforeMs ?? 8000));
     const injectedAt = Date.now();
@@ -89,6 +89,7 @@ export async function runScenario(
     appendFileSync(RESULTS_FILE, `${JSON.stringify({ at: new Date().toISOString(), scenario: name, line })}\n`);
     return result;
   } finally {
+    await load.stop(); // when the scenario failed half-way
     await worker.stop();
     await connection.close().catch(() => undefined);
   }
