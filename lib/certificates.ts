@@ -40,7 +40,7 @@ export interface TemporalCertificatesProps {
   readonly privateCaArn?: string;
   /** KMS key of the three secrets (CA, internode, frontend). @default - Secrets Manager's AWS managed key */
   readonly encryptionKey?: kms.IKey;
-  /** Subject CN of the stack's CA; ` G<generation>` is appended. At most 60 characters. @default `Temporal <stack name> CA` */
+  /** Subject CN of the stack's CA; ` G<generation>` is appended. At most 56 characters (with ` G<generation>` it stays within the 64 of a CN). @default `Temporal <stack name> CA`, cut to 56 */
   readonly caCommonName?: string;
   /**
    * Validity of a stack CA, whole days, longer than `leafValidity`. Ten years: a CA change needs
@@ -105,7 +105,7 @@ function wholeDays(name: string, d: Duration, min: number, max: number): number 
  * Private CA templates, https://docs.aws.amazon.com/privateca/latest/userguide/UsingTemplates.html.
  *
  * @throws Error at synth for a duration that is not whole days or out of range, `caGeneration` not
- *   a positive integer, a CN over 60 characters or more than 19 frontend names
+ *   a positive integer, a CN over 56 characters or more than 19 frontend names
  */
 export class TemporalCertificates extends Construct {
   /** Internode certificate (mutual TLS between roles). */
@@ -136,9 +136,9 @@ export class TemporalCertificates extends Construct {
     if (!Number.isInteger(caGeneration) || caGeneration < 1 || caGeneration > 1000) {
       throw new Error(`caGeneration must be an integer from 1 to 1000, got ${caGeneration}`);
     }
-    const caCommonName = props.caCommonName ?? `Temporal ${stack.stackName} CA`.slice(0, 60);
-    if (caCommonName.length === 0 || caCommonName.length > 60) {
-      throw new Error(`caCommonName must have 1 to 60 characters, got ${JSON.stringify(caCommonName)}`);
+    const caCommonName = props.caCommonName ?? `Temporal ${stack.stackName} CA`.slice(0, 56);
+    if (caCommonName.length === 0 || caCommonName.length > 56) {
+      throw new Error(`caCommonName must have 1 to 56 characters, got ${JSON.stringify(caCommonName)}`);
     }
     this.frontendNames = [];
     for (const n of props.frontendDnsNames ?? []) this.addFrontendDnsName(n);

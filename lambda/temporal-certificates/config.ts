@@ -92,8 +92,8 @@ export function parseConfig(json: string | undefined): CertificatesConfig {
   return {
     caSecretArn: ca ? o.caSecretArn as string : undefined,
     privateCaArn: pca ? o.privateCaArn as string : undefined,
-    caCommonName: typeof o.caCommonName === 'string' && o.caCommonName.length > 0 && o.caCommonName.length <= 64
-      ? o.caCommonName : (() => { throw new CertificatesConfigError('caCommonName', o.caCommonName, '1 to 64 characters'); })(),
+    caCommonName: typeof o.caCommonName === 'string' && o.caCommonName.length > 0 && o.caCommonName.length <= 56
+      ? o.caCommonName : (() => { throw new CertificatesConfigError('caCommonName', o.caCommonName, '1 to 56 characters (the CN gets " G<generation>")'); })(),
     caValidityDays: integer(o, 'caValidityDays', leafValidityDays + 1, 36500),
     caGeneration: integer(o, 'caGeneration', 1, 1000),
     caTrustNext: o.caTrustNext === true || o.caTrustNext === 'true',

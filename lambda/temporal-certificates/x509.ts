@@ -117,7 +117,7 @@ export async function issueLeaf(ca: CaMaterial, spec: LeafSpec, validityDays: nu
   const pair = await generateKeyPair();
   const notAfter = new Date(now.getTime() + validityDays * DAY_MS);
   if (notAfter > caCert.notAfter) {
-    throw new Error(`the CA ${caCert.subject} expires on ${caCert.notAfter.toISOString()}, before a ${validityDays}-day certificate would; rotate the CA (docs/certificates.md, "Rotating the CA")`);
+    throw new Error(`the CA ${caCert.subject} expires on ${caCert.notAfter.toISOString()}, before a ${validityDays}-day certificate would; rotate the CA (docs/certificates.md, "Rotating the stack CA")`);
   }
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serialNumber(),

@@ -194,7 +194,7 @@ describe('synth-time errors', () => {
     ['renewBefore equal to leafValidity', { renewBefore: Duration.days(90) }, 'renewBefore must be a whole number of days from 1 to 89, got 90 days'],
     ['caValidity not longer than leafValidity', { caValidity: Duration.days(90) }, 'caValidity must be a whole number of days from 91 to 36500, got 90 days'],
     ['caGeneration 0', { caGeneration: 0 }, 'caGeneration must be an integer from 1 to 1000, got 0'],
-    ['caCommonName of 61 characters', { caCommonName: 'x'.repeat(61) }, 'caCommonName must have 1 to 60 characters'],
+    ['caCommonName of 57 characters', { caCommonName: 'x'.repeat(57) }, 'caCommonName must have 1 to 56 characters'],
   ])('%s', (_label, props, message) => {
     expect(() => build(props as TemporalCertificatesProps)).toThrow(message);
   });

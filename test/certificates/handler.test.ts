@@ -339,6 +339,20 @@ describe('stack CA in Secrets Manager', () => {
     expect(verify(g1Leaf, 'sslclient', ca.authorities[1].certificate).status).not.toBe(0);
   });
 
+  test('emergency CA replacement: raising caGeneration by two drops the old CA from every bundle at once', async () => {
+    const cfg = await selfSignedConfig();
+    await run('Create', cfg);
+    const g1Leaf = await leafOf(leaves(cfg)[0].secretArn);
+    const r = await run('Update', { ...cfg, caGeneration: 3 }, 'x');
+    expect(r.Data?.Issued).toBe('internode,frontend');
+    const ca = JSON.parse((await current(cfg.caSecretArn as string)).value);
+    expect(ca.authorities.map((a: { generation: number }) => a.generation)).toEqual([1, 3]);
+    expect(splitPem(r.Data!.CaBundle)).toEqual(splitPem(ca.authorities[1].certificate));
+    const g3Leaf = await leafOf(leaves(cfg)[0].secretArn);
+    expect(verify(g3Leaf, 'sslclient')).toMatchObject({ status: 0 });
+    expect(verify(g1Leaf, 'sslclient', g3Leaf.caBundle).status).not.toBe(0);
+  });
+
   test('no private key in any response or log line', async () => {
     expect(logs.length).toBeGreaterThan(5);
     expect(logs.join('\n')).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE/);
