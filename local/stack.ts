@@ -736,6 +736,12 @@ export interface StackState {
   readonly dsqlEndpoint: string;
   /** Direct children of the orchestrator (dsql-local, OpenSearch JVM, server, UI) at start-up. */
   readonly children: ReadonlyArray<{ readonly pid: number; readonly command: string }>;
+  /**
+   * Authenticated mode: the SDK environment configuration a client needs (TEMPORAL_TLS_SERVER_CA_CERT_PATH,
+   * TEMPORAL_TLS_SERVER_NAME) and the file holding an admin token for TEMPORAL_API_KEY (0600).
+   */
+  readonly clientEnv?: Readonly<Record<string, string>>;
+  readonly tokenFile?: string;
 }
 
 const USAGE = `Usage: npm run local [-- options]       start the local stack and stay up until Ctrl-C
@@ -750,6 +756,7 @@ Options of up:
   --no-ui                do not start the UI
   --num-history-shards N numHistoryShards (default 4)
   --latency-profile P    dsql-local's added latency: none (default), dsql-single-region, dsql-multi-region
+  --no-auth              plaintext and no authorizer (default: TLS, a local OpenID provider and the JWT authorizer)
 `;
 
 /** Direct children of `pid` with their command lines (Linux /proc). */
@@ -806,6 +813,13 @@ function printAddresses(s: StackState, seconds?: number): void {
     `  OpenSearch                ${s.openSearchUrl}   index ${s.visibilityIndex}`,
     `  dsql-local                ${s.dsqlEndpoint}`,
     `  namespace                 default`,
+    ...(s.clientEnv && s.tokenFile
+      ? [
+          '  Authenticated mode (TLS, JWT authorizer); SDK clients and samples need:',
+          ...Object.entries(s.clientEnv).map(([k, val]) => `    export ${k}=${val}`),
+          `    export TEMPORAL_API_KEY=$(cat ${s.tokenFile})   # admin token (temporal-system:admin, default:admin)`,
+        ]
+      : []),
     'Stop with Ctrl-C or `npm run local:stop`.',
   ];
   console.log(lines.join('\n'));
@@ -823,6 +837,7 @@ async function up(argv: string[]): Promise<number> {
       'no-ui': { type: 'boolean' },
       'num-history-shards': { type: 'string' },
       'latency-profile': { type: 'string' },
+      'no-auth': { type: 'boolean' },
     },
   });
   const latencyProfile = v['latency-profile'];
@@ -858,8 +873,14 @@ async function up(argv: string[]): Promise<number> {
     ui: !v['no-ui'],
     numHistoryShards: shards,
     dsql: latencyProfile === undefined ? undefined : { latencyProfile: latencyProfile as LatencyProfile },
+    auth: !v['no-auth'],
     log: (m) => console.log(`[local] ${m}`),
   });
+  let tokenFile: string | undefined;
+  if (stack.auth) {
+    tokenFile = join(dir, 'client-token');
+    writeFileSync(tokenFile, await stack.auth.token(ADMIN_PERMISSIONS), { mode: 0o600 });
+  }
   process.removeListener('SIGINT', abort);
   process.removeListener('SIGTERM', abort);
   const state: StackState = {
@@ -871,6 +892,16 @@ async function up(argv: string[]): Promise<number> {
     visibilityIndex: stack.visibilityIndex,
     dsqlEndpoint: `${stack.dsql.hostname}:${stack.dsql.port} (CA ${stack.dsql.caFile}, fault API ${stack.dsql.controlUrl})`,
     children: childrenOf(process.pid),
+    ...(stack.auth
+      ? {
+          clientEnv: {
+            TEMPORAL_ADDRESS: stack.temporalAddress,
+            TEMPORAL_TLS_SERVER_CA_CERT_PATH: join(stack.auth.tls.dir, 'ca.pem'),
+            TEMPORAL_TLS_SERVER_NAME: FRONTEND_SERVER_NAME,
+          },
+          tokenFile,
+        }
+      : {}),
   };
   writeFileSync(join(dir, 'stack.json'), JSON.stringify(state, null, 2));
   process.on('exit', () => rmSync(join(dir, 'stack.json'), { force: true }));
