@@ -9,6 +9,7 @@
  * - {@link TemporalVisibilityIndex}: custom resource that applies the visibility index template and index
  * - {@link TemporalServices}: ECS cluster, one Fargate service per role and the UI, NLB, ALB
  * - {@link TemporalDsqlBackup}: AWS Backup vault and plan for the DSQL cluster
+ * - {@link TemporalArchival}: S3 bucket for history and visibility archival (upstream's s3store archiver), `grantArchiver`
  * - {@link TemporalObservability}: alarms to an SNS topic and the dashboard, on AWS metrics ({@link AWS_METRICS})
  * - {@link TemporalPlatformStack}: all of the above for one environment
  * - configuration: {@link resolveConfig}, {@link checkShardLock}, {@link buildDynamicConfig}
@@ -16,11 +17,13 @@
  */
 export * from './access-logs';
 export * from './app';
+export * from './archival';
 export * from './aws-metrics';
 export * from './backup';
 export * from './capacity';
 export * from './certificates';
 export * from './config';
+export * from './config-archival';
 export * from './config-backup';
 export * from './config-observability';
 export * from './config-opensearch';
