@@ -9,7 +9,10 @@ same task queue, so a Python client can use a TypeScript worker and the other wa
     samples/python/.venv/bin/python samples/python/hello_activity.py client Alice   # Hello, Alice!
 
 Settings (environment): TEMPORAL_ADDRESS (default 127.0.0.1:7233), TEMPORAL_NAMESPACE (default),
-TEMPORAL_TASK_QUEUE (hello-activity), TEMPORAL_TLS (true/false, default false).
+TEMPORAL_TASK_QUEUE (hello-activity), TEMPORAL_TLS (true/false, default false); credentials and TLS
+through the SDK's environment configuration (temporalio.envconfig): TEMPORAL_API_KEY (the OIDC
+access token, sent as `authorization: Bearer`; turns TLS on), TEMPORAL_TLS_SERVER_CA_CERT_PATH,
+TEMPORAL_TLS_SERVER_NAME (`npm run local` prints all three).
 """
 import asyncio
 import os
@@ -20,6 +23,7 @@ from datetime import timedelta
 
 from temporalio import activity, workflow
 from temporalio.client import Client
+from temporalio.envconfig import ClientConfig
 from temporalio.worker import Worker
 
 
@@ -60,7 +64,12 @@ async def main(argv: list[str]) -> int:
         print("usage: hello_activity.py worker | client [name]", file=sys.stderr)
         return 2
     s = settings()
-    client = await Client.connect(s["address"], namespace=s["namespace"], tls=s["tls"])
+    connect = ClientConfig.load_client_connect_config()
+    connect["target_host"] = s["address"]
+    connect["namespace"] = s["namespace"]
+    if s["tls"] and not connect.get("tls"):
+        connect["tls"] = True
+    client = await Client.connect(**connect)
     if argv[0] == "worker":
         worker = Worker(client, task_queue=s["task_queue"], workflows=[HelloActivity], activities=[greet])
         print(f"worker polling task queue '{s['task_queue']}' on {s['address']} (namespace {s['namespace']})", flush=True)
