@@ -603,7 +603,7 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
     removalPolicies,
     backup: resolveBackup(p, input.backup),
     archival: resolveArchival(p, input.archival),
-    observability: resolveObservability(p, input.observability),
+    observability: resolveObservability(p, input.observability, region),
     ...resolveNamespaces(p, input),
     dynamicConfig,
     logLevel,

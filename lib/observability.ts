@@ -7,7 +7,8 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { AWS_METRICS, AwsMetricKey } from './aws-metrics';
-import { PlatformService } from './config';
+import { PlatformService, TEMPORAL_ROLES, TemporalRole } from './config';
+import { EMF_METRICS, EmfMetricKey } from './otel-collector';
 
 /** Where the runbook lives; every alarm description ends with a link to one of its sections. */
 export const RUNBOOK = 'docs/operations.md';
@@ -40,6 +41,12 @@ export interface TemporalObservabilityProps {
   readonly openSearchVolumeGiB: number;
   /** Whether the domain has dedicated master nodes (adds the master CPU and JVM alarms). */
   readonly openSearchDedicatedMasters: boolean;
+  /**
+   * CloudWatch namespace of the Temporal server metrics the collector sidecar sends as EMF
+   * (lib/otel-collector.ts, `Temporal/<env>`): adds the Temporal-metric alarms and widgets.
+   * @default - none: no collector, no Temporal-metric alarms or widgets
+   */
+  readonly temporalMetricsNamespace?: string;
 }
 
 /** Thresholds of the alarms (documented in docs/operations.md). */
@@ -62,14 +69,43 @@ export const ALARM_THRESHOLDS = {
   osMasterJvmPercent: 95,
   /** OpenSearch FreeStorageSpace minimum as a fraction of one node's volume (AWS: 25 %). */
   osFreeStorageFraction: 0.25,
+  /** Temporal service_errors as a percentage of service_requests of one role, 5 minutes, 3 periods in a row. */
+  temporalServiceErrorPercent: 5,
+  /** Temporal persistence_errors as a percentage of persistence_requests (all roles), 5 minutes, 3 periods in a row. */
+  temporalPersistenceErrorPercent: 2,
+  /** ResourceExhausted refusals (all roles) in 5 minutes, 3 periods in a row. */
+  temporalResourceExhaustedPer5Min: 10,
+  /** Average schedule-to-start latency of a task type, seconds, 5 minutes, 3 periods in a row. */
+  temporalScheduleToStartSeconds: 10,
+  /** Average wait for the shard lock or a shard's IO semaphore, seconds, 5 minutes, 3 periods in a row. */
+  temporalShardLockSeconds: 1,
 } as const;
 
 /**
- * The platform's alarms, their SNS topic and the environment's CloudWatch dashboard, built only
- * from AWS metrics listed in `lib/aws-metrics.ts` (DSQL, ECS Container Insights and service
- * utilisation, NLB/ALB target health, OpenSearch). Temporal's own Prometheus metrics (request
- * errors, persistence latency, schedule-to-start) need the metrics collector, which is not built
- * yet: none of its alarms or widgets exist. Every alarm description links to its runbook section.
+ * Roles that serve gRPC requests (`service_*` metrics): the internal worker role serves none, so it
+ * has no `service_requests`; it does have persistence metrics.
+ */
+export const GRPC_ROLES: readonly TemporalRole[] = ['frontend', 'history', 'matching'];
+
+/** Task types of `task_schedule_to_start_latency` (its `task_type` label). */
+export const SCHEDULE_TO_START_TASK_TYPES = ['Workflow', 'Activity'] as const;
+
+/**
+ * Every value a Temporal-metric dimension takes in the alarms and widgets, by dimension name;
+ * test/e2e/metrics.test.ts checks each exists in the live data.
+ */
+export const TEMPORAL_DIMENSION_VALUES: Readonly<Record<string, readonly string[]>> = {
+  service_name: TEMPORAL_ROLES,
+  task_type: SCHEDULE_TO_START_TASK_TYPES,
+};
+
+/**
+ * The platform's alarms, their SNS topic and the environment's CloudWatch dashboard: AWS metrics
+ * listed in `lib/aws-metrics.ts` (DSQL, ECS Container Insights and service utilisation, NLB/ALB
+ * target health, OpenSearch) and, with `temporalMetricsNamespace`, the Temporal server metrics the
+ * collector sidecar sends as EMF, listed in `EMF_METRICS` (lib/otel-collector.ts): error ratios,
+ * resource-exhausted refusals, request, persistence, schedule-to-start and shard lock latencies.
+ * Every alarm description links to its runbook section.
  */
 export class TemporalObservability extends Construct {
   /** The topic every alarm notifies (alarm and OK). */
@@ -176,15 +212,20 @@ export class TemporalObservability extends Construct {
       osRight.push(mcpu, mjvm);
     }
 
+    const temporalRows = props.temporalMetricsNamespace ? this.temporalAlarmsAndWidgets(props.temporalMetricsNamespace) : [];
+
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: `temporal-${props.envName}`,
       defaultInterval: Duration.hours(3),
       widgets: [
         [new cloudwatch.TextWidget({
-          markdown: `# Temporal ${props.envName}\nAWS metrics only (lib/aws-metrics.ts). Temporal's own metrics (requests, errors, persistence and schedule-to-start latency) need the metrics collector, not deployed yet. Runbook: ${RUNBOOK}`,
+          markdown: props.temporalMetricsNamespace
+            ? `# Temporal ${props.envName}\nTemporal server metrics (namespace ${props.temporalMetricsNamespace}, from the collector sidecar; latencies are averages in seconds, percentiles are in Prometheus/Grafana) and AWS metrics (lib/aws-metrics.ts). Runbook: ${RUNBOOK}`
+            : `# Temporal ${props.envName}\nAWS metrics only (lib/aws-metrics.ts): the metrics collector is off (observability.metricsCollector). Runbook: ${RUNBOOK}`,
           width: 24, height: 2,
         })],
         [new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: Object.values(this.alarms), width: 24, height: 4 })],
+        ...temporalRows,
         [
           new cloudwatch.GraphWidget({ title: 'DSQL transactions and OCC conflicts', left: [tx, m('dsqlReadOnlyTransactions', dsqlDims, 'Sum', five, 'read-only'), occ], right: [occPercent], width: 8 }),
           new cloudwatch.GraphWidget({ title: 'DSQL commit latency (ms) and query timeouts', left: [commit], right: [timeouts], width: 8 }),
@@ -203,6 +244,83 @@ export class TemporalObservability extends Construct {
         ],
       ],
     });
+  }
+
+  /** The Temporal-metric alarms; returns the dashboard rows of the Temporal metrics. */
+  private temporalAlarmsAndWidgets(namespace: string): cloudwatch.IWidget[][] {
+    const five = Duration.minutes(5);
+    const ge = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD;
+    const t = (key: EmfMetricKey, dims: Record<string, string>, statistic: string, label: string) =>
+      temporalMetric(namespace, key, dims, { statistic, period: five, label });
+    const perRole = (key: EmfMetricKey, statistic: string, suffix: string, roles: readonly TemporalRole[] = TEMPORAL_ROLES) =>
+      roles.map((r) => t(key, { service_name: r }, statistic, `${r} ${suffix}`));
+
+    // Service error ratio per role.
+    const errorPercents: cloudwatch.IMetric[] = [];
+    for (const r of GRPC_ROLES) {
+      const req = t('serviceRequests', { service_name: r }, 'Sum', `${r} requests`);
+      const err = t('serviceErrors', { service_name: r }, 'Sum', `${r} errors`);
+      // Ids unique per role: the three ratios share one graph.
+      const pct = new cloudwatch.MathExpression({
+        expression: `IF(req_${r} > 0, 100 * FILL(err_${r}, 0) / req_${r}, 0)`, usingMetrics: { [`req_${r}`]: req, [`err_${r}`]: err }, period: five, label: `${r} errors, % of requests`,
+      });
+      errorPercents.push(pct);
+      this.alarm(`Temporal${pascal(r)}ServiceErrors`, pct, ALARM_THRESHOLDS.temporalServiceErrorPercent, 3, ge,
+        `Temporal ${r}: service_errors >= ${ALARM_THRESHOLDS.temporalServiceErrorPercent} % of requests for 15 min`, 'temporal-service-errors');
+    }
+
+    // Persistence error ratio, all roles.
+    const sumOf = (key: EmfMetricKey, prefix: string, roles: readonly TemporalRole[] = TEMPORAL_ROLES) => {
+      const ms = Object.fromEntries(roles.map((r) => [`${prefix}${r}`, t(key, { service_name: r }, 'Sum', `${r}`)]));
+      return { ms, expr: Object.keys(ms).map((k) => `FILL(${k}, 0)`).join(' + ') };
+    };
+    const pReq = sumOf('persistenceRequests', 'preq_');
+    const pErr = sumOf('persistenceErrors', 'perr_');
+    const persistencePct = new cloudwatch.MathExpression({
+      expression: `IF((${pReq.expr}) > 0, 100 * (${pErr.expr}) / (${pReq.expr}), 0)`,
+      usingMetrics: { ...pReq.ms, ...pErr.ms }, period: five, label: 'persistence errors, % of operations',
+    });
+    this.alarm('TemporalPersistenceErrors', persistencePct, ALARM_THRESHOLDS.temporalPersistenceErrorPercent, 3, ge,
+      `Temporal persistence_errors >= ${ALARM_THRESHOLDS.temporalPersistenceErrorPercent} % of persistence operations for 15 min`, 'temporal-persistence-errors');
+
+    // Resource exhausted, the gRPC roles.
+    const rex = sumOf('serviceResourceExhausted', 'rex_', GRPC_ROLES);
+    const rexTotal = new cloudwatch.MathExpression({ expression: rex.expr, usingMetrics: rex.ms, period: five, label: 'ResourceExhausted (frontend, history, matching)' });
+    this.alarm('TemporalResourceExhausted', rexTotal, ALARM_THRESHOLDS.temporalResourceExhaustedPer5Min, 3, ge,
+      `Temporal refused >= ${ALARM_THRESHOLDS.temporalResourceExhaustedPer5Min} requests per 5 min with ResourceExhausted for 15 min`, 'temporal-resource-exhausted');
+
+    // Schedule-to-start, per task type (average: CloudWatch gets statistic sets, no percentiles).
+    const s2s = SCHEDULE_TO_START_TASK_TYPES.map((tt) => {
+      const m = t('scheduleToStart', { task_type: tt }, 'Average', `${tt} schedule-to-start (s)`);
+      this.alarm(`Temporal${tt}ScheduleToStart`, m, ALARM_THRESHOLDS.temporalScheduleToStartSeconds, 3, cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        `Temporal ${tt.toLowerCase()} tasks wait > ${ALARM_THRESHOLDS.temporalScheduleToStartSeconds} s on average before a worker takes them, for 15 min`, 'temporal-schedule-to-start');
+      return m;
+    });
+
+    // Shard lock and shard IO semaphore (history).
+    const lock = t('shardLockLatency', { service_name: 'history' }, 'Average', 'shard lock wait (s)');
+    this.alarm('TemporalShardLockLatency', lock, ALARM_THRESHOLDS.temporalShardLockSeconds, 3, cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      `Temporal history waits > ${ALARM_THRESHOLDS.temporalShardLockSeconds} s on average for the shard lock, for 15 min`, 'temporal-shard-lock-latency');
+    const sem = t('shardSemaphoreLatency', { service_name: 'history' }, 'Average', 'shard IO semaphore wait (s)');
+    this.alarm('TemporalShardSemaphoreLatency', sem, ALARM_THRESHOLDS.temporalShardLockSeconds, 3, cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      `Temporal history waits > ${ALARM_THRESHOLDS.temporalShardLockSeconds} s on average for a shard's IO semaphore, for 15 min`, 'temporal-shard-lock-latency');
+
+    return [
+      [
+        new cloudwatch.GraphWidget({ title: 'Temporal requests per role (per 5 min)', left: perRole('serviceRequests', 'Sum', 'requests', GRPC_ROLES), width: 8 }),
+        new cloudwatch.GraphWidget({ title: 'Temporal service errors, % of requests', left: errorPercents, width: 8 }),
+        new cloudwatch.GraphWidget({ title: 'Temporal request latency per role, average (s, long polls left out)', left: perRole('serviceLatency', 'Average', 'latency', GRPC_ROLES), width: 8 }),
+      ],
+      [
+        new cloudwatch.GraphWidget({ title: 'Persistence operations and errors (per 5 min)', left: perRole('persistenceRequests', 'Sum', 'operations'), right: perRole('persistenceErrors', 'Sum', 'errors'), width: 8 }),
+        new cloudwatch.GraphWidget({ title: 'Persistence latency per role, average (s)', left: perRole('persistenceLatency', 'Average', 'latency'), right: [persistencePct], width: 8 }),
+        new cloudwatch.GraphWidget({ title: 'ResourceExhausted refusals (per 5 min)', left: perRole('serviceResourceExhausted', 'Sum', 'refused', GRPC_ROLES), width: 8 }),
+      ],
+      [
+        new cloudwatch.GraphWidget({ title: 'Schedule-to-start latency, average (s)', left: s2s, width: 12 }),
+        new cloudwatch.GraphWidget({ title: 'History shard lock and IO semaphore wait, average (s)', left: [lock, sem], width: 12 }),
+      ],
+    ];
   }
 
   private alarm(name: string, metric: cloudwatch.IMetric, threshold: number, evaluationPeriods: number,
@@ -234,6 +352,20 @@ export function awsMetric(key: AwsMetricKey, dimensions: Record<string, string>,
     throw new Error(`Metric ${spec.namespace} ${spec.metricName} takes dimensions ${spec.dimensions.join(', ')}, got ${given}`);
   }
   return new cloudwatch.Metric({ ...props, namespace: spec.namespace, metricName: spec.metricName, dimensionsMap: dimensions });
+}
+
+/**
+ * A Temporal server metric as the collector sends it to CloudWatch (lib/otel-collector.ts
+ * EMF_METRICS): namespace `namespace`, the server's metric name, exactly the row's dimensions.
+ * @throws Error when the dimension names differ from the row's
+ */
+export function temporalMetric(namespace: string, key: EmfMetricKey, dimensions: Record<string, string>, props: Omit<cloudwatch.MetricProps, 'namespace' | 'metricName' | 'dimensionsMap'> = {}): cloudwatch.Metric {
+  const spec = EMF_METRICS[key];
+  const given = Object.keys(dimensions).sort().join(',');
+  if (given !== [...spec.dimensions].sort().join(',')) {
+    throw new Error(`Metric ${namespace} ${spec.name} takes dimensions ${spec.dimensions.join(', ')}, got ${given}`);
+  }
+  return new cloudwatch.Metric({ ...props, namespace, metricName: spec.name, dimensionsMap: dimensions });
 }
 
 function pascal(s: string): string {

@@ -12,13 +12,14 @@ import { Construct } from 'constructs';
 import { TemporalAccessLogs } from './access-logs';
 import { TemporalArchival } from './archival';
 import { TemporalDsqlBackup } from './backup';
-import { PlatformConfig, TEMPORAL_ROLES } from './config';
+import { PlatformConfig, TEMPORAL_ROLES, TemporalRole } from './config';
 import { TemporalDsqlCluster } from './dsql-cluster';
 import { TemporalDsqlSchema } from './dsql-schema';
 import { buildDynamicConfig } from './dynamic-config';
 import { SHUTDOWN_DYNAMIC_CONFIG } from './scaling';
 import { TemporalNetwork } from './network';
 import { TemporalObservability } from './observability';
+import { TemporalMetricsCollector } from './otel-collector';
 import { resolveServerImage } from './server-image';
 import { dsqlVpcOnlyPolicy, TemporalServerTls } from './temporal-auth';
 import { TemporalServices } from './temporal-services';
@@ -100,6 +101,8 @@ export class TemporalPlatformStack extends Stack {
   public readonly archival?: TemporalArchival;
   /** Alarms (SNS topic) and dashboard, unless `observability.enabled` is false (docs/operations.md). */
   public readonly observability?: TemporalObservability;
+  /** The ADOT collector sidecars (Temporal metrics to CloudWatch EMF and optionally AMP), unless `observability.metricsCollector` is false. */
+  public readonly metricsCollector?: TemporalMetricsCollector;
 
   constructor(scope: Construct, id: string, props: TemporalPlatformStackProps) {
     super(scope, id, {
@@ -329,7 +332,23 @@ export class TemporalPlatformStack extends Stack {
       });
     }
 
-    // Alarms and dashboard on AWS metrics (lib/aws-metrics.ts); runbook in docs/operations.md.
+    // Metrics out of the server tasks: ADOT collector sidecars (lib/otel-collector.ts).
+    if (config.observability.metricsCollector) {
+      const roleMap = <T>(f: (role: TemporalRole) => T) => Object.fromEntries(TEMPORAL_ROLES.map((r) => [r, f(r)])) as Record<TemporalRole, T>;
+      const amp = config.observability.managedPrometheus;
+      this.metricsCollector = new TemporalMetricsCollector(this, 'MetricsCollector', {
+        envName: config.envName,
+        taskDefinitions: roleMap((r) => this.services.services[r].taskDefinition),
+        roleLogGroups: roleMap((r) => this.services.logGroups[r]),
+        taskRole: this.services.serverTaskRole,
+        image: config.observability.collectorImage,
+        managedPrometheus: amp === undefined ? undefined : amp === 'create' ? { create: true } : { workspaceArn: amp },
+        logRetention,
+        logRemovalPolicy,
+      });
+    }
+
+    // Alarms and dashboard on AWS metrics (lib/aws-metrics.ts) and Temporal metrics; runbook in docs/operations.md.
     if (config.observability.enabled) {
       const only = <T>(scope: Construct, type: new (...a: any[]) => T): T => {
         const found = scope.node.findAll().filter((c): c is any => c instanceof type);
@@ -350,6 +369,7 @@ export class TemporalPlatformStack extends Stack {
         openSearchNodeCount: config.opensearch.dataNodes + config.opensearch.masterNodes,
         openSearchVolumeGiB: config.opensearch.volumeSizeGiB,
         openSearchDedicatedMasters: config.opensearch.masterNodes > 0,
+        temporalMetricsNamespace: this.metricsCollector?.namespace,
       });
     }
 
