@@ -13,7 +13,8 @@
  *      servers' `temporal_server`, whose other mappings the runner would revoke), grants it the
  *      servers' privileges and maps it to the caller's IAM role or user (`AWS IAM GRANT`);
  *   3. starts the server as that role (`dsql:DbConnect`), the UI and OpenSearch, and registers `default`.
- * A cluster whose schema is newer than ours is refused before anything changes.
+ * A cluster whose schema is newer than ours, or that running servers elsewhere use (live rows in
+ * `cluster_membership`), is refused before anything changes.
  *
  * The same path runs against dsql-local in test/e2e/real-cluster.test.ts, whose TLS (SNI, its own
  * CA) and SigV4 token checks stand in for the real endpoint's.
@@ -89,6 +90,43 @@ export class SchemaTooNewError extends Error {
 }
 
 /**
+ * Temporal servers elsewhere (a deployed platform) are live on the cluster. A local server would
+ * join their membership ring (upstream finds peers in `cluster_membership`), take history shards
+ * and be unreachable to them at 127.0.0.1.
+ */
+export class ClusterInUseError extends Error {
+  constructor(public readonly members: readonly string[], endpoint: string) {
+    super(`The cluster ${endpoint} is in use by running Temporal servers (${members.join(', ')} heartbeated within the last ` +
+      `${LIVE_MEMBER_SECONDS} s). A local server would join their membership ring and take history shards from them. ` +
+      'Use a cluster of its own (or stop those servers). Nothing was changed.');
+    this.name = 'ClusterInUseError';
+  }
+}
+
+/** A member is live when its last heartbeat is this recent (upstream's healthyHostLastHeartbeatCutoff, common/membership/ringpop/monitor.go). */
+export const LIVE_MEMBER_SECONDS = 20;
+
+/**
+ * Live members of the cluster's membership ring that are not on loopback (local runs broadcast
+ * 127.0.0.1), as `address:port (role n)`; empty when the table does not exist yet.
+ */
+async function liveRemoteMembers(connection: DsqlConnectionOptions): Promise<string[]> {
+  const { connectDsql } = await import('../lambda/dsql-schema/connection');
+  const c = await connectDsql(connection);
+  try {
+    const t = await c.query(`SELECT 1 FROM information_schema.tables WHERE table_schema = 'public' AND table_name = 'cluster_membership'`);
+    if (t.rowCount === 0) return [];
+    const r = await c.query(
+      `SELECT rpc_address, rpc_port, role FROM cluster_membership
+        WHERE last_heartbeat > (now() AT TIME ZONE 'UTC') - interval '${LIVE_MEMBER_SECONDS} seconds' AND rpc_address NOT LIKE '127.%'
+        ORDER BY rpc_address, rpc_port`);
+    return r.rows.map((m) => `${m.rpc_address}:${m.rpc_port} (role ${m.role})`);
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+/**
  * The IAM ARN a database role is mapped to for `callerArn`: an IAM user or role as is; an STS
  * assumed-role session (`arn:aws:sts::<acct>:assumed-role/<role>/<session>`) as its role,
  * `arn:aws:iam::<acct>:role/<role>` (a role with a path needs `--iam-arn`: STS does not report it).
@@ -143,7 +181,8 @@ async function callerIdentity(region: string, credentials: AwsCredentialIdentity
  * Works out what the real-cluster mode will do, changing nothing: the caller's identity, the
  * database role, and the schema versions (read with an admin connection, which also proves the
  * credentials, the TLS endpoint and `dsql:DbConnectAdmin`).
- * @throws SchemaTooNewError when the cluster's schema is newer than ours; the connection's error
+ * @throws SchemaTooNewError when the cluster's schema is newer than ours; ClusterInUseError when
+ *   servers off this machine heartbeat in its membership table; the connection's error
  *   (TLS, a refused token: `28000`/`28P01`) when the endpoint does not accept the caller
  */
 export async function planRealCluster(o: RealClusterOptions): Promise<RealClusterPlan> {
@@ -160,6 +199,8 @@ export async function planRealCluster(o: RealClusterOptions): Promise<RealCluste
   if (status.currentVersion && compareVersions(status.currentVersion, schema.latestVersion) > 0) {
     throw new SchemaTooNewError(status.currentVersion, schema.latestVersion, o.endpoint);
   }
+  const members = await liveRemoteMembers(adminConnection(o, credentials));
+  if (members.length > 0) throw new ClusterInUseError(members, o.endpoint);
   return { endpoint: o.endpoint, region: o.region, callerArn, iamArn, databaseRole, schemaFrom: status.currentVersion, schemaTo: schema.latestVersion };
 }
 

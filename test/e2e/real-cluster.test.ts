@@ -10,13 +10,14 @@
  * secret and an endpoint whose certificate is not trusted are refused; the schema is applied with
  * the schema custom resource's runner; the caller gets a database role of its own mapped to its
  * ARN and the server runs as that role; a cluster whose schema is newer than ours is refused with
- * both versions and nothing is changed.
+ * both versions and nothing is changed; a cluster with live servers elsewhere in its membership
+ * table is refused.
  */
 import { Connection } from '@temporalio/client';
 import { join, resolve } from 'node:path';
 import { mkdirSync, rmSync } from 'node:fs';
 import {
-  describePlan, localRoleName, mappingArnOf, planRealCluster, RealClusterOptions, RealClusterStack, SchemaTooNewError, startRealClusterStack,
+  ClusterInUseError, describePlan, localRoleName, mappingArnOf, planRealCluster, RealClusterOptions, RealClusterStack, SchemaTooNewError, startRealClusterStack,
 } from '../../local/real-cluster';
 import { DsqlLocal, startDsqlLocal } from '../support/dsql-local';
 
@@ -115,6 +116,25 @@ test('plans, applies the schema and the caller\'s role, and runs the server as t
   const again = await planRealCluster(target);
   expect(again.schemaFrom).toBe(plan.schemaTo);
   expect(describePlan(again)[1]).toContain(`schema already at version ${plan.schemaTo}: nothing to apply`);
+});
+
+test('a cluster that servers elsewhere use (live membership rows off loopback) is refused; the local run\'s own rows are not', async () => {
+  const admin = await dsql.connect();
+  try {
+    // The stopped local server's rows (127.0.0.1) are still there and do not count.
+    expect((await admin.query(`SELECT 1 FROM cluster_membership WHERE rpc_address LIKE '127.%'`)).rowCount).toBeGreaterThan(0);
+    await admin.query(`INSERT INTO cluster_membership (membership_partition, host_id, rpc_address, rpc_port, role, session_start, last_heartbeat, record_expiry)
+      VALUES (0, '6f1c1d6e-0000-4000-8000-000000000001', '10.0.1.5', 7234, 2, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC', (now() AT TIME ZONE 'UTC') + interval '48 hours')`);
+    const refused = planRealCluster(target);
+    await expect(refused).rejects.toBeInstanceOf(ClusterInUseError);
+    await expect(refused).rejects.toThrow('in use by running Temporal servers (10.0.1.5:7234 (role 2) heartbeated within the last 20 s)');
+    // A member that stopped heartbeating is not live.
+    await admin.query(`UPDATE cluster_membership SET last_heartbeat = (now() AT TIME ZONE 'UTC') - interval '1 minute' WHERE rpc_address = '10.0.1.5'`);
+    await expect(planRealCluster(target)).resolves.toMatchObject({ databaseRole: 'local_admin' });
+  } finally {
+    await admin.query(`DELETE FROM cluster_membership WHERE rpc_address = '10.0.1.5'`).catch(() => undefined);
+    await admin.end();
+  }
 });
 
 test('a cluster whose schema is newer than ours is refused with both versions, and nothing changes', async () => {
