@@ -32,6 +32,7 @@ export * from './dsql-schema';
 export * from './dynamic-config';
 export * from './network';
 export * from './observability';
+export * from './otel-collector';
 export * from './platform-stack';
 export * from './scaling';
 export * from './server-image';
