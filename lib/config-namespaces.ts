@@ -158,16 +158,26 @@ function list(field: string, v: unknown): unknown[] {
   return v;
 }
 
+/** What the namespace checks need from other sections. */
+export interface NamespacesContext {
+  /** `archival.enabled`: a namespace may archive only when the stack has the archival bucket. */
+  readonly archivalEnabled: boolean;
+  /** Frontend authorization is on (`security.auth`): the resource then needs `namespaceAdmin`. */
+  readonly authorization: boolean;
+}
+
 /**
  * Fills the defaults of `namespaces`, `searchAttributes` and `namespaceAdmin` and checks them.
  * @param p prefixes a field with the environment name (`prod.namespaces[0].name`)
  * @param input the three fields of the environment's input (each may be undefined)
+ * @param context the resolved settings of other sections the checks depend on
  * @returns the resolved fields; both lists empty when absent
  * @throws ConfigError naming the field, the value and what is allowed
  */
 export function resolveNamespaces(
   p: (f: string) => string,
   input: { namespaces?: unknown; searchAttributes?: unknown; namespaceAdmin?: unknown },
+  context: NamespacesContext,
 ): NamespacesConfig {
   const namespaces: NamespaceConfig[] = list(p('namespaces'), input.namespaces).map((n, i) => {
     const f = p(`namespaces[${i}]`);
@@ -181,7 +191,11 @@ export function resolveNamespaces(
       throw new ConfigError(`${f}.description`, description, 'a string of at most 1000 characters');
     }
     const ownerEmail = n.ownerEmail === undefined ? '' : str(`${f}.ownerEmail`, n.ownerEmail, EMAIL, 'an e-mail address such as payments-team@example.com');
-    return { name: n.name as string, retentionDays, description, archival: bool(`${f}.archival`, n.archival, false), ownerEmail };
+    const archival = bool(`${f}.archival`, n.archival, false);
+    if (archival && !context.archivalEnabled) {
+      throw new ConfigError(`${f}.archival`, true, 'false while archival.enabled is false (a namespace archives to the stack\'s archival bucket)');
+    }
+    return { name: n.name as string, retentionDays, description, archival, ownerEmail };
   });
   const seen = new Map<string, number>();
   namespaces.forEach((n, i) => {
@@ -231,6 +245,10 @@ export function resolveNamespaces(
     const scope = a.scope === undefined ? undefined : str(`${f}.scope`, a.scope, /^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/, 'space-separated OAuth scopes (RFC 6749 section 3.3)');
     const audience = a.audience === undefined ? undefined : str(`${f}.audience`, a.audience, /^\S+$/, 'an audience without spaces');
     namespaceAdmin = { clientSecretArn, tokenUrl, ...(scope ? { scope } : {}), ...(audience ? { audience } : {}) };
+  }
+  if (context.authorization && !namespaceAdmin && (namespaces.length > 0 || searchAttributes.length > 0)) {
+    throw new ConfigError(p('namespaceAdmin'), undefined,
+      'an admin client { clientSecretArn, tokenUrl } while security.auth is on and namespaces or searchAttributes are listed (the frontend refuses calls without a token)');
   }
   return { namespaces, searchAttributes, ...(namespaceAdmin ? { namespaceAdmin } : {}) };
 }

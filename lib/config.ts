@@ -604,7 +604,7 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
     backup: resolveBackup(p, input.backup),
     archival: resolveArchival(p, input.archival),
     observability: resolveObservability(p, input.observability, region),
-    ...resolveNamespaces(p, input),
+    ...resolveNamespaces(p, input, { archivalEnabled: resolveArchival(p, input.archival).enabled, authorization: security.auth !== undefined }),
     dynamicConfig,
     logLevel,
     stopTimeoutSeconds,

@@ -17,6 +17,7 @@ import { TemporalDsqlCluster } from './dsql-cluster';
 import { TemporalDsqlSchema } from './dsql-schema';
 import { buildDynamicConfig } from './dynamic-config';
 import { SHUTDOWN_DYNAMIC_CONFIG } from './scaling';
+import { TemporalNamespaces } from './namespaces';
 import { TemporalNetwork } from './network';
 import { TemporalObservability } from './observability';
 import { TemporalMetricsCollector } from './otel-collector';
@@ -99,6 +100,8 @@ export class TemporalPlatformStack extends Stack {
   public readonly accessLogs?: TemporalAccessLogs;
   /** The archive bucket of closed workflows (history and visibility), unless `archival.enabled` is false. */
   public readonly archival?: TemporalArchival;
+  /** Namespaces and custom search attributes (`Custom::TemporalNamespaces`), when the environment lists any. */
+  public readonly namespaces?: TemporalNamespaces;
   /** Alarms (SNS topic) and dashboard, unless `observability.enabled` is false (docs/operations.md). */
   public readonly observability?: TemporalObservability;
   /** The ADOT collector sidecars (Temporal metrics to CloudWatch EMF and optionally AMP), unless `observability.metricsCollector` is false. */
@@ -318,6 +321,25 @@ export class TemporalPlatformStack extends Stack {
       this.archival.grantArchiver(this.serverTaskRole);
       this.services.addServerEnvironment(this.archival.serverEnvironment());
       new CfnOutput(this, 'ArchivalUri', { value: this.archival.uri, description: 'Archiver URI of history and visibility archival (namespaces archive here)' });
+    }
+
+    // Namespaces and custom search attributes as code (lib/namespaces.ts), applied through the NLB
+    // once the frontend service is steady. Never deletes a namespace.
+    if (config.namespaces.length > 0 || config.searchAttributes.length > 0) {
+      this.namespaces = new TemporalNamespaces(this, 'Namespaces', {
+        namespaces: config.namespaces,
+        searchAttributes: config.searchAttributes,
+        frontendAddress: `${this.services.frontendLoadBalancer.loadBalancerDnsName}:7233`,
+        frontendConnections: this.services.frontendLoadBalancer,
+        dependsOn: [this.services.services.frontend, this.services.frontendListener],
+        archivalUri: this.archival?.uri,
+        admin: config.namespaceAdmin,
+        // TLS: once the frontend serves TLS (`tls` above), pass its CA bundle as tls.caCertificatePem.
+        vpc: this.vpc,
+        vpcSubnets: this.privateSubnets,
+        logRetention,
+        logRemovalPolicy,
+      });
     }
 
     // AWS Backup of the DSQL cluster (restore procedure: docs/operations.md).
