@@ -8,6 +8,7 @@
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { Client, Connection } from '@temporalio/client';
@@ -124,7 +125,7 @@ test('a client that does not trust the stack CA cannot connect (TLS verification
   const token = { authorization: stack.clientOptions.metadata!.authorization };
   // The SDK client (system trust store only) never gets a connection...
   await expect(
-    Connection.connect({ address: stack.temporalAddress, tls: { serverNameOverride: FRONTEND_SERVER_NAME }, metadata: token, connectTimeout: 5_000 }),
+    Connection.connect({ address: stack.temporalAddress, tls: { serverNameOverride: FRONTEND_SERVER_NAME }, metadata: token, connectTimeout: 2_000 }),
   ).rejects.toThrow();
   // ...and a raw gRPC client shows why: certificate verification. Control: with the stack CA it is SERVING.
   const service = 'temporal.api.workflowservice.v1.WorkflowService';
@@ -132,7 +133,7 @@ test('a client that does not trust the stack CA cannot connect (TLS verification
   const untrusted = await failureText(() => healthCheck(stack.temporalAddress, grpc.credentials.createSsl(), service, FRONTEND_SERVER_NAME));
   expect(untrusted).toMatch(/certificate/i);
   // Plaintext to the TLS port, with a valid token.
-  const plaintext = await failureText(() => Connection.connect({ address: stack.temporalAddress, metadata: token, connectTimeout: 5_000 }));
+  const plaintext = await failureText(() => Connection.connect({ address: stack.temporalAddress, metadata: token, connectTimeout: 2_000 }));
   expect(plaintext).toMatch(/deadline|UNAVAILABLE/i);
   console.log(`no stack CA: ${untrusted}\nplaintext: ${plaintext}`);
 });
@@ -152,8 +153,30 @@ function healthCheck(address: string, creds: grpc.ChannelCredentials, service: s
   });
 }
 
+/**
+ * Opens a TLS connection to 127.0.0.1:`port` as an internode peer would: `open` when the handshake
+ * completes and the server keeps the connection for 1.5 s, else the error (or `closed`).
+ */
+function tlsProbe(port: number, ca: Buffer, pair?: { cert: Buffer; key: Buffer }): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, servername: INTERNODE_SERVER_NAME, ca, ...(pair ?? {}) });
+    let timer: NodeJS.Timeout | undefined;
+    const done = (r: string) => {
+      if (timer) clearTimeout(timer);
+      socket.destroy();
+      resolve(r);
+    };
+    socket.once('secureConnect', () => {
+      timer = setTimeout(() => done('open'), 1_500);
+    });
+    socket.once('error', (e) => done(e.message));
+    socket.once('close', () => done('closed'));
+  });
+}
+
 test('internode is mutual TLS: a certificate from another CA cannot reach the history role; the stack one can', async () => {
-  const history = `127.0.0.1:${stack.servers.members.find((m) => m.role === 'history' || m.role === 'all')!.ports.history}`;
+  const member = stack.servers.members.find((m) => m.role === 'history' || m.role === 'all')!;
+  const history = `127.0.0.1:${member.ports.history}`;
   const tlsDir = stack.auth!.tls;
   const service = 'temporal.api.workflowservice.v1.HistoryService';
   // Control: the stack's internode certificate gets an answer (SERVING = 1).
@@ -165,6 +188,13 @@ test('internode is mutual TLS: a certificate from another CA cannot reach the hi
   await expect(healthCheck(history, grpc.credentials.createSsl(tlsDir.caPem, rogue.key, rogue.cert), service)).rejects.toThrow();
   // No client certificate at all.
   await expect(healthCheck(history, grpc.credentials.createSsl(tlsDir.caPem), service)).rejects.toThrow();
+  // The membership port (ringpop, system.enableRingpopTLS) takes the same certificates only.
+  expect(await tlsProbe(member.ports.historyMembership, tlsDir.caPem, { cert: tlsDir.internode.cert, key: tlsDir.internode.key })).toBe('open');
+  const rogueRingpop = await tlsProbe(member.ports.historyMembership, tlsDir.caPem, { cert: rogue.cert, key: rogue.key });
+  const noCertRingpop = await tlsProbe(member.ports.historyMembership, tlsDir.caPem);
+  console.log(`ringpop with a rogue certificate: ${rogueRingpop}; without one: ${noCertRingpop}`);
+  expect(rogueRingpop).not.toBe('open');
+  expect(noCertRingpop).not.toBe('open');
 });
 
 test('the samples take the token and the CA from the SDK environment configuration (TEMPORAL_API_KEY, TEMPORAL_TLS_SERVER_CA_CERT_PATH)', async () => {
