@@ -3,7 +3,7 @@
  * workflow task) run at a fixed concurrency against any Temporal frontend, with a TypeScript SDK
  * worker in this process.
  */
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, TLSConfig } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Runtime, Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import * as activities from '../samples/hello-activity/activities';
@@ -30,6 +30,12 @@ const quietLogger = {
 export interface WorkloadOptions {
   /** Frontend gRPC address, `host:port`. */
   readonly address: string;
+  /**
+   * TLS and the bearer token for an authenticated frontend, e.g. `connectionOptions(sampleSettings())`
+   * from samples/hello-activity/config.ts (TEMPORAL_API_KEY, TEMPORAL_TLS_SERVER_CA_CERT_PATH, ...)
+   * or the local stack's `stack.clientOptions`. @default - plaintext, no token
+   */
+  readonly connection?: { readonly tls?: TLSConfig | boolean; readonly apiKey?: string; readonly metadata?: Record<string, string> };
   /** @default 'default' */
   readonly namespace?: string;
   /** Workflows kept in flight at any time. */
@@ -75,8 +81,8 @@ export async function runHelloWorkload(o: WorkloadOptions): Promise<WorkloadResu
   }
   const namespace = o.namespace ?? 'default';
   const taskQueue = `bench-${randomUUID()}`;
-  const nativeConnection = await NativeConnection.connect({ address: o.address });
-  const connection = await Connection.connect({ address: o.address });
+  const nativeConnection = await NativeConnection.connect({ ...o.connection, address: o.address });
+  const connection = await Connection.connect({ ...o.connection, address: o.address });
   const client = new Client({ connection, namespace });
   const worker = await Worker.create({
     connection: nativeConnection,
