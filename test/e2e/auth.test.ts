@@ -8,6 +8,7 @@
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { request as httpsRequest } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
@@ -219,4 +220,25 @@ test('the samples take the token and the CA from the SDK environment configurati
   delete noToken.TEMPORAL_API_KEY;
   const denied = promisify(execFile)(tsx, [join(ROOT, 'samples', 'hello-activity', 'client.ts')], { env: noToken, timeout: 60_000 });
   await expect(denied).rejects.toMatchObject({ stderr: expect.stringMatching(/PERMISSION_DENIED|Request unauthorized/) });
+});
+
+/** GET https://127.0.0.1:`port``path` trusting `ca`, as frontend.temporal.internal: the status code. */
+function httpsStatus(port: number, path: string, ca: Buffer, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port, path, ca, servername: FRONTEND_SERVER_NAME, headers }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('the frontend HTTP API is TLS and goes through the same authorizer', async () => {
+  const port = stack.servers.members.find((m) => m.role === 'frontend' || m.role === 'all')!.ports.frontendHttp;
+  const path = '/api/v1/namespaces/default/workflows';
+  const ca = stack.auth!.tls.caPem;
+  expect(await httpsStatus(port, path, ca)).toBe(403);
+  expect(await httpsStatus(port, path, ca, { authorization: `Bearer ${await stack.auth!.token(['default:read'])}` })).toBe(200);
+  expect(await httpsStatus(port, path, ca, { authorization: `Bearer ${await stack.auth!.token(['payments:read'])}` })).toBe(403);
 });
