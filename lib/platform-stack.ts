@@ -5,6 +5,7 @@ import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
@@ -12,6 +13,7 @@ import { Construct } from 'constructs';
 import { TemporalAccessLogs } from './access-logs';
 import { TemporalArchival } from './archival';
 import { TemporalDsqlBackup } from './backup';
+import { TemporalCertificates } from './certificates';
 import { PlatformConfig, TEMPORAL_ROLES, TemporalRole } from './config';
 import { TemporalDsqlCluster } from './dsql-cluster';
 import { TemporalDsqlSchema } from './dsql-schema';
@@ -104,6 +106,8 @@ export class TemporalPlatformStack extends Stack {
   public readonly namespaces?: TemporalNamespaces;
   /** Alarms (SNS topic) and dashboard, unless `observability.enabled` is false (docs/operations.md). */
   public readonly observability?: TemporalObservability;
+  /** TLS certificates of the roles (CA, internode, frontend), unless `security.allowPlaintext` (docs/security.md). */
+  public readonly certificates?: TemporalCertificates;
   /** The ADOT collector sidecars (Temporal metrics to CloudWatch EMF and optionally AMP), unless `observability.metricsCollector` is false. */
   public readonly metricsCollector?: TemporalMetricsCollector;
 
@@ -168,10 +172,18 @@ export class TemporalPlatformStack extends Stack {
       this.dsqlCluster.resource.policyDocument = this.toJsonString(dsqlVpcOnlyPolicy(this.vpc.vpcId));
     }
 
-    // TLS material. CERTIFICATES: helper C's TemporalCertificates (lib/certificates.ts) is wired here
-    // once it exists: its internodeSecret, frontendSecret and caBundle become `tls`, and the
-    // TemporalCaBundle output publishes caBundle. Until then the servers get TEMPORAL_ALLOW_PLAINTEXT.
-    const tls: TemporalServerTls | undefined = undefined;
+    // TLS material (lib/certificates.ts): the servers fetch their two certificate secrets themselves;
+    // the frontend certificate gets the NLB's and the Cloud Map name once the services exist (below).
+    let tls: TemporalServerTls | undefined;
+    if (config.security.tls) {
+      this.certificates = new TemporalCertificates(this, 'Certificates', {
+        privateCaArn: config.security.tls.privateCaArn,
+        encryptionKey: config.security.tls.kmsKeyArn ? kms.Key.fromKeyArn(this, 'CertificatesKey', config.security.tls.kmsKeyArn) : undefined,
+        logRetention,
+        logRemovalPolicy,
+      });
+      tls = { internodeSecret: this.certificates.internodeSecret, frontendSecret: this.certificates.frontendSecret, caBundle: this.certificates.caBundle };
+    }
 
     this.visibility = new TemporalVisibilityDomain(this, 'Visibility', {
       vpc: this.vpc,
@@ -234,6 +246,12 @@ export class TemporalPlatformStack extends Stack {
       cpuArchitecture: config.cpuArchitecture === 'arm64' ? ecs.CpuArchitecture.ARM64 : ecs.CpuArchitecture.X86_64,
     });
     this.serverTaskRole = this.services.serverTaskRole;
+    if (this.certificates) {
+      this.certificates.addFrontendDnsName(this.services.frontendLoadBalancer.loadBalancerDnsName);
+      this.certificates.addFrontendDnsName(this.services.frontendAddress.split(':')[0]);
+      // No task starts before both certificate secrets hold a certificate.
+      this.services.addStartupDependency(this.certificates.resource);
+    }
 
     // Server access: DSQL as the non-admin role, OpenSearch through the access policy.
     this.dsqlCluster.grantConnect(this.serverTaskRole);
@@ -404,5 +422,8 @@ export class TemporalPlatformStack extends Stack {
     new CfnOutput(this, 'VisibilityIndexName', { value: this.visibilityIndexName });
     new CfnOutput(this, 'NumHistoryShards', { value: String(this.numHistoryShards) });
     new CfnOutput(this, 'ServerTaskRoleArn', { value: this.serverTaskRole.roleArn });
+    if (this.certificates) {
+      new CfnOutput(this, 'TemporalCaBundle', { value: this.certificates.caBundle, description: 'PEM CA bundle Temporal clients trust for the frontend (docs/security.md)' });
+    }
   }
 }

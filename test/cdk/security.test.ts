@@ -135,11 +135,16 @@ describe('template guards (prod and dev)', () => {
   let prod: Template;
   let prodStack: Stack;
   let dev: Template;
+  /** One variant of dev for the optional settings: client CIDRs and a read-only UI. */
+  let variant: Template;
   beforeAll(() => {
     const p = buildApp('prod', { ...ENVIRONMENTS }, { quick: true });
     prodStack = p.stack;
     prod = Template.fromStack(p.stack);
     dev = Template.fromStack(buildApp('dev', { ...ENVIRONMENTS }, { quick: true }).stack);
+    variant = Template.fromStack(buildApp('v', {
+      v: { ...ENVIRONMENTS.dev, network: { ...ENVIRONMENTS.dev.network, clientCidrs: ['10.99.0.0/16'] }, ui: { readOnly: true } },
+    }, { quick: true }).stack);
   });
 
   test('every server role: JWKS URIs and permissions claim in prod, explicit no-auth in dev; frontend runs internal-frontend', () => {
@@ -159,6 +164,33 @@ describe('template guards (prod and dev)', () => {
         && c.Environment.some((e: any) => e.Name === 'SERVICES' && e.Value === 'frontend,internal-frontend'));
     const ports = fe.PortMappings.map((m: any) => m.ContainerPort);
     expect(ports).toEqual(expect.arrayContaining([7233, INTERNAL_FRONTEND_PORTS.grpc, INTERNAL_FRONTEND_PORTS.membership]));
+  });
+
+  test('TLS from the certificate resource: secret ARNs (never key material) on every role, exactly those two secrets readable, CA bundle output, HTTPS target health check', () => {
+    const certs = (prodStack as any).certificates;
+    const internode = prodStack.resolve(certs.internodeSecret.secretArn);
+    const frontendSecret = prodStack.resolve(certs.frontendSecret.secretArn);
+    for (const role of ['frontend', 'history', 'matching', 'worker']) {
+      const env = serverEnv(prod, role);
+      expect(env.TEMPORAL_TLS_INTERNODE_SECRET_ARN).toEqual(internode);
+      expect(env.TEMPORAL_TLS_FRONTEND_SECRET_ARN).toEqual(frontendSecret);
+      expect(env.TEMPORAL_ALLOW_PLAINTEXT).toBeUndefined();
+      expect(serverEnv(dev, role).TEMPORAL_TLS_INTERNODE_SECRET_ARN).toBeDefined();
+    }
+    const statements = Object.values(prod.findResources('AWS::IAM::Policy'))
+      .filter((p: any) => JSON.stringify(p.Properties.Roles).includes('ServerTaskRole'))
+      .flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+    const sm = statements.filter((s: any) => JSON.stringify(s.Action).includes('secretsmanager:'));
+    expect(sm).toHaveLength(1);
+    expect(sm[0]).toMatchObject({ Action: 'secretsmanager:GetSecretValue', Effect: 'Allow' });
+    expect(sm[0].Resource).toHaveLength(2);
+    expect(sm[0].Resource).toEqual(expect.arrayContaining([internode, frontendSecret]));
+    expect(prod.toJSON().Outputs.TemporalCaBundle.Value).toEqual(prodStack.resolve(certs.caBundle));
+    prod.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', { Port: 7233, HealthCheckProtocol: 'HTTPS', HealthCheckPort: '7243' });
+    // Tasks start only after the certificates exist; the frontend certificate names the NLB.
+    const certId = prodStack.getLogicalId(certs.resource.node.defaultChild);
+    for (const svc of Object.values(prod.findResources('AWS::ECS::Service'))) expect(svc.DependsOn).toContain(certId);
+    expect(JSON.stringify(prod.toJSON().Resources[certId].Properties.Config)).toMatch(/TemporalFrontendLoadBalancer[0-9A-F]+","DNSName"/);
   });
 
   test('frontend security group: NLB, UI, server roles and configured CIDRs only; internal-frontend only from server roles; never a VPC CIDR', () => {
@@ -187,8 +219,7 @@ describe('template guards (prod and dev)', () => {
   });
 
   test('configured client CIDRs reach the frontend tasks directly; the default (VPC CIDR) only reaches the NLB', () => {
-    const t = Template.fromStack(buildApp('c', { c: { ...ENVIRONMENTS.dev, network: { ...ENVIRONMENTS.dev.network, clientCidrs: ['10.99.0.0/16'] } } }, { quick: true }).stack);
-    const sgs = t.findResources('AWS::EC2::SecurityGroup');
+    const sgs = variant.findResources('AWS::EC2::SecurityGroup');
     const frontend = Object.keys(sgs).find((k) => sgs[k].Properties.GroupDescription === 'Temporal frontend tasks')!;
     const cidrs = (sgs[frontend].Properties.SecurityGroupIngress ?? []).map((r: any) => `${r.CidrIp}:${r.FromPort}`);
     expect(cidrs).toEqual(['10.99.0.0/16:7233']);
@@ -227,8 +258,7 @@ describe('template guards (prod and dev)', () => {
   });
 
   test('read-only UI by config', () => {
-    const t = Template.fromStack(buildApp('ro', { ro: { ...ENVIRONMENTS.dev, ui: { readOnly: true } } }, { quick: true }).stack);
-    const env = Object.fromEntries(uiContainer(t).Environment.map((e: any) => [e.Name, e.Value]));
+    const env = Object.fromEntries(uiContainer(variant).Environment.map((e: any) => [e.Name, e.Value]));
     expect(env.TEMPORAL_DISABLE_WRITE_ACTIONS).toBe('true');
   });
 
