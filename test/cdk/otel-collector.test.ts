@@ -58,8 +58,11 @@ function taskRoleStatements(resources: Resources): any[] {
 }
 const actionsOf = (s: any): string[] => [].concat(s.Action);
 
+/** The shipped prod environment, synthesized once for the sidecar and the alarm tests. */
+const prod = synth('prod');
+
 describe('prod: collector sidecar, CloudWatch EMF only', () => {
-  const { t, resources } = synth('prod');
+  const { t, resources } = prod;
   const tasks = serverTasks(resources);
 
   test('every server role has the pinned ADOT sidecar; the UI task has none', () => {
@@ -169,7 +172,7 @@ describe('AMP option', () => {
 });
 
 describe('Temporal-metric alarms and widgets', () => {
-  const { resources } = synth('prod');
+  const { resources } = prod;
   const alarms = Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm').map((r) => r.Properties);
   const byName = (n: string) => alarms.find((a) => a.AlarmName === `temporal-prod-${n}`);
   const cfg = collectorConfigOf(serverTasks(resources).frontend);
