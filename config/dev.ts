@@ -31,5 +31,12 @@ export const dev: PlatformConfigInput = {
   enableEcsExec: true,
   // Development: the frontend accepts calls without a token (never in production; docs/security.md).
   security: { allowNoAuth: true },
+  // Namespaces and search attributes applied on every deploy (README, "Namespaces as code").
+  namespaces: [
+    { name: 'sandbox', retentionDays: 3, description: 'Developer experiments', ownerEmail: 'temporal-platform@example.com' },
+  ],
+  searchAttributes: [
+    { name: 'CustomerId', type: 'Keyword', namespace: 'sandbox' },
+  ],
   tags: { owner: 'temporal-platform' },
 };

@@ -58,5 +58,21 @@ export const prod: PlatformConfigInput = {
     'matching.persistenceMaxQPS': [{ value: 3000 }],
   },
   logLevel: 'info',
+  // Namespaces and search attributes applied on every deploy (README, "Namespaces as code"). The
+  // resource signs in as the admin client below (example values: replace with your issuer's).
+  namespaces: [
+    { name: 'orders', retentionDays: 30, description: 'Order processing', archival: true, ownerEmail: 'orders-team@example.com' },
+    { name: 'billing', retentionDays: 14, description: 'Invoices and payments', ownerEmail: 'billing-team@example.com' },
+  ],
+  searchAttributes: [
+    { name: 'CustomerId', type: 'Keyword', namespace: 'orders' },
+    { name: 'OrderTotal', type: 'Double', namespace: 'orders' },
+    { name: 'InvoiceStatus', type: 'Keyword', namespace: 'billing' },
+  ],
+  namespaceAdmin: {
+    clientSecretArn: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:temporal/namespace-admin-client-AbCdEf',
+    tokenUrl: 'https://temporal-example.auth.us-east-1.amazoncognito.com/oauth2/token',
+    scope: 'temporal/admin',
+  },
   tags: { owner: 'temporal-platform', 'cost-center': 'platform' },
 };

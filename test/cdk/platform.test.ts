@@ -262,8 +262,7 @@ describe('prod: Temporal services', () => {
         'ARCHIVAL_S3_REGION', 'ARCHIVAL_S3_URI',
         'DSQL_DATABASE_ROLE', 'DSQL_ENDPOINT', 'DSQL_PORT', 'DSQL_REGION', 'LOG_LEVEL', 'NUM_HISTORY_SHARDS',
         'OPENSEARCH_AWS_SIGNING', 'OPENSEARCH_ENDPOINT', 'OPENSEARCH_REGION', 'OPENSEARCH_VISIBILITY_INDEX',
-        'SERVICES', 'TEMPORAL_AUTH_JWKS_URIS', 'TEMPORAL_AUTH_PERMISSIONS_CLAIM', 'TEMPORAL_DYNAMIC_CONFIG',
-        'TEMPORAL_TLS_FRONTEND_SECRET_ARN', 'TEMPORAL_TLS_INTERNODE_SECRET_ARN',
+        'SERVICES', 'TEMPORAL_ALLOW_PLAINTEXT', 'TEMPORAL_AUTH_JWKS_URIS', 'TEMPORAL_AUTH_PERMISSIONS_CLAIM', 'TEMPORAL_DYNAMIC_CONFIG',
       ].sort());
       expect(env.DSQL_DATABASE_ROLE).toBe('temporal_server');
       expect(env.NUM_HISTORY_SHARDS).toBe('512');
@@ -309,7 +308,8 @@ describe('prod: Temporal services', () => {
       TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: '75' }]),
     });
     const nlbSg = logicalId(prod, prod.stack.services.frontendLoadBalancer.connections.securityGroups[0]);
-    expect(ingressOf(prod, nlbSg)).toEqual(['10.40.0.0/16:7233-7233']);
+    // Clients from the VPC CIDR, and the namespace custom resource (prod lists namespaces).
+    expect(ingressOf(prod, nlbSg)).toEqual(['10.40.0.0/16:7233-7233', `${logicalId(prod, prod.stack.namespaces!.connections.securityGroups[0])}:7233-7233`]);
   });
 
   test('frontend registered in Cloud Map; the UI uses that name', () => {
