@@ -331,3 +331,31 @@ func TestEnableRingpopTLS(t *testing.T) {
 		t.Fatalf("an explicit setting was changed:\n%s", b)
 	}
 }
+
+// TestStartRefusesInsecureConfig runs the real `start` command on the image's config template:
+// without TEMPORAL_AUTH_JWKS_URIS it stops before any service starts, naming the variables; with
+// TEMPORAL_ALLOW_NO_AUTH=true it stops on the missing TLS files, naming TEMPORAL_ALLOW_PLAINTEXT.
+func TestStartRefusesInsecureConfig(t *testing.T) {
+	dir := t.TempDir()
+	for k, v := range map[string]string{
+		"DSQL_ENDPOINT": "abc.dsql.us-east-1.on.aws", "DSQL_REGION": "us-east-1",
+		"OPENSEARCH_ENDPOINT": "https://vpc-x.us-east-1.es.amazonaws.com", "OPENSEARCH_VISIBILITY_INDEX": "v",
+		"TEMPORAL_BROADCAST_ADDRESS": "", "ECS_CONTAINER_METADATA_URI_V4": "", "SERVICES": "",
+		"TEMPORAL_DYNAMIC_CONFIG": "", "TEMPORAL_DEFAULT_DYNAMIC_CONFIG_FILE": filepath.Join("..", "..", "config", "dynamicconfig", "default.yaml"),
+		"TEMPORAL_DYNAMIC_CONFIG_FILE": filepath.Join(dir, "dc.yaml"), envTLSDir: filepath.Join(dir, "tls"),
+		envTLSInternodeSecret: "", envTLSFrontendSecret: "", "TEMPORAL_AUTH_JWKS_URIS": "",
+		envAllowNoAuth: "", envAllowPlaintext: "",
+	} {
+		t.Setenv(k, v)
+	}
+	start := func() error {
+		return newApp().Run([]string{"temporal-dsql-server", "--config-file", filepath.Join("..", "..", "config", "config_template.yaml"), "start"})
+	}
+	if err := start(); err == nil || !strings.Contains(err.Error(), "TEMPORAL_AUTH_JWKS_URIS") || !strings.Contains(err.Error(), envAllowNoAuth) {
+		t.Fatalf("no authorizer: got %v", err)
+	}
+	t.Setenv(envAllowNoAuth, "true")
+	if err := start(); err == nil || !strings.Contains(err.Error(), envAllowPlaintext) || !strings.Contains(err.Error(), envTLSInternodeSecret) {
+		t.Fatalf("no TLS: got %v", err)
+	}
+}
