@@ -352,7 +352,8 @@ export class TemporalPlatformStack extends Stack {
         dependsOn: [this.services.services.frontend, this.services.frontendListener],
         archivalUri: this.archival?.uri,
         admin: config.namespaceAdmin,
-        // TLS: once the frontend serves TLS (`tls` above), pass its CA bundle as tls.caCertificatePem.
+        // The frontend serves TLS with a certificate naming the NLB, chained to the stack's CA.
+        tls: this.certificates ? { caCertificatePem: this.certificates.caBundle } : undefined,
         vpc: this.vpc,
         vpcSubnets: this.privateSubnets,
         logRetention,

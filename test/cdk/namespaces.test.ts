@@ -49,6 +49,8 @@ test('the namespaces and search attributes are resource properties (so cdk diff 
     { Name: 'InvoiceCount', Type: 'Int', Namespace: 'billing' },
   ]);
   expect(props.Auth).toEqual({ TokenUrl: TOKEN_URL, ClientSecretArn: SECRET, Scope: 'temporal/admin' });
+  // The frontend serves TLS: the handler trusts the stack's CA bundle.
+  expect(props.Tls).toEqual({ CaCertificatePem: { 'Fn::GetAtt': [id(built.stack.certificates!.resource), 'CaBundle'] } });
   // The archival bucket's URI, and the NLB's DNS name on 7233.
   expect(JSON.stringify(props.ArchivalUri)).toContain(id(built.stack.archival!.bucket));
   expect(props.FrontendAddress).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [id(built.stack.services.frontendLoadBalancer), 'DNSName'] }, ':7233']] });
