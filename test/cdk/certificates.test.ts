@@ -2,7 +2,7 @@
  * TemporalCertificates (lib/certificates.ts) in a stack of its own: secrets (retained, on the
  * configured key), rotation schedules, the custom resource, the handler's IAM scoped to exactly
  * these secrets and the Private CA, grantRead for the task roles, synth-time errors, cdk-nag and
- * cfn-lint. The handler itself is tested in test/certificates/handler.test.ts.
+ * cfn-lint (the platform's own nag and cfn-lint tests cover the construct as wired in the stack). The handler itself is tested in test/certificates/handler.test.ts.
  */
 import { App, CfnParameter, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
@@ -86,6 +86,14 @@ describe('stack CA mode (default)', () => {
       });
     }
     expect(b.certs.rotationDays).toBe(60);
+  });
+
+  test('the two certificate secrets deny DeleteSecret to the account root (resource policy from the rotation schedule)', () => {
+    const policies = Object.values(b.resources).filter((r) => r.Type === 'AWS::SecretsManager::ResourcePolicy');
+    expect(policies.map((p) => p.Properties.SecretId.Ref).sort()).toEqual([frontend, internode].sort());
+    for (const p of policies) {
+      expect(p.Properties.ResourcePolicy.Statement).toEqual([expect.objectContaining({ Effect: 'Deny', Action: 'secretsmanager:DeleteSecret' })]);
+    }
   });
 
   test('the custom resource and the rotation read the same configuration: both secrets, the CA secret, the NLB name', () => {
