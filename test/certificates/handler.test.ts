@@ -2,8 +2,8 @@
  * The certificates handler (lambda/temporal-certificates) with real CloudFormation event shapes
  * and real rotation steps, against a moto server (test/support/moto.ts). moto stands in for AWS
  * Secrets Manager and AWS Private CA, which cannot run here; nothing else is a stand-in: keys and
- * certificates are real, and every certificate is checked with the `openssl` command line (installed by scripts/setup.sh; a
- * different X.509 implementation from the one that made it).
+ * certificates are real, and every certificate is checked with the `openssl` command line
+ * (installed by scripts/setup.sh; a different X.509 implementation from the one that made it).
  *
  * Limits of the stand-in, said plainly:
  *   - Secrets Manager cannot invoke a rotation Lambda here (moto would need Docker for Lambda), so
