@@ -38,6 +38,8 @@ export interface ServerSecurityInput {
   readonly audience: string;
   /** internal-frontend ports (gRPC, membership, HTTP), on 127.0.0.1. */
   readonly internalFrontend: { readonly grpc: number; readonly membership: number; readonly http: number };
+  /** How often the server re-reads the TLS files (`global.tls.refreshInterval`, a Go duration). @default '1m' */
+  readonly tlsRefresh?: string;
 }
 
 /**
@@ -78,7 +80,7 @@ export function applyServerSecurity(config: Record<string, unknown>, env: NodeJS
     audience: s.audience,
   };
   global.tls = {
-    refreshInterval: '1m',
+    refreshInterval: s.tlsRefresh ?? '1m',
     internode: {
       server: { certFile: f('internode.pem'), keyFile: f('internode.key'), requireClientAuth: true, clientCaFiles: [f('ca.pem')] },
       client: { serverName: INTERNODE_SERVER_NAME, rootCaFiles: [f('ca.pem')] },

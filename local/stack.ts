@@ -641,7 +641,8 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
       auth = a;
       stops.push(() => a.stop());
       const [grpc, membership, http] = await freePorts(3);
-      security = { tlsDir: a.tls.dir, jwksUris: [a.oidc.jwksUri], audience: a.oidc.audience, internalFrontend: { grpc, membership, http } };
+      // TLS files re-read every 5 s (1 m in the image) so a test sees a renewed certificate quickly.
+      security = { tlsDir: a.tls.dir, jwksUris: [a.oidc.jwksUri], audience: a.oidc.audience, internalFrontend: { grpc, membership, http }, tlsRefresh: '5s' };
     }
     const ports = await pickServerPorts(o.temporalPort);
     const serverConfig: ServerConfigInput = {

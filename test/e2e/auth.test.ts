@@ -7,6 +7,7 @@
  */
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request as httpsRequest } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
@@ -241,4 +242,39 @@ test('the frontend HTTP API is TLS and goes through the same authorizer', async 
   expect(await httpsStatus(port, path, ca)).toBe(403);
   expect(await httpsStatus(port, path, ca, { authorization: `Bearer ${await stack.auth!.token(['default:read'])}` })).toBe(200);
   expect(await httpsStatus(port, path, ca, { authorization: `Bearer ${await stack.auth!.token(['payments:read'])}` })).toBe(403);
+});
+
+/** Serial number (hex) of the certificate the frontend presents on a new TLS connection. */
+function frontendSerial(port: number, ca: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, servername: FRONTEND_SERVER_NAME, ca, ALPNProtocols: ['h2'] }, () => {
+      const serial = socket.getPeerCertificate().serialNumber;
+      socket.destroy();
+      resolve(serial);
+    });
+    socket.once('error', reject);
+  });
+}
+
+test('a renewed frontend certificate in TEMPORAL_TLS_DIR is served without a restart', async () => {
+  const tls = stack.auth!.tls;
+  const port = Number(stack.temporalAddress.split(':')[1]);
+  const before = await frontendSerial(port, tls.caPem);
+  const renewedDir = join(ARTIFACTS, 'renewed');
+  mkdirSync(renewedDir, { recursive: true });
+  const renewed = await issueCert(tls.ca, renewedDir, 'frontend', [`DNS:${FRONTEND_SERVER_NAME}`, 'DNS:localhost', 'IP:127.0.0.1']);
+  // Replace both files the way the server's own fetch does (write, then rename).
+  for (const [name, content] of [['frontend.key', renewed.key], ['frontend.pem', renewed.cert]] as const) {
+    writeFileSync(join(tls.dir, `${name}.new`), content, { mode: 0o600 });
+    renameSync(join(tls.dir, `${name}.new`), join(tls.dir, name));
+  }
+  const deadline = Date.now() + 30_000;
+  let now = before;
+  while (now === before && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 1_000));
+    now = await frontendSerial(port, tls.caPem);
+  }
+  expect(now).not.toBe(before);
+  // And an SDK client with the same CA still works on the new certificate.
+  await expect(list(await clientWith(await stack.auth!.token(['default:read'])))).resolves.toBeDefined();
 });
