@@ -4,8 +4,10 @@
  * dashboard widget of the synthesized templates against this table, so a metric enters the
  * platform only through a row here, with its source.
  *
- * Left out because no source here confirms the exact name: the DSQL DPU metrics (DSQL.md says
- * "check exact names in the user guide"; the guide excerpt available here does not name them).
+ * Left out because no source here confirms the exact name: the DSQL DPU metrics (the user guide
+ * publishes them in the `AWS/Usage` namespace; the excerpts available here do not name them). The
+ * work they bill is on the dashboard through `BytesRead` (Read DPUs), `BytesWritten` (Write DPUs) and
+ * `ComputeTime` (Compute DPUs), which the guide's observability table lists in `AWS/AuroraDSQL`.
  */
 
 /** One documented CloudWatch metric. */
@@ -40,6 +42,9 @@ export const AWS_METRICS = {
   dsqlCommitLatency: dsql('CommitLatency', 'milliseconds (P50 of the commit phase)'),
   dsqlQueryTimeouts: dsql('QueryTimeouts', 'none (count)'),
   dsqlClusterStorageSize: dsql('ClusterStorageSize', 'bytes'),
+  dsqlBytesRead: dsql('BytesRead', 'bytes (read from storage; Read DPUs)'),
+  dsqlBytesWritten: dsql('BytesWritten', 'bytes (written to storage; Write DPUs)'),
+  dsqlComputeTime: dsql('ComputeTime', 'milliseconds (query processor wall clock; Compute DPUs)'),
 
   ecsRunningTaskCount: { namespace: 'ECS/ContainerInsights', metricName: 'RunningTaskCount', dimensions: ['ClusterName', 'ServiceName'], unit: 'count', source: CI_SRC },
   ecsDesiredTaskCount: { namespace: 'ECS/ContainerInsights', metricName: 'DesiredTaskCount', dimensions: ['ClusterName', 'ServiceName'], unit: 'count', source: CI_SRC },

@@ -231,6 +231,14 @@ export class TemporalObservability extends Construct {
           new cloudwatch.GraphWidget({ title: 'DSQL commit latency (ms) and query timeouts', left: [commit], right: [timeouts], width: 8 }),
           new cloudwatch.GraphWidget({ title: 'DSQL storage (bytes)', left: [m('dsqlClusterStorageSize', dsqlDims, 'Maximum', Duration.hours(1), 'storage')], width: 8 }),
         ],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'DSQL work billed as DPUs: bytes read and written (per 5 min), compute time (ms)',
+            left: [m('dsqlBytesRead', dsqlDims, 'Sum', five, 'bytes read'), m('dsqlBytesWritten', dsqlDims, 'Sum', five, 'bytes written')],
+            right: [m('dsqlComputeTime', dsqlDims, 'Sum', five, 'compute time (ms)')],
+            width: 24,
+          }),
+        ],
         ecsWidgets,
         [
           new cloudwatch.GraphWidget({ title: 'Frontend NLB targets', left: [m('nlbHealthyHostCount', nlbDims, 'Minimum', one, 'healthy'), nlbUnhealthy], width: 8 }),
