@@ -7,7 +7,7 @@
  */
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request as httpsRequest } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
@@ -17,7 +17,8 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createCa, FRONTEND_SERVER_NAME, INTERNODE_SERVER_NAME, issueCert } from '../../local/certs';
 import { signJwt } from '../../local/oidc';
-import { LocalStack, ROOT, startLocalStack } from '../../local/stack';
+import { parse as parseYaml } from 'yaml';
+import { BIN_DIR, LocalStack, ROOT, startLocalStack } from '../../local/stack';
 import { startProcess } from '../../local/process';
 import * as activities from './activities';
 
@@ -277,4 +278,23 @@ test('a renewed frontend certificate in TEMPORAL_TLS_DIR is served without a res
   expect(now).not.toBe(before);
   // And an SDK client with the same CA still works on the new certificate.
   await expect(list(await clientWith(await stack.auth!.token(['default:read'])))).resolves.toBeDefined();
+});
+
+test('the container health check passes with TLS on for all five roles, internal-frontend included', async () => {
+  const member = stack.servers.members[0];
+  const config = parseYaml(readFileSync(member.configFile, 'utf8')) as { services: Record<string, { rpc: { grpcPort: number } }> };
+  const port = (role: string) => String(config.services[role].rpc.grpcPort);
+  const { stdout } = await promisify(execFile)(join(BIN_DIR, 'temporal-dsql-server'), ['healthcheck', '--timeout', '10s'], {
+    env: {
+      PATH: process.env.PATH,
+      SERVICES: 'frontend,internal-frontend,history,matching,worker',
+      TEMPORAL_TLS_DIR: stack.auth!.tls.dir,
+      FRONTEND_GRPC_PORT: port('frontend'),
+      INTERNAL_FRONTEND_GRPC_PORT: port('internal-frontend'),
+      HISTORY_GRPC_PORT: port('history'),
+      MATCHING_GRPC_PORT: port('matching'),
+      WORKER_GRPC_PORT: port('worker'),
+    },
+  });
+  for (const role of ['frontend', 'internal-frontend', 'history', 'matching', 'worker']) expect(stdout).toMatch(new RegExp(`^${role} 127\\.0\\.0\\.1:\\d+: SERVING$`, 'm'));
 });
