@@ -10,9 +10,11 @@
  *   (b) optionally every series to an Amazon Managed Service for Prometheus (AMP) workspace, created
  *       here or imported by ARN, by remote write signed with SigV4.
  *
- * The collector configuration is passed in the `AOT_CONFIG_CONTENT` environment variable (ADOT
- * reads its configuration from it when set, ADOT docs "Setting up ADOT Collector in Amazon ECS",
- * custom configuration), so no file is baked into an image and every change shows in `cdk diff`.
+ * The collector configuration is passed in the `AOT_CONFIG_CONTENT` environment variable: when it
+ * is set, ADOT loads its configuration from it instead of `--config` (aws-otel-collector
+ * `pkg/config/config_factory.go`, `GetConfigProvider`; ADOT ECS docs), so no file is baked into an
+ * image and every change shows in `cdk diff`. ADOT prints that content at start-up: it holds no
+ * secret (names, Region, URLs only).
  *
  * Facts this relies on (sources, not verified against a running ADOT here):
  * - awsemf writes with CloudWatch Logs `PutLogEvents` (and `CreateLogStream` for a new stream), not
