@@ -94,8 +94,10 @@ export interface NamespaceAdminInput {
   readonly tokenUrl: string;
   /** `scope` of the token request, space-separated. @default - none sent */
   readonly scope?: string;
-  /** `audience` of the token request (some issuers need it). @default - none sent */
+  /** `audience` of the token request (some issuers need it, e.g. Auth0). @default - none sent */
   readonly audience?: string;
+  /** `resource` of the token request (RFC 8707 resource indicator; issuers that use them need it). @default - none sent */
+  readonly resource?: string;
 }
 
 /** A resolved namespace. */
@@ -237,14 +239,15 @@ export function resolveNamespaces(
   if (input.namespaceAdmin !== undefined) {
     const f = p('namespaceAdmin');
     const a = input.namespaceAdmin;
-    if (!isObject(a)) throw new ConfigError(f, a, 'an object { clientSecretArn, tokenUrl, scope?, audience? }');
-    checkKeys(f, a, ['clientSecretArn', 'tokenUrl', 'scope', 'audience']);
+    if (!isObject(a)) throw new ConfigError(f, a, 'an object { clientSecretArn, tokenUrl, scope?, audience?, resource? }');
+    checkKeys(f, a, ['clientSecretArn', 'tokenUrl', 'scope', 'audience', 'resource']);
     const clientSecretArn = str(`${f}.clientSecretArn`, a.clientSecretArn, /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/,
       'a Secrets Manager secret ARN holding {"clientId": "...", "clientSecret": "..."}');
     const tokenUrl = str(`${f}.tokenUrl`, a.tokenUrl, /^https:\/\/[^\s/]+(\/\S*)?$/, 'the https:// token endpoint of the OIDC issuer');
     const scope = a.scope === undefined ? undefined : str(`${f}.scope`, a.scope, /^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/, 'space-separated OAuth scopes (RFC 6749 section 3.3)');
     const audience = a.audience === undefined ? undefined : str(`${f}.audience`, a.audience, /^\S+$/, 'an audience without spaces');
-    namespaceAdmin = { clientSecretArn, tokenUrl, ...(scope ? { scope } : {}), ...(audience ? { audience } : {}) };
+    const resource = a.resource === undefined ? undefined : str(`${f}.resource`, a.resource, /^[a-z][a-z0-9+.-]*:[^\s#]+$/, 'an absolute URI without a fragment (RFC 8707)');
+    namespaceAdmin = { clientSecretArn, tokenUrl, ...(scope ? { scope } : {}), ...(audience ? { audience } : {}), ...(resource ? { resource } : {}) };
   }
   if (context.authorization && !namespaceAdmin && (namespaces.length > 0 || searchAttributes.length > 0)) {
     throw new ConfigError(p('namespaceAdmin'), undefined,

@@ -169,6 +169,7 @@ export class TemporalNamespaces extends Construct implements ec2.IConnectable {
             ClientSecretArn: props.admin.clientSecretArn,
             ...(props.admin.scope ? { Scope: props.admin.scope } : {}),
             ...(props.admin.audience ? { Audience: props.admin.audience } : {}),
+            ...(props.admin.resource ? { Resource: props.admin.resource } : {}),
           },
         } : {}),
       },

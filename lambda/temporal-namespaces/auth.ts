@@ -43,10 +43,11 @@ export async function readClientCredentials(secretArn: string, client?: SecretsM
  * @returns the `access_token` of the issuer's answer
  * @throws Error with the issuer's HTTP status and OAuth error code (never the secret)
  */
-export async function fetchAccessToken(auth: Pick<AuthSpec, 'tokenUrl' | 'scope' | 'audience'>, creds: ClientCredentials, timeoutMs = 15_000): Promise<string> {
+export async function fetchAccessToken(auth: Pick<AuthSpec, 'tokenUrl' | 'scope' | 'audience' | 'resource'>, creds: ClientCredentials, timeoutMs = 15_000): Promise<string> {
   const form = new URLSearchParams({ grant_type: 'client_credentials' });
   if (auth.scope) form.set('scope', auth.scope);
   if (auth.audience) form.set('audience', auth.audience);
+  if (auth.resource) form.set('resource', auth.resource);
   // RFC 6749 2.3.1: id and secret are form-urlencoded before the Basic encoding.
   const basic = Buffer.from(`${encodeURIComponent(creds.clientId)}:${encodeURIComponent(creds.clientSecret)}`).toString('base64');
   let res: Response;

@@ -49,6 +49,7 @@ export interface AuthSpec {
   readonly clientSecretArn: string;
   readonly scope?: string;
   readonly audience?: string;
+  readonly resource?: string;
 }
 
 /** The parsed properties. */
@@ -131,11 +132,13 @@ export function parseProperties(raw: Record<string, unknown>): NamespacesPropert
     if (!/^https?:\/\//.test(tokenUrl)) fail(`${PROPERTY.auth}.TokenUrl`, tokenUrl, 'an http(s) URL');
     const scope = text(`${PROPERTY.auth}.Scope`, o.Scope, true);
     const audience = text(`${PROPERTY.auth}.Audience`, o.Audience, true);
+    const resource = text(`${PROPERTY.auth}.Resource`, o.Resource, true);
     auth = {
       tokenUrl,
       clientSecretArn: text(`${PROPERTY.auth}.ClientSecretArn`, o.ClientSecretArn),
       ...(scope ? { scope } : {}),
       ...(audience ? { audience } : {}),
+      ...(resource ? { resource } : {}),
     };
   }
   return { frontendAddress, namespaces, searchAttributes, ...(archivalUri ? { archivalUri } : {}), ...(tls ? { tls } : {}), ...(auth ? { auth } : {}) };

@@ -4,16 +4,25 @@
  * would (Create, Update with OldResourceProperties, Delete) and connects with the stack's
  * `clientOptions` (which carry TLS and a token when the stack runs with them); every outcome is
  * checked twice, by the handler's report and by reading the namespace or attributes back from the
- * frontend. A worker then runs a workflow that upserts the new attributes and a visibility query
- * finds it by them.
+ * frontend. The Lambda entry point, bundled by esbuild as the construct bundles it, then runs
+ * with only its properties: it reads the admin client's secret from Secrets Manager (moto, the
+ * stand-in for AWS's API: the only mock here), gets a token from the stack's OpenID provider with the
+ * client-credentials grant and dials the frontend over TLS with the CA from its properties. A worker
+ * then runs a workflow that upserts the new attributes and a visibility query finds it by them.
  */
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { Client, Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { randomUUID } from 'node:crypto';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { build } from 'esbuild';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { applyEvent, HandlerResponse } from '../../lambda/temporal-namespaces';
 import { LocalStack, startLocalStack } from '../../local/stack';
+import { MotoServer, startMoto } from '../support/moto';
 import type { upsertOrderAttributes } from './namespace-workflows';
 
 jest.setTimeout(3 * 60_000);
@@ -30,14 +39,39 @@ const logs: string[] = [];
  */
 const FRESH_SEARCH_ATTRIBUTES = 'system.forceSearchAttributesCacheRefreshOnRead:\n  - value: true\n';
 
+/** The namespace admin: a client-credentials client of the stack's OpenID provider. */
+const ADMIN = { clientId: 'namespace-admin', clientSecret: randomBytes(18).toString('base64url') };
+let moto: MotoServer;
+let bundleDir: string;
+let bundled: { handler: (e: CloudFormationCustomResourceEvent) => Promise<HandlerResponse> };
+
 beforeAll(async () => {
-  stack = await startLocalStack({ ui: false, dynamicConfig: FRESH_SEARCH_ATTRIBUTES });
+  bundleDir = mkdtempSync(join(tmpdir(), 'temporal-namespaces-bundle-'));
+  const [s, m] = await Promise.all([
+    startLocalStack({
+      ui: false,
+      dynamicConfig: FRESH_SEARCH_ATTRIBUTES,
+      oidc: { clients: [{ client_id: ADMIN.clientId, client_secret: ADMIN.clientSecret, grant_types: ['client_credentials'], redirect_uris: [], response_types: [] }] },
+    }),
+    startMoto(),
+    // The construct's bundling options (lib/namespaces.ts): CJS, node24, minified, nothing external.
+    build({
+      entryPoints: [join(__dirname, '..', '..', 'lambda', 'temporal-namespaces', 'index.ts')],
+      bundle: true, platform: 'node', format: 'cjs', target: 'node24', minify: true, outfile: join(bundleDir, 'index.js'), logLevel: 'error',
+    }),
+  ]);
+  stack = s;
+  moto = m;
   connection = await Connection.connect(stack.clientOptions);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  bundled = require(join(bundleDir, 'index.js'));
 }, 10 * 60_000);
 
 afterAll(async () => {
   await connection?.close();
   await stack?.stop();
+  await moto?.stop();
+  if (bundleDir) rmSync(bundleDir, { recursive: true, force: true });
 }, 120_000);
 
 const ns = (name: string, retentionDays: number, extra: Record<string, string> = {}) => ({
@@ -167,6 +201,41 @@ test('a type change of an existing search attribute is refused, naming the attri
   const live = await attributes('orders');
   expect(live.CustomerId).toBe(2);
   expect(live.Region).toBeUndefined();
+});
+
+test('the bundled Lambda entry point signs in with the client-credentials grant and dials the frontend over TLS from its properties alone', async () => {
+  expect(stack.auth).toBeDefined(); // the suite runs the stack in authenticated mode
+  const env = { ...process.env };
+  process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = moto.endpoint;
+  process.env.AWS_ACCESS_KEY_ID = moto.credentials.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = moto.credentials.secretAccessKey;
+  try {
+    const sm = new SecretsManagerClient({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials });
+    const good = await sm.send(new CreateSecretCommand({ Name: 'temporal/namespace-admin', SecretString: JSON.stringify(ADMIN) }));
+    const bad = await sm.send(new CreateSecretCommand({ Name: 'temporal/namespace-admin-old', SecretString: JSON.stringify({ ...ADMIN, clientSecret: 'rotated-away' }) }));
+    const tls = stack.clientOptions.tls!;
+    const props = (secretArn: string): Props & Record<string, unknown> => ({
+      ...BASE,
+      FrontendAddress: stack.temporalAddress,
+      Namespaces: [ns('orders', 5)],
+      SearchAttributes: BASE.SearchAttributes.slice(0, 2),
+      Tls: { CaCertificatePem: tls.serverRootCACertificate!.toString(), ...(tls.serverNameOverride ? { ServerNameOverride: tls.serverNameOverride } : {}) },
+      Auth: { TokenUrl: `${stack.auth!.oidc.issuer}/token`, ClientSecretArn: secretArn, Scope: 'temporal-system:admin', Resource: stack.auth!.oidc.audience },
+    });
+    const t = Date.now();
+    const r = await bundled.handler(event('Update', props(good.ARN!), props(good.ARN!)));
+    console.log(`bundled handler, unchanged configuration, secret + token + TLS connection included: ${Date.now() - t} ms`);
+    expect(r.Data).toEqual({ Changes: '0', ChangeLog: 'none', NamespacesLeft: '', SearchAttributesLeft: '' });
+    // A secret the issuer no longer accepts fails in words an operator can act on.
+    await expect(bundled.handler(event('Update', props(bad.ARN!), props(bad.ARN!)))).rejects.toThrow(
+      `the token endpoint ${stack.auth!.oidc.issuer}/token refused the namespace admin client namespace-admin: HTTP 401`,
+    );
+    // Without a token at all the frontend refuses: the run above did authenticate.
+    const { Auth: _a, ...noAuth } = props(good.ARN!);
+    await expect(bundled.handler(event('Update', noAuth as Props, noAuth as Props))).rejects.toThrow('the frontend refused the namespace admin\'s credentials');
+  } finally {
+    process.env = env;
+  }
 });
 
 test('a workflow upserting the new search attributes is found by a visibility query on them', async () => {
