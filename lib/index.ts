@@ -9,6 +9,7 @@
  * - {@link TemporalVisibilityIndex}: custom resource that applies the visibility index template and index
  * - {@link TemporalServices}: ECS cluster, one Fargate service per role and the UI, NLB, ALB
  * - {@link TemporalDsqlBackup}: AWS Backup vault and plan for the DSQL cluster
+ * - {@link TemporalNamespaces}: custom resource that applies namespaces and custom search attributes through the frontend's gRPC API
  * - {@link TemporalArchival}: S3 bucket for history and visibility archival (upstream's s3store archiver), `grantArchiver`
  * - {@link TemporalObservability}: alarms to an SNS topic and the dashboard, on AWS metrics ({@link AWS_METRICS})
  * - {@link TemporalPlatformStack}: all of the above for one environment
@@ -23,6 +24,7 @@ export * from './backup';
 export * from './capacity';
 export * from './certificates';
 export * from './config';
+export * from './config-namespaces';
 export * from './config-archival';
 export * from './config-backup';
 export * from './config-observability';
@@ -31,6 +33,7 @@ export * from './config-security';
 export * from './dsql-cluster';
 export * from './dsql-schema';
 export * from './dynamic-config';
+export * from './namespaces';
 export * from './network';
 export * from './observability';
 export * from './otel-collector';
