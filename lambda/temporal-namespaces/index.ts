@@ -260,7 +260,13 @@ async function reconcile(connection: Connection, props: NamespacesProperties, de
     if (conflicts.length) throw new Error(typeConflictMessage(conflicts));
     return missing;
   };
-  const exists = (ns: string) => !live.has(ns) || live.get(ns) !== undefined; // `default` and others not managed here must exist
+  for (const ns of saNamespaces.filter((n) => !live.has(n))) {
+    // A namespace the attributes name but the configuration does not manage (`default`): it must exist.
+    if (!(await describe(connection, ns, deadline, log))) {
+      throw new Error(`search attributes are configured for namespace ${ns}, which does not exist on the cluster and is not in the configured namespaces: add ${ns} to namespaces`);
+    }
+  }
+  const exists = (ns: string) => !live.has(ns) || live.get(ns) !== undefined;
   await checkConflicts(saNamespaces.filter(exists));
 
   // 3: namespaces.

@@ -203,6 +203,14 @@ test('a type change of an existing search attribute is refused, naming the attri
   expect(live.Region).toBeUndefined();
 });
 
+test('search attributes for a namespace that neither exists nor is configured are refused by name', async () => {
+  const next = { ...BASE, Namespaces: [ns('orders', 5)], SearchAttributes: [{ Name: 'Shipment', Type: 'Keyword', Namespace: 'nowhere' }] };
+  await expect(apply(event('Update', next, next))).rejects.toThrow(
+    'search attributes are configured for namespace nowhere, which does not exist on the cluster and is not in the configured namespaces',
+  );
+  expect((await attributes('orders')).Shipment).toBeUndefined();
+});
+
 test('the bundled Lambda entry point signs in with the client-credentials grant and dials the frontend over TLS from its properties alone', async () => {
   expect(stack.auth).toBeDefined(); // the suite runs the stack in authenticated mode
   const env = { ...process.env };
