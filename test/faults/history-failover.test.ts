@@ -15,6 +15,7 @@ import { sumSamples } from './workload';
 
 jest.setTimeout(10 * 60_000);
 
+const SHARDS = 8;
 let stack: LocalStack;
 
 beforeAll(async () => {
@@ -23,7 +24,7 @@ beforeAll(async () => {
     ui: false,
     topology: 'per-role',
     historyProcesses: 2,
-    numHistoryShards: 8,
+    numHistoryShards: SHARDS,
   });
 }, 10 * 60_000);
 
@@ -43,12 +44,21 @@ async function shardCounters(index: number): Promise<{ created: number; removed:
 }
 
 test('two history processes, one killed: shards move to the survivor, no stale owner write lands', async () => {
-  // Let the ring settle, then kill the process owning more shards (created - removed).
-  await new Promise((r) => setTimeout(r, 5000));
-  const owned = await Promise.all([0, 1].map(async (i) => {
-    const c = await shardCounters(i);
-    return c.created - c.removed;
-  }));
+  // Wait until the two processes' counters account for all 8 shards (the ring settled and the
+  // metrics were reported), then kill the one owning more (created - removed).
+  let owned = [0, 0];
+  const settle = Date.now();
+  while (Date.now() - settle < 120_000) {
+    owned = await Promise.all(
+      [0, 1].map(async (i) => {
+        const c = await shardCounters(i);
+        return c.created - c.removed;
+      }),
+    );
+    if (owned[0] + owned[1] === SHARDS) break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  expect(owned[0] + owned[1]).toBe(SHARDS);
   const victim = owned[1] >= owned[0] ? 1 : 0;
   const survivor = 1 - victim;
   let survivorBefore = await shardCounters(survivor);
