@@ -135,7 +135,9 @@ describe('server role and containers', () => {
   });
 
   test('archival.enabled false: no archive bucket, no archival settings, no S3 permissions', () => {
-    const { t, stack } = synth('prod', { archival: { enabled: false } });
+    // prod's example namespaces archive; with the bucket off they must not (config-namespaces refuses it).
+    const namespaces = (ENVIRONMENTS.prod.namespaces ?? []).map((n) => ({ ...n, archival: false }));
+    const { t, stack } = synth('prod', { archival: { enabled: false }, namespaces });
     expect(stack.archival).toBeUndefined();
     expect(JSON.stringify(t.toJSON())).not.toContain('ARCHIVAL_S3_URI');
     expect(serverRoleStatements(t, stack).filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')))).toEqual([]);

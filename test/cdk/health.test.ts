@@ -30,11 +30,12 @@ function logicalId(c: any): string {
   return stack.getLogicalId((c.node.defaultChild ?? c) as any);
 }
 
+/** The Temporal server container of a role's task (SERVICES starts with the role: the frontend task also runs internal-frontend). */
 function serverContainer(role: string): any {
-  const td = Object.values(resources).find((r) => r.Type === 'AWS::ECS::TaskDefinition'
-    && r.Properties.ContainerDefinitions[0].Environment?.some((e: any) => e.Name === 'SERVICES' && e.Value === role));
+  const isRole = (c: any) => c.Environment?.some((e: any) => e.Name === 'SERVICES' && String(e.Value).split(',')[0] === role);
+  const td = Object.values(resources).find((r) => r.Type === 'AWS::ECS::TaskDefinition' && r.Properties.ContainerDefinitions.some(isRole));
   expect(td).toBeDefined();
-  return td!.Properties.ContainerDefinitions[0];
+  return td!.Properties.ContainerDefinitions.find(isRole);
 }
 
 describe('container health check of the server roles', () => {
@@ -84,12 +85,12 @@ describe('container health check of the server roles', () => {
 });
 
 describe('frontend NLB health check', () => {
-  test('HTTP GetSystemInfo on the frontend HTTP API port instead of a TCP connect', () => {
+  test('GetSystemInfo over HTTPS (the frontend HTTP API serves the frontend TLS in prod) instead of a TCP connect', () => {
     const tgs = Object.values(resources).filter((r) => r.Type === 'AWS::ElasticLoadBalancingV2::TargetGroup' && r.Properties.Protocol === 'TCP');
     expect(tgs).toHaveLength(1);
     expect(tgs[0].Properties).toMatchObject({
       Port: 7233,
-      HealthCheckProtocol: 'HTTP',
+      HealthCheckProtocol: 'HTTPS',
       HealthCheckPort: '7243',
       HealthCheckPath: '/api/v1/system-info',
       Matcher: { HttpCode: '200' },
