@@ -166,10 +166,17 @@ export async function freePort(): Promise<number> {
   throw new Error(`no free TCP port between ${PORT_MIN} and ${PORT_MAX} on 127.0.0.1 after 200 tries`);
 }
 
-/** `n` distinct free ports. */
-export async function freePorts(n: number): Promise<number[]> {
+/**
+ * `n` distinct free ports, none of them in `exclude` (ports already handed out but not bound yet:
+ * a port is only "free" until its owner binds it).
+ */
+export async function freePorts(n: number, exclude: Iterable<number> = []): Promise<number[]> {
+  const taken = new Set(exclude);
   const ports = new Set<number>();
-  while (ports.size < n) ports.add(await freePort());
+  while (ports.size < n) {
+    const p = await freePort();
+    if (!taken.has(p)) ports.add(p);
+  }
   return [...ports];
 }
 

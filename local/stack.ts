@@ -634,17 +634,21 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
     const [serverBin, uiBin] = (buildsR as PromiseFulfilledResult<string[]>).value;
 
     let auth: LocalAuth | undefined;
-    let security: ServerSecurityInput | undefined;
     if (o.auth !== false) {
       log('authenticated mode: starting the OpenID provider, making the TLS certificates (local/auth.ts)');
       const a = await timed(timings, 'auth', () => startLocalAuth(dir, o.oidc));
       auth = a;
       stops.push(() => a.stop());
-      const [grpc, membership, http] = await freePorts(3);
-      // TLS files re-read every 5 s (1 m in the image) so a test sees a renewed certificate quickly.
-      security = { tlsDir: a.tls.dir, jwksUris: [a.oidc.jwksUri], audience: a.oidc.audience, internalFrontend: { grpc, membership, http }, tlsRefresh: '5s' };
     }
+    // Picked after the OpenID provider has bound its port; internal-frontend's apart from the
+    // server's (none of those is bound before the server starts).
     const ports = await pickServerPorts(o.temporalPort);
+    let security: ServerSecurityInput | undefined;
+    if (auth) {
+      const [grpc, membership, http] = await freePorts(3, Object.values(ports));
+      // TLS files re-read every 5 s (1 m in the image) so a test sees a renewed certificate quickly.
+      security = { tlsDir: auth.tls.dir, jwksUris: [auth.oidc.jwksUri], audience: auth.oidc.audience, internalFrontend: { grpc, membership, http }, tlsRefresh: '5s' };
+    }
     const serverConfig: ServerConfigInput = {
       dir,
       ports,
