@@ -33,6 +33,7 @@ export * from './config-security';
 export * from './dsql-cluster';
 export * from './dsql-schema';
 export * from './dynamic-config';
+export * from './history-cache';
 export * from './namespaces';
 export * from './network';
 export * from './observability';

@@ -18,6 +18,7 @@ import { PlatformConfig, TEMPORAL_ROLES, TemporalRole } from './config';
 import { TemporalDsqlCluster } from './dsql-cluster';
 import { TemporalDsqlSchema } from './dsql-schema';
 import { buildDynamicConfig } from './dynamic-config';
+import { historyCacheDynamicConfig } from './history-cache';
 import { SHUTDOWN_DYNAMIC_CONFIG } from './scaling';
 import { TemporalNamespaces } from './namespaces';
 import { TemporalNetwork } from './network';
@@ -135,7 +136,8 @@ export class TemporalPlatformStack extends Stack {
         config.cpuArchitecture === 'arm64' ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64);
     this.dynamicConfigYaml = buildDynamicConfig(
       props.dynamicConfigFile ?? path.join(REPO_ROOT, 'docker', 'temporal-server', 'config', 'dynamicconfig', 'default.yaml'),
-      { ...SHUTDOWN_DYNAMIC_CONFIG, ...config.dynamicConfig },
+      // history's mutable-state cache bounded by the history task's memory (lib/history-cache.ts)
+      { ...SHUTDOWN_DYNAMIC_CONFIG, ...historyCacheDynamicConfig(config.services.history.memoryMiB), ...config.dynamicConfig },
     );
 
     this.network = new TemporalNetwork(this, 'Network', {
