@@ -19,9 +19,10 @@ const MINUTES = Number(process.env.FAULTS_SOAK_MINUTES ?? 20);
 /**
  * FAULTS_SOAK_CACHE_SIZE (e.g. `1000`): entries of history's host-level mutable-state cache
  * (`history.hostLevelCacheMaxSize`, upstream default 128,000). Every run, closed ones included,
- * stays in it until the cache is full (its TTL is only checked on access), so with the default the
- * server's memory grows with the number of runs for a long time; a small cache shows whether
- * anything else grows. @default - upstream's
+ * stays in it until the cache is full (its TTL is only checked on access), so with upstream's
+ * settings the server's memory grows with the number of runs for a long time; a small cache shows
+ * whether anything else grows. Setting it turns off the byte cap of default.yaml (TTL and background
+ * eviction stay). @default - default.yaml's byte cap (512 MiB), 5-min TTL and background eviction
  */
 const CACHE_SIZE = process.env.FAULTS_SOAK_CACHE_SIZE;
 const WARMUP_MINUTES = 2;
@@ -45,7 +46,10 @@ interface Sample {
   rssMiB: number;
   /** Go heap in use (the server's `memory_heapinuse` gauge), MiB. */
   heapInUseMiB: number;
-  /** Entries of history's mutable-state cache (`cache_usage{cache_type="mutablestate"}`): closed runs stay cached for history.cacheTTL. */
+  /**
+   * Usage of history's mutable-state cache (`cache_usage{cache_type="mutablestate"}`): entries with
+   * FAULTS_SOAK_CACHE_SIZE, else upstream's estimated bytes (default.yaml turns the size-based limit on).
+   */
   mutableStateCacheEntries: number;
   goroutines: number;
   openConnections: number;
@@ -70,7 +74,10 @@ soak('soak', () => {
     stack = await startLocalStack({
       dir: join(OUT, 'stack-soak'),
       ui: false,
-      dynamicConfig: CACHE_SIZE ? `history.hostLevelCacheMaxSize:\n  - value: ${Number(CACHE_SIZE)}\n` : undefined,
+      // the entry cap applies only without the size-based limit the default turns on
+      dynamicConfig: CACHE_SIZE
+        ? `history.cacheSizeBasedLimit:\n  - value: false\nhistory.hostLevelCacheMaxSize:\n  - value: ${Number(CACHE_SIZE)}\n`
+        : undefined,
     });
   }, 10 * 60_000);
 
