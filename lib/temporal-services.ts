@@ -12,6 +12,23 @@ import {
   grantTlsSecrets, INTERNAL_FRONTEND_PORTS, serverSecurityEnvironment, TemporalServerAuth, TemporalServerTls, TemporalUiSecurity, uiSecurityContainerSettings,
 } from './temporal-auth';
 
+/** MiB of a server task left to the metrics collector sidecar (it reserves 64 MiB and has no hard limit). */
+export const COLLECTOR_HEADROOM_MIB = 128;
+
+/**
+ * The Go runtime's soft memory limit (`GOMEMLIMIT`) of a server container, in MiB: 80 % of the task's
+ * memory after {@link COLLECTOR_HEADROOM_MIB}. Without it Go lets the heap reach about twice the live
+ * data before collecting (GOGC 100), so a burst that fills history's cache could take the task past its
+ * hard limit and ECS would kill it (OOM); near this limit Go collects more often instead. It is a soft
+ * limit: live data above it is kept (source: the Go runtime package documentation, "GOMEMLIMIT", and
+ * "A Guide to the Go Garbage Collector").
+ * @param taskMemoryMiB the task's memory (Fargate sizes, at least 512)
+ * @returns whole MiB, e.g. 4096 -> 3174
+ */
+export function serverGoMemLimitMiB(taskMemoryMiB: number): number {
+  return Math.floor((taskMemoryMiB - COLLECTOR_HEADROOM_MIB) * 0.8);
+}
+
 /** gRPC and membership (ringpop) ports of each Temporal role. */
 export const TEMPORAL_PORTS: Readonly<Record<TemporalRole, { readonly grpc: number; readonly membership: number }>> = {
   frontend: { grpc: 7233, membership: 6933 },
@@ -299,7 +316,11 @@ export class TemporalServices extends Construct {
       taskDefinition.addContainer(SERVER_CONTAINER_NAME, {
         image: props.serverImage,
         essential: true,
-        environment: { SERVICES: role === 'frontend' ? 'frontend,internal-frontend' : role, ...common },
+        environment: {
+          SERVICES: role === 'frontend' ? 'frontend,internal-frontend' : role,
+          GOMEMLIMIT: `${serverGoMemLimitMiB(size.memoryMiB)}MiB`,
+          ...common,
+        },
         portMappings: ports.map((containerPort) => ({ containerPort, protocol: ecs.Protocol.TCP })),
         logging: ecs.LogDrivers.awsLogs({ logGroup: logGroups[role], streamPrefix: role }),
         stopTimeout,

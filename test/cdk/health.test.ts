@@ -84,6 +84,23 @@ describe('container health check of the server roles', () => {
   });
 });
 
+describe('Go memory limit of the server containers', () => {
+  test.each([...TEMPORAL_ROLES])('%s: GOMEMLIMIT is 80 %% of the task memory after 128 MiB for the collector', (role) => {
+    const td = Object.values(resources).find((r) => r.Type === 'AWS::ECS::TaskDefinition'
+      && r.Properties.ContainerDefinitions.some((c: any) => c === serverContainer(role)));
+    const taskMiB = Number(td!.Properties.Memory);
+    const env = Object.fromEntries(serverContainer(role).Environment.map((e: any) => [e.Name, e.Value]));
+    // Written out, not computed with lib's function: prod's history task has 8192 MiB -> 6451 MiB.
+    expect(env.GOMEMLIMIT).toBe(`${Math.floor((taskMiB - 128) * 0.8)}MiB`);
+    expect(Number(env.GOMEMLIMIT.replace('MiB', ''))).toBeLessThan(taskMiB);
+  });
+
+  test('prod history task: 8192 MiB -> GOMEMLIMIT 6451MiB', () => {
+    const env = Object.fromEntries(serverContainer('history').Environment.map((e: any) => [e.Name, e.Value]));
+    expect(env.GOMEMLIMIT).toBe('6451MiB');
+  });
+});
+
 describe('frontend NLB health check', () => {
   test('GetSystemInfo over HTTPS (the frontend HTTP API serves the frontend TLS in prod) instead of a TCP connect', () => {
     const tgs = Object.values(resources).filter((r) => r.Type === 'AWS::ElasticLoadBalancingV2::TargetGroup' && r.Properties.Protocol === 'TCP');
