@@ -11,7 +11,11 @@
  *     stands in for CloudWatch Logs (AWS's service cannot run here; moto checks no signature). The
  *     EMF events read back from moto must carry every metric of EMF_METRICS with exactly its
  *     dimension set, in namespace Temporal/<env>, and every dimension value the alarms and widgets
- *     use (TEMPORAL_DIMENSION_VALUES; the service_* metrics for every GRPC_ROLES role).
+ *     use (TEMPORAL_DIMENSION_VALUES; the service_* metrics for every GRPC_ROLES role), no rolled-up
+ *     dimension sets, and counters as per-scrape deltas. The collector runs the AMP-on config, so the
+ *     same run remote-writes every series to a real Prometheus (Debian's, with its remote-write
+ *     receiver) standing in for AMP: names as the server emits them (no `_total`). SigV4 is signed
+ *     but not checked there. The AMP-off config (the same EMF pipeline alone) is only validated.
  *     Test-only changes to the generated config, all on the transport, none on what is sent:
  *     awsemf `endpoint` = moto, scrape target = the stack's metrics port, scrape interval 1 s and
  *     batch timeout 1 s (production: 60 s each), and the `ecs` resource detector removed (it needs
@@ -91,6 +95,8 @@ maybe('the collector exports EMF to CloudWatch Logs (moto) from a live scrape', 
   let stack: LocalStack;
   let moto: MotoServer;
   let collector: ManagedProcess;
+  let prometheus: ManagedProcess;
+  let promUrl: string;
   let logs: CloudWatchLogsClient;
   let connection: Connection;
   let nativeConnection: NativeConnection;
@@ -126,6 +132,19 @@ maybe('the collector exports EMF to CloudWatch Logs (moto) from a live scrape', 
     } while (nextToken);
     writeFileSync(join(DIR, 'run', 'emf-events.jsonl'), raw.join('\n'));
     return events;
+  }
+
+  /** The `service_requests` values of the EMF events by label set (every field that is not a metric or EMF metadata). */
+  function emittedRequests(): Map<string, number[]> {
+    const emitted = new Map<string, number[]>();
+    for (const rec of records) {
+      if (typeof rec.service_requests !== 'number') continue;
+      const metricNames = new Set((rec._aws.CloudWatchMetrics as Array<{ Metrics: Array<{ Name: string }> }>).flatMap((d) => d.Metrics.map((x) => x.Name)));
+      const labels = Object.entries(rec).filter(([k]) => k !== '_aws' && k !== 'OTelLib' && k !== 'Version' && !metricNames.has(k)).map(([k, v]) => [k, String(v)]);
+      const key = JSON.stringify(labels.sort((a, b) => a[0].localeCompare(b[0])));
+      emitted.set(key, [...(emitted.get(key) ?? []), rec.service_requests]);
+    }
+    return emitted;
   }
 
   /** What the alarms and widgets need and is not in `seen` yet (empty when all is there). */
@@ -165,7 +184,18 @@ maybe('the collector exports EMF to CloudWatch Logs (moto) from a live scrape', 
     // The CDK creates the log group (TemporalMetricsCollector.logGroup); the collector only writes.
     await logs.send(new CreateLogGroupCommand({ logGroupName: LOG_GROUP }));
 
-    const cfg = collectorConfig({ namespace: NAMESPACE, logGroupName: LOG_GROUP, region: moto.region, target: new URL(stack.metricsUrl).host, scrapeInterval: '1s' });
+    // The AMP pipeline writes to a real Prometheus with its remote-write receiver standing in for
+    // AMP (Prometheus ignores the SigV4 signature; sigv4auth still signs every request).
+    const promPort = await freePort();
+    promUrl = `http://127.0.0.1:${promPort}`;
+    prometheus = startProcess({
+      name: 'prometheus',
+      command: 'prometheus',
+      args: ['--config.file=/dev/null', `--storage.tsdb.path=${join(DIR, 'run', 'tsdb')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--web.enable-remote-write-receiver', '--log.level=warn'],
+      logFile: join(DIR, 'run', 'prometheus.log'),
+    });
+    await waitFor('Prometheus ready', async () => (await fetch(`${promUrl}/-/ready`)).ok, { timeoutMs: 30_000, proc: prometheus });
+    const cfg = collectorConfig({ namespace: NAMESPACE, logGroupName: LOG_GROUP, region: moto.region, target: new URL(stack.metricsUrl).host, scrapeInterval: '1s', remoteWriteUrl: `${promUrl}/api/v1/write` });
     cfg.exporters.awsemf.endpoint = moto.endpoint;
     cfg.processors.batch.timeout = '1s';
     cfg.processors.resourcedetection.detectors = cfg.processors.resourcedetection.detectors.filter((d: string) => d !== 'ecs');
@@ -208,7 +238,9 @@ maybe('the collector exports EMF to CloudWatch Logs (moto) from a live scrape', 
     timings.workload = Date.now() - t;
     t = Date.now();
     // Counters become deltas: a series is sent from its second scrape on; wait until all is there.
-    await waitFor('EMF events with every alarm metric in moto', async () => (await readEmf()) > 0 && missing().length === 0, { timeoutMs: 30_000, intervalMs: 1000, proc: collector }).catch(() => undefined);
+    // The delta test below also needs one series sent several times with a non-zero count.
+    const repeated = () => [...emittedRequests().values()].some((v) => v.length >= 2 && v.some((x) => x > 0));
+    await waitFor('EMF events with every alarm metric in moto', async () => (await readEmf()) > 0 && missing().length === 0 && repeated(), { timeoutMs: 30_000, intervalMs: 1000, proc: collector }).catch(() => undefined);
     timings.emfWait = Date.now() - t;
   }, 4 * 60_000);
 
@@ -218,6 +250,7 @@ maybe('the collector exports EMF to CloudWatch Logs (moto) from a live scrape', 
     await nativeConnection?.close();
     await connection?.close();
     await collector?.stop(5_000);
+    await prometheus?.stop(5_000);
     await moto?.stop();
     await stack?.stop();
     console.log(`otel-collector e2e timings (ms): ${JSON.stringify({ ...timings, ...stack?.timings })}`);
@@ -244,15 +277,7 @@ maybe('the collector exports EMF to CloudWatch Logs (moto) from a live scrape', 
       const labels = Object.fromEntries([...m[1].matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
       cumulative.set(JSON.stringify(Object.keys(labels).sort().map((k) => [k, labels[k]])), Number(m[2]));
     }
-    // EMF events of service_requests by label set (every field that is not a metric or EMF metadata).
-    const emitted = new Map<string, number[]>();
-    for (const rec of records) {
-      if (typeof rec.service_requests !== 'number') continue;
-      const metricNames = new Set((rec._aws.CloudWatchMetrics as Array<{ Metrics: Array<{ Name: string }> }>).flatMap((d) => d.Metrics.map((x) => x.Name)));
-      const labels = Object.entries(rec).filter(([k]) => k !== '_aws' && k !== 'OTelLib' && k !== 'Version' && !metricNames.has(k)).map(([k, v]) => [k, String(v)]);
-      const key = JSON.stringify(labels.sort((a, b) => a[0].localeCompare(b[0])));
-      emitted.set(key, [...(emitted.get(key) ?? []), rec.service_requests]);
-    }
+    const emitted = emittedRequests();
     // Teeth: some series was sent several times with a non-zero count; sent as cumulative totals,
     // its values would add up to more than its total.
     expect([...emitted.values()].some((v) => v.length >= 2 && v.some((x) => x > 0))).toBe(true);
@@ -263,5 +288,14 @@ maybe('the collector exports EMF to CloudWatch Logs (moto) from a live scrape', 
       if (total === undefined || sum > total) over.push(`${key}: sent ${values.join('+')}, server total ${total}`);
     }
     expect(over).toEqual([]);
+  });
+
+  test('the AMP pipeline remote-writes every series under the names the server emits (no _total suffix)', async () => {
+    const names: string[] = (await (await fetch(`${promUrl}/api/v1/label/__name__/values`)).json() as { data: string[] }).data;
+    const expected = Object.values(EMF_METRICS).flatMap((m) => (m.kind === 'histogram' ? [`${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : [m.name]));
+    expect(expected.filter((n) => !names.includes(n))).toEqual([]);
+    expect(names.filter((n) => n.endsWith('_total') && names.includes(n.replace(/_total$/, '')))).toEqual([]);
+    // Every series, not only the EMF ones: far more names than the EMF filter keeps.
+    expect(names.length).toBeGreaterThan(expected.length * 3);
   });
 });
