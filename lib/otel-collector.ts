@@ -16,12 +16,16 @@
  * image and every change shows in `cdk diff`. ADOT prints that content at start-up: it holds no
  * secret (names, Region, URLs only).
  *
- * Facts this relies on (sources, not verified against a running ADOT here):
+ * Facts this relies on. The last three, the key names and the no-roll-up declarations are checked by
+ * test/e2e/otel-collector.test.ts with the upstream collector components ADOT v0.50.0 is built from
+ * (tools/otelcol, collector/contrib v0.158.0; not the ADOT binary itself), exporting to moto's
+ * CloudWatch Logs and to a Prometheus remote-write receiver:
  * - awsemf writes with CloudWatch Logs `PutLogEvents` (and `CreateLogStream` for a new stream), not
  *   CloudWatch `PutMetricData` (awsemfexporter README, "This exporter converts OpenTelemetry metrics
  *   to ... EMF and then sends them directly to CloudWatch Logs using the PutLogEvents API").
  * - awsemf turns Prometheus explicit-bucket histograms into statistic sets (count, sum, min, max),
- *   so CloudWatch has averages of Temporal's latencies but no percentiles
+ *   so CloudWatch has averages of Temporal's latencies but no percentiles; min and max are always 0
+ *   (buckets carry neither), so use Average, never Minimum or Maximum, of these metrics
  *   (aws-otel-collector issues 651 and 918). Percentiles (p99) are in Prometheus/AMP (Grafana JSON).
  * - Cumulative Prometheus counters become per-period deltas in awsemf (Sum statistic = events in
  *   the period).

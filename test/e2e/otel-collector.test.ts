@@ -261,6 +261,16 @@ maybe('the collector exports EMF to CloudWatch Logs (moto) from a live scrape', 
     expect(missing()).toEqual([]);
   });
 
+  test('histograms arrive as statistic sets whose Average (Sum / Count) the alarms can use; Min and Max are 0', () => {
+    for (const m of Object.values(EMF_METRICS).filter((x) => x.kind === 'histogram')) {
+      const sets = records.map((r) => r[m.name]).filter((v) => v && typeof v === 'object' && v.Count > 0);
+      expect({ metric: m.name, withSamples: sets.length > 0, positiveSum: sets.some((v) => v.Sum > 0) }).toEqual({ metric: m.name, withSamples: true, positiveSum: true });
+      // Prometheus buckets carry no minimum or maximum: awsemf sends 0 for both, so CloudWatch's
+      // Minimum and Maximum statistics of these metrics are meaningless (the alarms use Average).
+      expect(sets.filter((v) => v.Min !== 0 || v.Max !== 0)).toEqual([]);
+    }
+  });
+
   test('EMF records use the Temporal namespace and only the declared dimension sets (no roll-up)', () => {
     const declared = new Set(Object.values(EMF_METRICS).map((m) => `${m.name}:${JSON.stringify([...m.dimensions].sort())}`));
     expect(new Set(seen.map((s) => s.namespace))).toEqual(new Set([NAMESPACE]));
