@@ -131,6 +131,10 @@ func (srv *server) occTick(ctx context.Context, interval time.Duration) {
 		// A waiter that already lost its transaction does not take rows from others: of a
 		// deadlocked pair exactly one transaction fails.
 		if waiter.isDoomed() {
+			// Still waiting although wounded: its cancel reached the backend before the statement
+			// started (PostgreSQL drops a cancel when nothing runs), so the pair would stay
+			// deadlocked until PostgreSQL's own detector picks a victim, possibly the other one.
+			waiter.recancel()
 			continue
 		}
 		if holder.isCommitting() {
@@ -140,6 +144,17 @@ func (srv *server) occTick(ctx context.Context, interval time.Duration) {
 			continue
 		}
 		holder.wound(false)
+	}
+}
+
+// recancel sends the backend cancel again for a wounded session whose statement is still running
+// (a cancel that arrives before the statement starts is dropped by PostgreSQL).
+func (s *session) recancel() {
+	s.mu.Lock()
+	again := !s.closed && s.doomed != nil && s.cancelledByOCC && s.pending > 0
+	s.mu.Unlock()
+	if again {
+		s.srv.cancelBackend(s.backendPID, s.backendKey)
 	}
 }
 
