@@ -19,7 +19,7 @@
  * in turn, so that drifting machine load hits all of them alike; figures are medians over rounds,
  * ratios are against `upstream` of the same run (and ours-dsql against ours-dsql-nopipeline).
  *
- * Our schema reaches PostgreSQL through our own runner (lambda/dsql-schema) via dsql-local
+ * Our schema reaches PostgreSQL through our own runner (lambda/dsql/schema) via dsql-local
  * (`--pg-url`). dsql-local always serves the backend's `postgres` database, so the dsql-local
  * targets have their own PostgreSQL instance (same binaries and settings) and share it, one after
  * the other; `upstream` (database bench_upstream) and `ours-pg` (database postgres) share the

@@ -5,7 +5,7 @@
  */
 import { ENVIRONMENTS } from '../config';
 import { createPlatformApp } from '../lib/app';
-import { shardLockPath } from '../lib/shard-lock';
+import { shardLockPath } from '../lib/dsql/shard-lock';
 import * as path from 'path';
 
 try {

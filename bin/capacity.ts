@@ -1,7 +1,7 @@
 /**
  * `npm run capacity -- --wps <workflows/s> [--workload hello|<file.json>] [--json] [assumption flags]`
  *
- * Prints the capacity model's answer (lib/capacity.ts): history shards, task sizes and counts per
+ * Prints the capacity model's answer (lib/capacity/capacity.ts): history shards, task sizes and counts per
  * role, DSQL load and connections against DSQL's limits, OpenSearch sizing, and the assumptions
  * used. Formulas and calibration: docs/capacity.md.
  */
@@ -9,8 +9,8 @@ import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
   CapacityAssumptions, CapacityPlan, DSQL_LIMITS, HELLO_WORKLOAD, parseWorkload, planCapacity, WorkloadProfile,
-} from '../lib/capacity';
-import { FIXED_ROLE_REASONS } from '../lib/scaling';
+} from '../lib/capacity/capacity';
+import { FIXED_ROLE_REASONS } from '../lib/services/scaling';
 
 /** Flags that override one assumption, with the assumption they set. */
 const ASSUMPTION_FLAGS: Record<string, keyof CapacityAssumptions> = {

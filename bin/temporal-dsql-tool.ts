@@ -1,18 +1,18 @@
 #!/usr/bin/env node
 /**
  * temporal-dsql-tool: the operator CLI for the Temporal schema on Aurora DSQL, using the same
- * runner as the `Custom::TemporalDsqlSchema` handler (lambda/dsql-schema). Run with
+ * runner as the `Custom::TemporalDsqlSchema` handler (lambda/dsql/schema). Run with
  * `npm run dsql-tool -- <command> [options]`; `--help` lists everything.
  * Exit codes: 0 success, 1 migration or connection failure, 2 bad usage, 3 deadline reached
  * before the migration finished (run again to resume).
  */
 import * as path from 'path';
 import { parseArgs } from 'util';
-import { DsqlConnectionOptions } from '../lambda/dsql-schema/connection';
-import { describeError } from '../lambda/dsql-schema/errors';
-import { migrate } from '../lambda/dsql-schema/migrate';
-import { SchemaRunner } from '../lambda/dsql-schema/runner';
-import { loadVersionedSchema } from '../lambda/dsql-schema/schema-dir';
+import { DsqlConnectionOptions } from '../lambda/dsql/schema/connection';
+import { describeError } from '../lambda/dsql/schema/errors';
+import { migrate } from '../lambda/dsql/schema/migrate';
+import { SchemaRunner } from '../lambda/dsql/schema/runner';
+import { loadVersionedSchema } from '../lambda/dsql/schema/schema-dir';
 
 const DEFAULT_SCHEMA_DIR = path.join(__dirname, '..', 'schema', 'dsql', 'temporal', 'versioned');
 

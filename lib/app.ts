@@ -4,7 +4,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ConfigError, PlatformConfig, PlatformConfigInput, resolveConfig } from './config';
 import { REPO_ROOT, TemporalPlatformStack } from './platform-stack';
-import { checkShardLock, ShardLockResult } from './shard-lock';
+import { checkShardLock, ShardLockResult } from './dsql/shard-lock';
 
 /** Options of {@link createPlatformApp}. */
 export interface PlatformAppOptions {

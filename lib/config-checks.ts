@@ -1,6 +1,6 @@
 /**
  * The checks every section of the configuration is built from ({@link ConfigError} and small typed
- * readers), shared by `lib/config.ts` and the per-section files (`lib/config-network.ts`).
+ * readers), shared by `lib/config.ts` and the per-section files (`lib/network/config.ts`).
  *
  * Why not a schema library (zod): the plain type and enum checks would be shorter in zod, but they
  * are the small part. Most rules cross fields (zones vs `azCount` and `env.region`, ARNs vs the

@@ -5,23 +5,23 @@
  * `numHistoryShards` is optional and documents its default. {@link resolveConfig} fills the defaults,
  * checks every value and returns a {@link PlatformConfig} with nothing left optional. Invalid input
  * throws a {@link ConfigError} whose message names the field, the value received and what is allowed.
- * The `network` section is checked in `lib/config-network.ts`, the shared checks live in `lib/config-checks.ts`.
+ * The `network` section is checked in `lib/network/config.ts`, the shared checks live in `lib/config-checks.ts`.
  */
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { bool, checkKeys, ConfigError, int, isObject, oneOf, optObject, regionOfArn, str } from './config-checks';
-import { resolveMultiAzWithStandby } from './config-opensearch';
-import { ArchivalConfig, ArchivalInput, resolveArchival } from './config-archival';
-import { BackupConfig, BackupInput, resolveBackup } from './config-backup';
-import { ObservabilityConfig, ObservabilityInput, resolveObservability } from './config-observability';
-import { resolveNetwork } from './config-network';
-import { NamespaceAdminInput, NamespaceInput, NamespacesConfig, resolveNamespaces, SearchAttributeInput } from './config-namespaces';
-import { resolveSecurity, SecurityConfig, SecurityInput, UiConfig, UiInput } from './config-security';
+import { resolveMultiAzWithStandby } from './visibility/config';
+import { ArchivalConfig, ArchivalInput, resolveArchival } from './archival/config';
+import { BackupConfig, BackupInput, resolveBackup } from './dsql/backup-config';
+import { ObservabilityConfig, ObservabilityInput, resolveObservability } from './observability/config';
+import { resolveNetwork } from './network/config';
+import { NamespaceAdminInput, NamespaceInput, NamespacesConfig, resolveNamespaces, SearchAttributeInput } from './namespaces/config';
+import { resolveSecurity, SecurityConfig, SecurityInput, UiConfig, UiInput } from './security/config';
 import {
   AUTOSCALED_ROLES, AUTOSCALING_PRESETS, AutoscaledRole, DEFAULT_TARGET_CPU_PERCENT, FRONTEND_DRAIN_SECONDS, MIN_STOP_TIMEOUT_SECONDS,
-} from './scaling';
+} from './services/scaling';
 
 export { ConfigError } from './config-checks';
-export type { SecurityInput, UiInput } from './config-security';
+export type { SecurityInput, UiInput } from './security/config';
 
 /** The four Temporal server roles, each deployed as its own ECS service. */
 export type TemporalRole = 'frontend' | 'history' | 'matching' | 'worker';
@@ -46,7 +46,7 @@ export interface ServiceSizing {
 export type SizingPreset = 'small' | 'medium' | 'large';
 
 /**
- * Sizing presets per service. `medium` and `large` are the capacity model's answer (lib/capacity.ts,
+ * Sizing presets per service. `medium` and `large` are the capacity model's answer (lib/capacity/capacity.ts,
  * `planCapacity`) for 100 and 400 hello workflows/s ({@link PRESET_TARGET_WORKFLOWS_PER_SECOND}),
  * pinned by test/cdk/capacity.test.ts; `small` is a development size. The UI is not modelled.
  */
@@ -217,28 +217,28 @@ export interface PlatformConfigInput {
   readonly dsql?: DsqlInput;
   /** OpenSearch settings. */
   readonly opensearch?: OpenSearchInput;
-  /** UI settings: HTTPS certificate, OIDC login, read-only (lib/config-security.ts). */
+  /** UI settings: HTTPS certificate, OIDC login, read-only (lib/security/config.ts). */
   readonly ui?: UiInput;
   /**
    * Marks a production environment: synth then refuses `security.allowNoAuth`, `security.allowPlaintext`,
    * a UI without `ui.certificateArn` and `dsql.privateLink: false`. @default false
    */
   readonly production?: boolean;
-  /** Frontend authorization and TLS (lib/config-security.ts, docs/security.md). @default - authorization required, TLS from the stack's CA */
+  /** Frontend authorization and TLS (lib/security/config.ts, docs/security.md). @default - authorization required, TLS from the stack's CA */
   readonly security?: SecurityInput;
   /** CloudWatch Logs retention in days (a value CloudWatch accepts, e.g. 30, 90, 365). @default 30 */
   readonly logRetentionDays?: number;
   /** Removal policies. */
   readonly removalPolicies?: RemovalPoliciesInput;
-  /** AWS Backup of the DSQL cluster (lib/backup.ts). @default - on, daily at 05:00 UTC, kept 35 days */
+  /** AWS Backup of the DSQL cluster (lib/dsql/backup.ts). @default - on, daily at 05:00 UTC, kept 35 days */
   readonly backup?: BackupInput;
-  /** Archival of closed workflows to an S3 bucket the stack owns (lib/archival.ts). @default - on, to GLACIER_IR after 30 days */
+  /** Archival of closed workflows to an S3 bucket the stack owns (lib/archival/archival.ts). @default - on, to GLACIER_IR after 30 days */
   readonly archival?: ArchivalInput;
-  /** Alarms to an SNS topic and a CloudWatch dashboard (lib/observability.ts). @default - on, no subscriptions */
+  /** Alarms to an SNS topic and a CloudWatch dashboard (lib/observability/observability.ts). @default - on, no subscriptions */
   readonly observability?: ObservabilityInput;
-  /** Temporal namespaces applied during deploy (lib/config-namespaces.ts, lib/namespaces.ts). @default [] */
+  /** Temporal namespaces applied during deploy (lib/namespaces/config.ts, lib/namespaces/namespaces.ts). @default [] */
   readonly namespaces?: NamespaceInput[];
-  /** Custom search attributes applied during deploy (lib/config-namespaces.ts). @default [] */
+  /** Custom search attributes applied during deploy (lib/namespaces/config.ts). @default [] */
   readonly searchAttributes?: SearchAttributeInput[];
   /** Admin client the namespace resource authenticates as when frontend authorization is on. @default - no token sent */
   readonly namespaceAdmin?: NamespaceAdminInput;
@@ -515,7 +515,7 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
     : str(p('opensearch.visibilityIndex'), osIn.visibilityIndex, /^temporal_visibility_v1[a-z0-9_-]*$/,
       'an index name starting with temporal_visibility_v1 (so the visibility index template applies), lowercase letters, digits, _ and -');
 
-  // ui and security (lib/config-security.ts)
+  // ui and security (lib/security/config.ts)
   const production = bool(p('production'), input.production, false);
   const { security, ui } = resolveSecurity(p, input.security, input.ui, {
     production, region, dsqlKmsKeyArn: kmsKeyArn, dsqlPrivateLink: bool(p('dsql.privateLink'), dsqlIn.privateLink, true),

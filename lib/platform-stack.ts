@@ -10,28 +10,29 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
-import { TemporalAccessLogs } from './access-logs';
-import { TemporalArchival } from './archival';
-import { TemporalDsqlBackup } from './backup';
-import { TemporalCertificates } from './certificates';
+import { TemporalAccessLogs } from './observability/access-logs';
+import { TemporalArchival } from './archival/archival';
+import { TemporalDsqlBackup } from './dsql/backup';
+import { TemporalCertificates } from './security/certificates';
 import { PlatformConfig, TEMPORAL_ROLES, TemporalRole } from './config';
-import { TemporalDsqlCluster } from './dsql-cluster';
-import { TemporalDsqlSchema } from './dsql-schema';
-import { buildDynamicConfig } from './dynamic-config';
-import { historyCacheDynamicConfig } from './history-cache';
-import { SHUTDOWN_DYNAMIC_CONFIG } from './scaling';
-import { TemporalNamespaces } from './namespaces';
-import { TemporalNetwork } from './network';
-import { TemporalObservability } from './observability';
-import { TemporalMetricsCollector } from './otel-collector';
-import { resolveServerImage } from './server-image';
-import { dsqlVpcOnlyPolicy, TemporalServerTls } from './temporal-auth';
-import { TemporalServices } from './temporal-services';
-import { TemporalVisibilityDomain } from './visibility-domain';
-import { TemporalVisibilityIndex } from './visibility-index';
+import { TemporalDsqlCluster } from './dsql/dsql-cluster';
+import { TemporalDsqlSchema } from './dsql/dsql-schema';
+import { buildDynamicConfig } from './services/dynamic-config';
+import { historyCacheDynamicConfig } from './services/history-cache';
+import { SHUTDOWN_DYNAMIC_CONFIG } from './services/scaling';
+import { TemporalNamespaces } from './namespaces/namespaces';
+import { TemporalNetwork } from './network/network';
+import { TemporalObservability } from './observability/observability';
+import { TemporalMetricsCollector } from './observability/otel-collector';
+import { resolveServerImage } from './services/server-image';
+import { dsqlVpcOnlyPolicy, TemporalServerTls } from './security/temporal-auth';
+import { TemporalServices } from './services/temporal-services';
+import { TemporalVisibilityDomain } from './visibility/visibility-domain';
+import { TemporalVisibilityIndex } from './visibility/visibility-index';
 
-/** Repository root (the directory holding `docker/`). */
-export const REPO_ROOT = path.resolve(__dirname, '..');
+import { REPO_ROOT } from './repo-root';
+
+export { REPO_ROOT };
 
 /** Properties of {@link TemporalPlatformStack}. */
 export interface TemporalPlatformStackProps extends StackProps {
@@ -136,7 +137,7 @@ export class TemporalPlatformStack extends Stack {
         config.cpuArchitecture === 'arm64' ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64);
     this.dynamicConfigYaml = buildDynamicConfig(
       props.dynamicConfigFile ?? path.join(REPO_ROOT, 'docker', 'temporal-server', 'config', 'dynamicconfig', 'default.yaml'),
-      // history's mutable-state cache bounded by the history task's memory (lib/history-cache.ts)
+      // history's mutable-state cache bounded by the history task's memory (lib/services/history-cache.ts)
       { ...SHUTDOWN_DYNAMIC_CONFIG, ...historyCacheDynamicConfig(config.services.history.memoryMiB), ...config.dynamicConfig },
     );
 
@@ -169,12 +170,12 @@ export class TemporalPlatformStack extends Stack {
       vpcSubnets: this.privateSubnets,
     });
     // Data guard: with PrivateLink every caller (servers, schema job) is in our VPC, so the cluster's
-    // resource policy denies DbConnect/DbConnectAdmin from anywhere else (lib/temporal-auth.ts).
+    // resource policy denies DbConnect/DbConnectAdmin from anywhere else (lib/security/temporal-auth.ts).
     if (config.dsql.privateLink) {
       this.dsqlCluster.resource.policyDocument = this.toJsonString(dsqlVpcOnlyPolicy(this.vpc.vpcId));
     }
 
-    // TLS material (lib/certificates.ts): the servers fetch their two certificate secrets themselves;
+    // TLS material (lib/security/certificates.ts): the servers fetch their two certificate secrets themselves;
     // the frontend certificate gets the NLB's and the Cloud Map name once the services exist (below).
     let tls: TemporalServerTls | undefined;
     if (config.security.tls) {
@@ -343,7 +344,7 @@ export class TemporalPlatformStack extends Stack {
       new CfnOutput(this, 'ArchivalUri', { value: this.archival.uri, description: 'Archiver URI of history and visibility archival (namespaces archive here)' });
     }
 
-    // Namespaces and custom search attributes as code (lib/namespaces.ts), applied through the NLB
+    // Namespaces and custom search attributes as code (lib/namespaces/namespaces.ts), applied through the NLB
     // once the frontend service is steady. Never deletes a namespace.
     if (config.namespaces.length > 0 || config.searchAttributes.length > 0) {
       this.namespaces = new TemporalNamespaces(this, 'Namespaces', {
@@ -375,7 +376,7 @@ export class TemporalPlatformStack extends Stack {
       });
     }
 
-    // Metrics out of the server tasks: ADOT collector sidecars (lib/otel-collector.ts).
+    // Metrics out of the server tasks: ADOT collector sidecars (lib/observability/otel-collector.ts).
     if (config.observability.metricsCollector) {
       const roleMap = <T>(f: (role: TemporalRole) => T) => Object.fromEntries(TEMPORAL_ROLES.map((r) => [r, f(r)])) as Record<TemporalRole, T>;
       const amp = config.observability.managedPrometheus;
@@ -391,7 +392,7 @@ export class TemporalPlatformStack extends Stack {
       });
     }
 
-    // Alarms and dashboard on AWS metrics (lib/aws-metrics.ts) and Temporal metrics; runbook in docs/operations.md.
+    // Alarms and dashboard on AWS metrics (lib/observability/aws-metrics.ts) and Temporal metrics; runbook in docs/operations.md.
     if (config.observability.enabled) {
       const only = <T>(scope: Construct, type: new (...a: any[]) => T): T => {
         const found = scope.node.findAll().filter((c): c is any => c instanceof type);

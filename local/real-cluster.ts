@@ -7,7 +7,7 @@
  * DSQL cluster of the caller's account as persistence, signed with the caller's AWS credentials
  * (the SDK's default provider chain: environment, profile, SSO, ...). Before it starts anything it
  * prints what it will do and checks the cluster's schema version; then it
- *   1. applies our DSQL schema with the schema custom resource's runner (lambda/dsql-schema
+ *   1. applies our DSQL schema with the schema custom resource's runner (lambda/dsql/schema
  *      `migrate`), as `admin` (`dsql:DbConnectAdmin`);
  *   2. creates a database role of the caller's own (`local_<IAM name>`, never the deployed
  *      servers' `temporal_server`, whose other mappings the runner would revoke), grants it the
@@ -23,7 +23,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
-import { DsqlConnectionOptions } from '../lambda/dsql-schema/connection';
+import { DsqlConnectionOptions } from '../lambda/dsql/schema/connection';
 import {
   applyVisibilityIndex, buildTemporalServer, buildUiServer, childrenOf, DEFAULT_STACK_DIR, DSQL_SCHEMA_DIR, ensureNamespace,
   LOCAL_VISIBILITY_INDEX, LocalClientOptions, pickServerPorts, ROOT, startServer, StackState, writeServerConfig,
@@ -111,7 +111,7 @@ export const LIVE_MEMBER_SECONDS = 20;
  * 127.0.0.1), as `address:port (role n)`; empty when the table does not exist yet.
  */
 async function liveRemoteMembers(connection: DsqlConnectionOptions): Promise<string[]> {
-  const { connectDsql } = await import('../lambda/dsql-schema/connection');
+  const { connectDsql } = await import('../lambda/dsql/schema/connection');
   const c = await connectDsql(connection);
   try {
     const t = await c.query(`SELECT 1 FROM information_schema.tables WHERE table_schema = 'public' AND table_name = 'cluster_membership'`);
@@ -192,8 +192,8 @@ export async function planRealCluster(o: RealClusterOptions): Promise<RealCluste
   const callerArn = o.iamArn ?? (await callerIdentity(o.region, credentials));
   const iamArn = mappingArnOf(callerArn);
   const databaseRole = o.databaseRole ?? localRoleName(iamArn);
-  const { SchemaRunner } = await import('../lambda/dsql-schema/runner');
-  const { compareVersions, loadVersionedSchema } = await import('../lambda/dsql-schema/schema-dir');
+  const { SchemaRunner } = await import('../lambda/dsql/schema/runner');
+  const { compareVersions, loadVersionedSchema } = await import('../lambda/dsql/schema/schema-dir');
   const schema = loadVersionedSchema(DSQL_SCHEMA_DIR);
   const status = await new SchemaRunner({ connection: adminConnection(o, credentials), schema }).status();
   if (status.currentVersion && compareVersions(status.currentVersion, schema.latestVersion) > 0) {
@@ -211,7 +211,7 @@ export function describePlan(p: RealClusterPlan): string[] {
       : `migrate the schema from version ${p.schemaFrom} to ${p.schemaTo}`;
   return [
     `Aurora DSQL cluster ${p.endpoint} (${p.region}), as ${p.callerArn}:`,
-    `  1. ${schema} (lambda/dsql-schema runner, as admin)`,
+    `  1. ${schema} (lambda/dsql/schema runner, as admin)`,
     `  2. create database role ${p.databaseRole} with the servers' privileges and map it to ${p.iamArn}` +
       ` (other IAM mappings of ${p.databaseRole} are revoked)`,
     `  3. run the Temporal server as ${p.databaseRole}, a local OpenSearch node and (without --no-ui) the UI on this machine`,
@@ -272,8 +272,8 @@ export async function startRealClusterStack(o: RealClusterOptions): Promise<Real
       await applyVisibilityIndex(n.url, LOCAL_VISIBILITY_INDEX);
       return n;
     });
-    const { migrate } = await import('../lambda/dsql-schema/migrate');
-    const { loadVersionedSchema } = await import('../lambda/dsql-schema/schema-dir');
+    const { migrate } = await import('../lambda/dsql/schema/migrate');
+    const { loadVersionedSchema } = await import('../lambda/dsql/schema/schema-dir');
     log(`applying the schema and role ${plan.databaseRole}`);
     const result = await migrate({
       connection: adminConnection(o, credentials),

@@ -136,7 +136,7 @@ export async function startServerFleet(o: ServerFleetOptions): Promise<ServerFle
   const add = (role: ServerRole, index: number, name: string, ports: ServerPorts, dir: string, services?: string) => {
     const { configFile, env } = writeServerConfig({ ...o.config, dir, ports });
     // The frontend process also runs the internal-frontend when the config has one (authenticated
-    // mode), as the ECS frontend task does (lib/temporal-services.ts).
+    // mode), as the ECS frontend task does (lib/services/temporal-services.ts).
     if (services === 'frontend' && (parseYaml(readFileSync(configFile, 'utf8')) as { services?: Record<string, unknown> }).services?.['internal-frontend']) {
       services = 'frontend,internal-frontend';
     }

@@ -8,10 +8,10 @@
  * What runs (each on free loopback ports):
  *   1. dsql-local with its own PostgreSQL (test/support/dsql-local.ts);
  *   2. an OpenSearch 2.19 node (test/support/opensearch-local.ts);
- *   3. the DSQL schema, applied by the schema custom resource's code (lambda/dsql-schema
+ *   3. the DSQL schema, applied by the schema custom resource's code (lambda/dsql/schema
  *      `migrate`), with the non-admin server role mapped to dsql-local's `temporal-server` principal;
  *   4. the visibility template and index, applied by the index custom resource's handler
- *      (lambda/visibility-index);
+ *      (lambda/visibility/index);
  *   5. our Temporal DSQL server, all four roles in one process (docker/temporal-server), with a
  *      config file written here (the container template's settings on free ports, plus the token
  *      lifetime) and the image's start-up (dynamic config through TEMPORAL_DYNAMIC_CONFIG);
@@ -183,13 +183,13 @@ export function buildTemporalServer(): Promise<string> {
 
 /**
  * Applies the DSQL schema and the server role with the schema custom resource's own code
- * (lambda/dsql-schema `migrate`: the runner, then `ensureServerRole`), as dsql-local's admin
+ * (lambda/dsql/schema `migrate`: the runner, then `ensureServerRole`), as dsql-local's admin
  * principal.
  * @throws MigrationError from the runner, or Error when the migration does not finish in 10 min
  */
 export async function applySchema(dsql: DsqlLocal, log?: (m: string) => void): Promise<void> {
-  const { migrate } = await import('../lambda/dsql-schema/migrate');
-  const { loadVersionedSchema } = await import('../lambda/dsql-schema/schema-dir');
+  const { migrate } = await import('../lambda/dsql/schema/migrate');
+  const { loadVersionedSchema } = await import('../lambda/dsql/schema/schema-dir');
   if (!existsSync(DSQL_SCHEMA_DIR)) throw new Error(`DSQL schema directory ${DSQL_SCHEMA_DIR} does not exist`);
   const admin = dsql.credentials.find((c) => c.admin);
   if (!admin) throw new Error('dsql-local reported no admin credential');
@@ -213,13 +213,13 @@ export async function applySchema(dsql: DsqlLocal, log?: (m: string) => void): P
 
 /**
  * Creates the visibility template and index with the index custom resource's own handler
- * (lambda/visibility-index), invoked with a Create event as CloudFormation would.
+ * (lambda/visibility/index), invoked with a Create event as CloudFormation would.
  * @throws the handler's error (short, operator-readable)
  */
 export async function applyVisibilityIndex(openSearchUrl: string, indexName: string): Promise<void> {
-  const { handler } = await import('../lambda/visibility-index/index');
-  const { PROPERTY } = await import('../lambda/visibility-index/properties');
-  const { loadVisibilityTemplate } = await import('../lib/visibility-index');
+  const { handler } = await import('../lambda/visibility/index/index');
+  const { PROPERTY } = await import('../lambda/visibility/index/properties');
+  const { loadVisibilityTemplate } = await import('../lib/visibility/visibility-index');
   const t = loadVisibilityTemplate();
   const props: Record<string, string> = {
     ServiceToken: 'local-stack',
@@ -606,7 +606,7 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
     // dsql-local, then the DSQL schema through the schema custom resource's runner.
     const dsqlP = timed(timings, 'dsqlLocal', () => startDsqlLocal(o.dsql)).then(async (d) => {
       try {
-        log(`dsql-local on ${d.host}:${d.port}; applying the DSQL schema (lambda/dsql-schema)`);
+        log(`dsql-local on ${d.host}:${d.port}; applying the DSQL schema (lambda/dsql/schema)`);
         await timed(timings, 'schema', () => applySchema(d));
         return d;
       } catch (e) {
@@ -617,7 +617,7 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
     // OpenSearch, then the template and index through the index custom resource's handler.
     const osP = timed(timings, 'openSearch', () => startOpenSearchLocal()).then(async (n) => {
       try {
-        log(`OpenSearch on ${n.url}; applying the visibility template and index (lambda/visibility-index)`);
+        log(`OpenSearch on ${n.url}; applying the visibility template and index (lambda/visibility/index)`);
         await timed(timings, 'visibilityIndex', () => applyVisibilityIndex(n.url, LOCAL_VISIBILITY_INDEX));
         return n;
       } catch (e) {

@@ -1,12 +1,12 @@
 /**
- * Archival of closed workflows (lib/archival.ts) and the `archival` config section
- * (lib/config-archival.ts): the bucket's protections, the server role's exact S3 permissions and
+ * Archival of closed workflows (lib/archival/archival.ts) and the `archival` config section
+ * (lib/archival/config.ts): the bucket's protections, the server role's exact S3 permissions and
  * the containers' archival settings.
  */
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ENVIRONMENTS } from '../../config';
 import { ConfigError, resolveConfig } from '../../lib/config';
-import { ARCHIVER_BUCKET_ACTIONS, ARCHIVER_KMS_ACTIONS, ARCHIVER_OBJECT_ACTIONS } from '../../lib/archival';
+import { ARCHIVER_BUCKET_ACTIONS, ARCHIVER_KMS_ACTIONS, ARCHIVER_OBJECT_ACTIONS } from '../../lib/archival/archival';
 import { TemporalPlatformStack } from '../../lib/platform-stack';
 import { buildApp } from './helpers';
 

@@ -1,5 +1,5 @@
 /**
- * AWS Backup of the DSQL cluster (lib/backup.ts) and the `backup` config section (lib/config-backup.ts).
+ * AWS Backup of the DSQL cluster (lib/dsql/backup.ts) and the `backup` config section (lib/dsql/backup-config.ts).
  */
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ENVIRONMENTS } from '../../config';

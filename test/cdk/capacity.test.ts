@@ -1,5 +1,5 @@
 /**
- * The capacity model's formulas (lib/capacity.ts, docs/capacity.md), the presets it produces, and
+ * The capacity model's formulas (lib/capacity/capacity.ts, docs/capacity.md), the presets it produces, and
  * the CLI. Expected numbers are worked out by hand from the formulas in docs/capacity.md and written
  * out here; they are not read from the code under test.
  */
@@ -9,9 +9,9 @@ import * as path from 'path';
 import {
   autoscalingMaxCount, DEFAULT_ASSUMPTIONS, dsqlMsPerWorkflow, HELLO_WORKLOAD, historyShards, historyTasksForConnections, nextPowerOfTwo, parseWorkload, planCapacity,
   roleSizing, taskCpuUnits, vcpuNeeded, workflowsPerShard,
-} from '../../lib/capacity';
+} from '../../lib/capacity/capacity';
 import { SIZING_PRESETS } from '../../lib/config';
-import { AUTOSCALING_PRESETS, PRESET_TARGET_WORKFLOWS_PER_SECOND } from '../../lib/scaling';
+import { AUTOSCALING_PRESETS, PRESET_TARGET_WORKFLOWS_PER_SECOND } from '../../lib/services/scaling';
 import { REPO, tempDir } from './helpers';
 
 describe('calibration: the hello workload is what docs/benchmarks.md measured', () => {

@@ -1,5 +1,5 @@
 /**
- * TemporalCertificates (lib/certificates.ts) in a stack of its own: secrets (retained, on the
+ * TemporalCertificates (lib/security/certificates.ts) in a stack of its own: secrets (retained, on the
  * configured key), rotation schedules, the custom resource, the handler's IAM scoped to exactly
  * these secrets and the Private CA, grantRead for the task roles, synth-time errors, cdk-nag and
  * cfn-lint (the platform's own nag and cfn-lint tests cover the construct as wired in the stack). The handler itself is tested in test/certificates/handler.test.ts.
@@ -12,7 +12,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { TemporalCertificates, TemporalCertificatesProps } from '../../lib/certificates';
+import { TemporalCertificates, TemporalCertificatesProps } from '../../lib/security/certificates';
 import { cdkJsonContext, REPO, tempDir } from './helpers';
 
 const PCA = 'arn:aws:acm-pca:eu-west-1:123456789012:certificate-authority/0b7a4c52-8a11-4a8a-9d57-3c0e8e1f2a10';

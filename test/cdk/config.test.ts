@@ -8,9 +8,9 @@ import { App } from 'aws-cdk-lib';
 import * as YAML from 'yaml';
 import { ENVIRONMENTS } from '../../config';
 import { ConfigError, PlatformConfigInput, resolveConfig } from '../../lib/config';
-import { buildDynamicConfig } from '../../lib/dynamic-config';
+import { buildDynamicConfig } from '../../lib/services/dynamic-config';
 import { TemporalPlatformStack } from '../../lib/platform-stack';
-import { checkShardLock } from '../../lib/shard-lock';
+import { checkShardLock } from '../../lib/dsql/shard-lock';
 import { createPlatformApp } from '../../lib/app';
 import { cdkJsonContext, REPO, tempDir } from './helpers';
 

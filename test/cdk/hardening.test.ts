@@ -31,7 +31,7 @@ describe('UI ALB access logs', () => {
   });
 
   test('dev (environment-agnostic, no region): no bucket, no access logs', () => {
-    dev.t.resourceCountIs('AWS::S3::Bucket', 1); // the archive bucket (lib/archival.ts) only
+    dev.t.resourceCountIs('AWS::S3::Bucket', 1); // the archive bucket (lib/archival/archival.ts) only
     dev.t.resourcePropertiesCountIs('AWS::S3::Bucket', { LoggingConfiguration: Match.anyValue() }, 0);
     expect(dev.stack.accessLogs).toBeUndefined();
   });

@@ -1,7 +1,7 @@
 /**
  * Health checks of the Temporal services: the container health check of every server role
  * (the image's `healthcheck` subcommand) and the frontend NLB target group's HTTP check.
- * Values are written out here, not read from lib/temporal-services.ts, so that a changed
+ * Values are written out here, not read from lib/services/temporal-services.ts, so that a changed
  * constant fails; the command is cross-checked against the image's Dockerfile and the Go CLI.
  */
 import * as fs from 'fs';

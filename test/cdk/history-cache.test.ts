@@ -3,7 +3,7 @@
  * every server container gets (TEMPORAL_DYNAMIC_CONFIG of the history task definition) carries a
  * byte cap of 25 % of the history task's memory, the size-based limit, a 5-minute TTL and
  * background eviction; an environment's own dynamicConfig wins. Expected figures are written out
- * (docs/capacity.md, "Memory of the history service"), not read from lib/history-cache.ts. That
+ * (docs/capacity.md, "Memory of the history service"), not read from lib/services/history-cache.ts. That
  * upstream's server reads these shapes is proven in Go (TestHistoryCacheDynamicConfig, against
  * default.yaml); here the CDK's keys must equal default.yaml's apart from the byte cap.
  */
@@ -12,7 +12,7 @@ import * as path from 'path';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as YAML from 'yaml';
 import type { PlatformConfigInput } from '../../lib/config';
-import { historyCacheMaxSizeBytes } from '../../lib/history-cache';
+import { historyCacheMaxSizeBytes } from '../../lib/services/history-cache';
 import { buildApp, REPO } from './helpers';
 
 const KEYS = ['history.cacheSizeBasedLimit', 'history.hostLevelCacheMaxSizeBytes', 'history.cacheTTL', 'history.cacheBackgroundEvict'];

@@ -1,6 +1,6 @@
 /**
- * CDK assertions for the namespace custom resource (lib/namespaces.ts) inside the platform stack,
- * and the synth-time checks of the namespace configuration (lib/config-namespaces.ts). The handler's
+ * CDK assertions for the namespace custom resource (lib/namespaces/namespaces.ts) inside the platform stack,
+ * and the synth-time checks of the namespace configuration (lib/namespaces/config.ts). The handler's
  * behaviour runs on the real local stack in test/e2e/namespaces.test.ts; CloudFormation itself
  * cannot run here.
  */

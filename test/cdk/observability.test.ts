@@ -1,15 +1,15 @@
 /**
- * Alarms, alarm topic and dashboard (lib/observability.ts): every metric they use is a row of the
- * table in lib/aws-metrics.ts, every alarm links to an existing runbook section, thresholds as
+ * Alarms, alarm topic and dashboard (lib/observability/observability.ts): every metric they use is a row of the
+ * table in lib/observability/aws-metrics.ts, every alarm links to an existing runbook section, thresholds as
  * documented.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ENVIRONMENTS } from '../../config';
-import { AWS_METRICS } from '../../lib/aws-metrics';
-import { DEFAULT_COLLECTOR_IMAGE } from '../../lib/config-observability';
-import { awsMetric } from '../../lib/observability';
+import { AWS_METRICS } from '../../lib/observability/aws-metrics';
+import { DEFAULT_COLLECTOR_IMAGE } from '../../lib/observability/config';
+import { awsMetric } from '../../lib/observability/observability';
 import { buildApp, REPO } from './helpers';
 
 type Resources = Record<string, { Type: string; Properties?: any }>;
@@ -70,7 +70,7 @@ function widgetMetrics(body: any): string[] {
   return out;
 }
 
-describe.each(['prod', 'dev'] as const)('%s: metrics only from lib/aws-metrics.ts', (envName) => {
+describe.each(['prod', 'dev'] as const)('%s: metrics only from lib/observability/aws-metrics.ts', (envName) => {
   const { resources } = synth(envName);
 
   test('every AWS alarm metric is a row of the table', () => {

@@ -1,15 +1,15 @@
 /**
- * The metrics collector sidecar (lib/otel-collector.ts), the AMP option and the Temporal-metric
- * alarms (lib/observability.ts), on synthesized templates. AWS is not called: these are template
+ * The metrics collector sidecar (lib/observability/otel-collector.ts), the AMP option and the Temporal-metric
+ * alarms (lib/observability/observability.ts), on synthesized templates. AWS is not called: these are template
  * assertions. The collector configuration is read back from the template (AOT_CONFIG_CONTENT) and
  * every Temporal-namespace metric an alarm or widget uses must be one it sends, with exactly its
  * dimensions.
  */
 import { Template } from 'aws-cdk-lib/assertions';
 import { ENVIRONMENTS } from '../../config';
-import { DEFAULT_COLLECTOR_IMAGE, resolveObservability } from '../../lib/config-observability';
-import { temporalMetric } from '../../lib/observability';
-import { COLLECTOR_CONTAINER_NAME, EMF_METRICS } from '../../lib/otel-collector';
+import { DEFAULT_COLLECTOR_IMAGE, resolveObservability } from '../../lib/observability/config';
+import { temporalMetric } from '../../lib/observability/observability';
+import { COLLECTOR_CONTAINER_NAME, EMF_METRICS } from '../../lib/observability/otel-collector';
 import { buildApp } from './helpers';
 
 type Resources = Record<string, { Type: string; Properties?: any }>;

@@ -11,7 +11,7 @@ import { buildApp, redactAssetHashes } from './helpers';
 
 /**
  * Ports and gRPC paths written out from Temporal's documentation (server roles and ports) and the
- * README's "Network rules" table, not read from lib/temporal-services.ts: a wrong constant there
+ * README's "Network rules" table, not read from lib/services/temporal-services.ts: a wrong constant there
  * must fail here.
  */
 const GRPC_PORT: Record<TemporalRole, number> = { frontend: 7233, history: 7234, matching: 7235, worker: 7239 };

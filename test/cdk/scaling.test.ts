@@ -2,7 +2,7 @@
  * Autoscaling of frontend and matching (CPU target tracking, bounds and cooldowns per preset),
  * fixed history and worker, and the shutdown timings that keep a scale-in from cutting long polls
  * short. Expected figures are written out from README "Sizing presets" / docs/capacity.md, not read
- * from lib/scaling.ts.
+ * from lib/services/scaling.ts.
  */
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -12,7 +12,7 @@ import * as YAML from 'yaml';
 import { ENVIRONMENTS } from '../../config';
 import { ConfigError, PlatformConfigInput, resolveConfig } from '../../lib/config';
 import { TemporalPlatformStack } from '../../lib/platform-stack';
-import { TemporalServices } from '../../lib/temporal-services';
+import { TemporalServices } from '../../lib/services/temporal-services';
 import { buildApp } from './helpers';
 
 type Resources = Record<string, { Type: string; Properties?: any }>;

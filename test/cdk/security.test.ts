@@ -1,5 +1,5 @@
 /**
- * Issue 14, CDK side: the security configuration (lib/config-security.ts) and a template assertion
+ * Issue 14, CDK side: the security configuration (lib/security/config.ts) and a template assertion
  * for every guard: server authorization/TLS environment, internal-frontend, the frontend security
  * group (NLB, UI, server roles and configured client CIDRs only, never the VPC CIDR), the grant on
  * exactly the two certificate secrets, the UI's HTTPS listener with the port-80 redirect, OIDC login
@@ -14,9 +14,9 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import { App, Stack } from 'aws-cdk-lib';
 import { ENVIRONMENTS } from '../../config';
 import { ConfigError, PlatformConfigInput, resolveConfig } from '../../lib/config';
-import { jwksUrlOf } from '../../lib/config-security';
-import { dsqlVpcOnlyPolicy, INTERNAL_FRONTEND_PORTS } from '../../lib/temporal-auth';
-import { TemporalServices } from '../../lib/temporal-services';
+import { jwksUrlOf } from '../../lib/security/config';
+import { dsqlVpcOnlyPolicy, INTERNAL_FRONTEND_PORTS } from '../../lib/security/temporal-auth';
+import { TemporalServices } from '../../lib/services/temporal-services';
 import { buildApp } from './helpers';
 
 const COGNITO = 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123';

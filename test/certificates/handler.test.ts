@@ -1,5 +1,5 @@
 /**
- * The certificates handler (lambda/temporal-certificates) with real CloudFormation event shapes
+ * The certificates handler (lambda/security/certificates) with real CloudFormation event shapes
  * and real rotation steps, against a moto server (test/support/moto.ts). moto stands in for AWS
  * Secrets Manager and AWS Private CA, which cannot run here; nothing else is a stand-in: keys and
  * certificates are real, and every certificate is checked with the `openssl` command line
@@ -30,8 +30,8 @@ import { randomUUID, X509Certificate } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { CertificateClients, MAX_REASON_CHARS, makeHandler, OnEventResponse } from '../../lambda/temporal-certificates/handler';
-import { createSelfSignedCa, issueLeaf, splitPem } from '../../lambda/temporal-certificates/x509';
+import { CertificateClients, MAX_REASON_CHARS, makeHandler, OnEventResponse } from '../../lambda/security/certificates/handler';
+import { createSelfSignedCa, issueLeaf, splitPem } from '../../lambda/security/certificates/x509';
 import { MotoServer, startMoto } from '../support/moto';
 
 const STACK_ID = 'arn:aws:cloudformation:us-east-1:123456789012:stack/Temporal-dev/4f6d7a70-c7b4-11f0-9a51-0a1b2c3d4e5f';

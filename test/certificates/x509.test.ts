@@ -1,5 +1,5 @@
 /**
- * The X.509 helpers of the certificates handler (lambda/temporal-certificates/x509.ts) on a chain
+ * The X.509 helpers of the certificates handler (lambda/security/certificates/x509.ts) on a chain
  * with an intermediate CA, which the stack CA never makes but an AWS Private CA hierarchy does:
  * the published bundle keeps only the roots, and openssl accepts a leaf against those roots when
  * the intermediate comes with the leaf (as the servers send it).
@@ -11,7 +11,7 @@ import { webcrypto, X509Certificate } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { CaMaterial, createSelfSignedCa, generateKeyPair, issueLeaf, joinPem, reasonToReplace, splitPem, trustAnchors } from '../../lambda/temporal-certificates/x509';
+import { CaMaterial, createSelfSignedCa, generateKeyPair, issueLeaf, joinPem, reasonToReplace, splitPem, trustAnchors } from '../../lambda/security/certificates/x509';
 
 let work: string;
 beforeAll(() => { work = fs.mkdtempSync(path.join(os.tmpdir(), 'temporal-x509-')); });

@@ -5,11 +5,11 @@
  * scraping the server every second, and a TypeScript SDK worker running a small workload.
  *
  * The lists checked come from the shipped artifacts themselves, never from a second list here:
- * - the collector configuration `collectorConfig()` generates (lib/otel-collector.ts): its EMF scrape
+ * - the collector configuration `collectorConfig()` generates (lib/observability/otel-collector.ts): its EMF scrape
  *   job runs unchanged in this Prometheus (job `temporal-emf`), and every metric and dimension of its
  *   awsemf declarations must exist in that job's data;
  * - the dimension values the CloudWatch alarms and widgets use (`TEMPORAL_DIMENSION_VALUES` of
- *   lib/observability.ts; their metric and dimension names are the awsemf declarations, which
+ *   lib/observability/observability.ts; their metric and dimension names are the awsemf declarations, which
  *   test/cdk/otel-collector.test.ts holds the synthesized template to);
  * - docs/grafana/temporal-dsql.json: every metric name and label in its expressions must exist, and
  *   every expression must evaluate without error and return a finite value.
@@ -27,8 +27,8 @@ import { join, resolve } from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import { freePort, ManagedProcess, startProcess, waitFor } from '../../local/process';
 import { LocalStack, startLocalStack } from '../../local/stack';
-import { collectorConfig } from '../../lib/otel-collector';
-import { GRPC_ROLES, TEMPORAL_DIMENSION_VALUES } from '../../lib/observability';
+import { collectorConfig } from '../../lib/observability/otel-collector';
+import { GRPC_ROLES, TEMPORAL_DIMENSION_VALUES } from '../../lib/observability/observability';
 import * as activities from './activities';
 import { helloActivity } from './workflows';
 
@@ -154,7 +154,7 @@ test('the workload produced the rare series: persistence errors and ResourceExha
   expect(rex.some((s) => s.operation === 'CountWorkflowExecutions' && s.service_name === 'frontend')).toBe(true);
 });
 
-describe('the collector configuration (lib/otel-collector.ts)', () => {
+describe('the collector configuration (lib/observability/otel-collector.ts)', () => {
   const cfg = collectorConfig({ namespace: 'Temporal/test', logGroupName: 'unused', region: 'us-east-1' });
   const declarations: Array<{ dimensions: string[][]; metric_name_selectors: string[] }> = cfg.exporters.awsemf.metric_declarations;
   const declared = declarations.flatMap((d) => d.metric_name_selectors.map((s) => ({ name: s.replace(/^\^/, ''), dims: d.dimensions.flat() })));
@@ -186,7 +186,7 @@ describe('the collector configuration (lib/otel-collector.ts)', () => {
   });
 });
 
-test('every dimension value of the Temporal-metric alarms and widgets (lib/observability.ts) exists in the EMF data', async () => {
+test('every dimension value of the Temporal-metric alarms and widgets (lib/observability/observability.ts) exists in the EMF data', async () => {
   // The metric names and dimension names of the alarms and widgets are the EMF declarations checked
   // above (test/cdk/otel-collector.test.ts proves the template uses no other); their values:
   const missing: string[] = [];

@@ -1,5 +1,5 @@
 /**
- * The namespace custom resource's handler (lambda/temporal-namespaces) on the real local stack:
+ * The namespace custom resource's handler (lambda/namespaces) on the real local stack:
  * dsql-local, an OpenSearch node, our Temporal DSQL server. The handler is invoked as CloudFormation
  * would (Create, Update with OldResourceProperties, Delete) and connects with the stack's
  * `clientOptions` (which carry TLS and a token when the stack runs with them); every outcome is
@@ -20,7 +20,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { applyEvent, HandlerResponse } from '../../lambda/temporal-namespaces';
+import { applyEvent, HandlerResponse } from '../../lambda/namespaces';
 import { LocalStack, startLocalStack } from '../../local/stack';
 import { MotoServer, startMoto } from '../support/moto';
 import type { upsertOrderAttributes } from './namespace-workflows';
@@ -54,9 +54,9 @@ beforeAll(async () => {
       oidc: { clients: [{ client_id: ADMIN.clientId, client_secret: ADMIN.clientSecret, grant_types: ['client_credentials'], redirect_uris: [], response_types: [] }] },
     }),
     startMoto(),
-    // The construct's bundling options (lib/namespaces.ts): CJS, node24, minified, nothing external.
+    // The construct's bundling options (lib/namespaces/namespaces.ts): CJS, node24, minified, nothing external.
     build({
-      entryPoints: [join(__dirname, '..', '..', 'lambda', 'temporal-namespaces', 'index.ts')],
+      entryPoints: [join(__dirname, '..', '..', 'lambda', 'namespaces', 'index.ts')],
       bundle: true, platform: 'node', format: 'cjs', target: 'node24', minify: true, outfile: join(bundleDir, 'index.js'), logLevel: 'error',
     }),
   ]);

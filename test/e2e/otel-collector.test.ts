@@ -1,5 +1,5 @@
 /**
- * The metrics collector's configuration (lib/otel-collector.ts `collectorConfig`, the object the CDK
+ * The metrics collector's configuration (lib/observability/otel-collector.ts `collectorConfig`, the object the CDK
  * passes in AOT_CONFIG_CONTENT) run by real collector code: tools/otelcol, the upstream components
  * the config uses at the versions of ADOT v0.50.0 (collector/contrib v0.158.0), built into
  * .cache/bin/otelcol by scripts/setup.d/70-otelcol.sh (never here).
@@ -32,8 +32,8 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { freePort, ManagedProcess, startProcess, waitFor } from '../../local/process';
 import { LocalStack, startLocalStack } from '../../local/stack';
-import { collectorConfig, EMF_METRICS } from '../../lib/otel-collector';
-import { GRPC_ROLES, TEMPORAL_DIMENSION_VALUES } from '../../lib/observability';
+import { collectorConfig, EMF_METRICS } from '../../lib/observability/otel-collector';
+import { GRPC_ROLES, TEMPORAL_DIMENSION_VALUES } from '../../lib/observability/observability';
 import { MotoServer, startMoto } from '../support/moto';
 import * as activities from './activities';
 import { helloActivity } from './workflows';

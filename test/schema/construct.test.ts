@@ -11,8 +11,8 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { DEFAULT_DSQL_SCHEMA_DIR, TemporalDsqlSchema, TemporalDsqlSchemaProps } from '../../lib/dsql-schema';
-import { hashDirectory, loadVersionedSchema } from '../../lambda/dsql-schema/schema-dir';
+import { DEFAULT_DSQL_SCHEMA_DIR, TemporalDsqlSchema, TemporalDsqlSchemaProps } from '../../lib/dsql/dsql-schema';
+import { hashDirectory, loadVersionedSchema } from '../../lambda/dsql/schema/schema-dir';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'versioned');
 const ENV = { account: '123456789012', region: 'us-east-1' };

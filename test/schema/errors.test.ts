@@ -2,7 +2,7 @@
  * Error classification and the retry loop: what is retried (OCC, rate, connection) and what never
  * is (bugs and limits), with backoff bounded by the deadline.
  */
-import { classifyError, DeadlineExceededError, describeError, withRetry } from '../../lambda/dsql-schema/errors';
+import { classifyError, DeadlineExceededError, describeError, withRetry } from '../../lambda/dsql/schema/errors';
 
 test.each([
   [{ code: '40001', message: 'change conflicts with another transaction, please retry: (OC000)' }, 'occ'],

@@ -5,8 +5,8 @@
  * runtime cannot exist here. Credentials come from the AWS SDK default chain (environment).
  */
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
-import { hashDirectory } from '../../lambda/dsql-schema/schema-dir';
-import { isComplete, MAX_REASON_CHARS, onEvent, resetSchemaCache } from '../../lambda/dsql-schema/handler';
+import { hashDirectory } from '../../lambda/dsql/schema/schema-dir';
+import { isComplete, MAX_REASON_CHARS, onEvent, resetSchemaCache } from '../../lambda/dsql/schema/handler';
 import { DsqlLocal } from '../support/dsql-local';
 import { credentialEnv, describeSchema, FIXTURES_DIR, startDsql } from './helpers';
 

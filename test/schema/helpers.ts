@@ -4,9 +4,9 @@
  */
 import * as path from 'path';
 import type { Client } from 'pg';
-import { DsqlConnectionOptions } from '../../lambda/dsql-schema/connection';
-import { withRetry } from '../../lambda/dsql-schema/errors';
-import { loadVersionedSchema, VersionedSchema } from '../../lambda/dsql-schema/schema-dir';
+import { DsqlConnectionOptions } from '../../lambda/dsql/schema/connection';
+import { withRetry } from '../../lambda/dsql/schema/errors';
+import { loadVersionedSchema, VersionedSchema } from '../../lambda/dsql/schema/schema-dir';
 import { DsqlLocal, DsqlLocalOptions, startDsqlLocal } from '../support/dsql-local';
 
 export const FIXTURES_DIR = path.join(__dirname, 'fixtures', 'versioned');

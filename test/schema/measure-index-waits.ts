@@ -12,8 +12,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseArgs } from 'util';
-import { SchemaRunner } from '../../lambda/dsql-schema/runner';
-import { loadVersionedSchema } from '../../lambda/dsql-schema/schema-dir';
+import { SchemaRunner } from '../../lambda/dsql/schema/runner';
+import { loadVersionedSchema } from '../../lambda/dsql/schema/schema-dir';
 import { adminConnection, FIXTURES_DIR, startDsql } from './helpers';
 
 async function applyOnce(schemaDir: string, buildMs: number, concurrency: number, batch: boolean): Promise<{ ms: number; indexes: number; statements: number }> {

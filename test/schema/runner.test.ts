@@ -7,10 +7,10 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { MigrationError } from '../../lambda/dsql-schema/errors';
-import { migrate } from '../../lambda/dsql-schema/migrate';
-import { SchemaRunner } from '../../lambda/dsql-schema/runner';
-import { loadVersionedSchema, VersionedSchema } from '../../lambda/dsql-schema/schema-dir';
+import { MigrationError } from '../../lambda/dsql/schema/errors';
+import { migrate } from '../../lambda/dsql/schema/migrate';
+import { SchemaRunner } from '../../lambda/dsql/schema/runner';
+import { loadVersionedSchema, VersionedSchema } from '../../lambda/dsql/schema/schema-dir';
 import { DsqlLocal } from '../support/dsql-local';
 import { adminConnection, describeSchema, fixtures, FIXTURES_DIR, startDsql } from './helpers';
 

@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { classifyStatement, compareVersions, hashDirectory, loadVersionedSchema, splitStatements } from '../../lambda/dsql-schema/schema-dir';
+import { classifyStatement, compareVersions, hashDirectory, loadVersionedSchema, splitStatements } from '../../lambda/dsql/schema/schema-dir';
 import { FIXTURES_DIR } from './helpers';
 
 function tempSchema(files: Record<string, string>): string {

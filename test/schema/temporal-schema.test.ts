@@ -6,9 +6,9 @@
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import * as path from 'path';
 import { main } from '../../bin/temporal-dsql-tool';
-import { isComplete, onEvent, resetSchemaCache } from '../../lambda/dsql-schema/handler';
-import { PROGRESS_TABLE } from '../../lambda/dsql-schema/runner';
-import { loadVersionedSchema } from '../../lambda/dsql-schema/schema-dir';
+import { isComplete, onEvent, resetSchemaCache } from '../../lambda/dsql/schema/handler';
+import { PROGRESS_TABLE } from '../../lambda/dsql/schema/runner';
+import { loadVersionedSchema } from '../../lambda/dsql/schema/schema-dir';
 import { credentialEnv, describeSchema, startDsql } from './helpers';
 
 const SCHEMA_DIR = path.join(__dirname, '..', '..', 'schema', 'dsql', 'temporal', 'versioned');

@@ -14,7 +14,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as opensearch from 'aws-cdk-lib/aws-opensearchservice';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { loadVisibilityTemplate, TemporalVisibilityIndex, TemporalVisibilityIndexProps } from '../../lib/visibility-index';
+import { loadVisibilityTemplate, TemporalVisibilityIndex, TemporalVisibilityIndexProps } from '../../lib/visibility/visibility-index';
 import { LocalOpenSearch, startOpenSearchLocal } from '../support/opensearch-local';
 import { RecordingProxy, startRecordingProxy } from './recording-proxy';
 

@@ -12,9 +12,9 @@ import type {
   CloudFormationCustomResourceEvent,
   CloudFormationCustomResourceUpdateEvent,
 } from 'aws-lambda';
-import { handler, HandlerResponse, MAX_REASON_CHARS } from '../../lambda/visibility-index';
-import { HANDLER_REQUESTS, PROPERTY, templateContentHash } from '../../lambda/visibility-index/properties';
-import { loadVisibilityTemplate, VISIBILITY_TEMPLATE_NAME } from '../../lib/visibility-index';
+import { handler, HandlerResponse, MAX_REASON_CHARS } from '../../lambda/visibility/index';
+import { HANDLER_REQUESTS, PROPERTY, templateContentHash } from '../../lambda/visibility/index/properties';
+import { loadVisibilityTemplate, VISIBILITY_TEMPLATE_NAME } from '../../lib/visibility/visibility-index';
 import { LocalOpenSearch, startOpenSearchLocal } from '../support/opensearch-local';
 import { RecordingProxy, startRecordingProxy } from './recording-proxy';
 

@@ -10,8 +10,8 @@ import {
   VISIBILITY_TEMPLATE_NAME,
   VISIBILITY_TEMPLATE_VERSION,
   VISIBILITY_TEMPLATE_VERSIONS,
-} from '../../lib/visibility-index';
-import { templateContentHash } from '../../lambda/visibility-index/properties';
+} from '../../lib/visibility/visibility-index';
+import { templateContentHash } from '../../lambda/visibility/index/properties';
 
 /** Temporal template schema v14, field by field. */
 const V14_FIELDS: Record<string, string> = {

@@ -1,5 +1,5 @@
 // Command otelcol is a minimal OpenTelemetry collector distribution for tests (issue 13): exactly the
-// components the ADOT sidecar configuration of lib/otel-collector.ts uses, at the versions ADOT
+// components the ADOT sidecar configuration of lib/observability/otel-collector.ts uses, at the versions ADOT
 // v0.50.0 is built from (OpenTelemetry Collector v0.158.0 / v1.64.0 and Contrib v0.158.0, per
 // aws-otel-collector docs/releases/v0.50.0.md). The ADOT module itself is not served by the Go
 // module proxy (403 for github.com/aws-observability/aws-otel-collector@v0.50.0), so this wires the
