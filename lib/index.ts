@@ -15,34 +15,18 @@
  * - {@link TemporalPlatformStack}: all of the above for one environment
  * - configuration: {@link resolveConfig}, {@link checkShardLock}, {@link buildDynamicConfig}
  * - scaling: {@link AUTOSCALING_PRESETS} and the shutdown timings; capacity model {@link planCapacity} (docs/capacity.md)
+ *
+ * One folder per concern, each with its constructs, its config section and an `index.ts` (docs/architecture.md).
  */
-export * from './observability/access-logs';
 export * from './app';
-export * from './archival/archival';
-export * from './observability/aws-metrics';
-export * from './dsql/backup';
-export * from './capacity/capacity';
-export * from './security/certificates';
 export * from './config';
-export * from './namespaces/config';
-export * from './archival/config';
-export * from './dsql/backup-config';
-export * from './observability/config';
-export * from './visibility/config';
-export * from './security/config';
-export * from './dsql/dsql-cluster';
-export * from './dsql/dsql-schema';
-export * from './services/dynamic-config';
-export * from './services/history-cache';
-export * from './namespaces/namespaces';
-export * from './network/network';
-export * from './observability/observability';
-export * from './observability/otel-collector';
 export * from './platform-stack';
-export * from './services/scaling';
-export * from './services/server-image';
-export * from './dsql/shard-lock';
-export * from './security/temporal-auth';
-export * from './services/temporal-services';
-export * from './visibility/visibility-domain';
-export * from './visibility/visibility-index';
+export * from './network';
+export * from './dsql';
+export * from './visibility';
+export * from './services';
+export * from './security';
+export * from './observability';
+export * from './namespaces';
+export * from './archival';
+export * from './capacity';

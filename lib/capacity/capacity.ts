@@ -7,7 +7,7 @@
  * Units are in the names: `...PerSecond`, `...Ms` (milliseconds), `vcpu` (1 vCPU = 1024 Fargate CPU
  * units), `cpuSecondsPerWorkflow` (vCPU-seconds of CPU time per workflow), `GiB`.
  */
-import type { ServiceSizing, TemporalRole } from '../config';
+import type { ServiceSizing, TemporalRole } from '../services/roles';
 
 /** What one workflow of a workload costs. Per workflow, measured (docs/benchmarks.md) or estimated. */
 export interface WorkloadProfile {

@@ -2,8 +2,43 @@
  * The `network` section of an environment: a new VPC or an existing one, its zones, and the
  * client CIDRs. Split out of `lib/config.ts` (one file per section once it passed ~600 lines).
  */
-import type { ExistingVpcInput, NetworkInput } from '../config';
 import { AZ, bool, CIDR, checkKeys, ConfigError, oneOf, optObject, regionOfZone, str } from '../config-checks';
+
+/** An existing VPC to deploy into, imported by id (no lookup at synth, so it works offline). */
+export interface ExistingVpcInput {
+  /** VPC id, `vpc-` followed by 8 or 17 hex digits. */
+  readonly vpcId: string;
+  /** Availability zones of the private subnets, same order as `privateSubnetIds`. */
+  readonly availabilityZones: string[];
+  /** Private subnets with a route to a NAT gateway or the needed VPC endpoints, one per AZ. */
+  readonly privateSubnetIds: string[];
+  /** Route table ids of the private subnets, same order as `privateSubnetIds`. */
+  readonly privateSubnetRouteTableIds: string[];
+  /** VPC CIDR block (used for the endpoint and load balancer security groups). */
+  readonly cidr: string;
+}
+
+/** Network settings. */
+export interface NetworkInput {
+  /** Number of availability zones (2 or 3). @default 2 */
+  readonly azCount?: number;
+  /**
+   * Availability zones to use for a new VPC; length must equal `azCount`. Needed for 3 AZs when the
+   * stack has no concrete region (an environment-agnostic stack only knows 2 AZs at synth).
+   * @default - the region's first `azCount` zones
+   */
+  readonly availabilityZones?: string[];
+  /** NAT gateways: `one` (cheaper, one AZ dependency) or `perAz`. @default 'perAz' */
+  readonly natGateways?: 'one' | 'perAz';
+  /** CIDR block of a new VPC, /18 or larger (a /20 private and a /24 public subnet per AZ). @default '10.0.0.0/16' */
+  readonly cidr?: string;
+  /** Deploy into this existing VPC instead of creating one. @default - a new VPC */
+  readonly existingVpc?: ExistingVpcInput;
+  /** Create the interface/gateway endpoints private tasks need (also for an existing VPC). @default true */
+  readonly createVpcEndpoints?: boolean;
+  /** CIDR blocks allowed to reach the frontend NLB (7233) and the UI ALB. @default - the VPC CIDR */
+  readonly clientCidrs?: string[];
+}
 
 /** The resolved `network` section. */
 export interface ResolvedNetwork {

@@ -7,7 +7,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { AWS_METRICS, AwsMetricKey } from './aws-metrics';
-import { PlatformService, TEMPORAL_ROLES, TemporalRole } from '../config';
+import { PlatformService, TEMPORAL_ROLES, TemporalRole } from '../services/roles';
 import { EMF_METRICS, EmfMetricKey } from './otel-collector';
 
 /** Where the runbook lives; every alarm description ends with a link to one of its sections. */

@@ -39,7 +39,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { TEMPORAL_ROLES, TemporalRole } from '../config';
+import { TEMPORAL_ROLES, TemporalRole } from '../services/roles';
 
 /** Prometheus port of the server in every role's task (lib/services/temporal-services.ts METRICS_PORT). */
 const SERVER_METRICS_PORT = 9090;

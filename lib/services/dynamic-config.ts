@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as YAML from 'yaml';
-import type { DynamicConfigValue } from '../config';
+import type { DynamicConfigValue } from './roles';
 
 /**
  * Builds the dynamic config YAML handed to every server role in `TEMPORAL_DYNAMIC_CONFIG`.

@@ -11,7 +11,7 @@
  * read when the history service starts. Reasons for the fraction and the TTL: docs/capacity.md,
  * "Memory of the history service".
  */
-import type { DynamicConfigValue } from '../config';
+import type { DynamicConfigValue } from './roles';
 
 /**
  * Share of the history task's memory given to the host-level mutable-state cache (0.25). The Go

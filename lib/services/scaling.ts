@@ -3,7 +3,7 @@
  * cutting long polls short. Plain data (no constructs): `lib/config.ts` validates against it and
  * `lib/services/temporal-services.ts` applies it. Reasons in docs/capacity.md, "Autoscaling".
  */
-import type { DynamicConfigValue, SizingPreset, TemporalRole } from '../config';
+import type { DynamicConfigValue, SizingPreset, TemporalRole } from './roles';
 
 /**
  * Roles that scale on CPU. Both are stateless towards their callers: a frontend task only serves

@@ -6,7 +6,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as cloudmap from 'aws-cdk-lib/aws-servicediscovery';
 import { Construct, IDependable } from 'constructs';
-import { PlatformService, ServiceSizing, TEMPORAL_ROLES, TemporalRole } from '../config';
+import { PlatformService, ServiceSizing, TEMPORAL_ROLES, TemporalRole } from './roles';
 import { AUTOSCALED_ROLES, AutoscaledRole, FRONTEND_DEREGISTRATION_DELAY_SECONDS, MIN_STOP_TIMEOUT_SECONDS } from './scaling';
 import {
   grantTlsSecrets, INTERNAL_FRONTEND_PORTS, serverSecurityEnvironment, TemporalServerAuth, TemporalServerTls, TemporalUiSecurity, uiSecurityContainerSettings,

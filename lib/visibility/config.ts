@@ -1,7 +1,42 @@
 /**
- * Checks of `opensearch.multiAzWithStandby` (kept out of `lib/config.ts`, which is near its split point).
+ * The `opensearch` section of an environment (the visibility store): engine version, nodes, volumes,
+ * domain and index names, Multi-AZ with Standby. {@link resolveOpenSearch} fills the defaults and checks
+ * every value, throwing a {@link ConfigError} that names the field, the value and what is allowed.
  */
-import { bool, ConfigError } from '../config-checks';
+import { bool, checkKeys, ConfigError, int, optObject, str } from '../config-checks';
+
+/** OpenSearch (visibility) settings. */
+export interface OpenSearchInput {
+  /** OpenSearch engine version `major.minor`; 2.11 and 2.17 are refused. @default '2.19' */
+  readonly engineVersion?: string;
+  /** Data node instance type. @default 'r7g.large.search' */
+  readonly dataNodeInstanceType?: string;
+  /** Data node count; a multiple of the AZ count. @default - the AZ count */
+  readonly dataNodes?: number;
+  /** Dedicated master node count: 0, 3 or 5. @default 3 */
+  readonly masterNodes?: number;
+  /** Dedicated master instance type. @default 'm7g.large.search' */
+  readonly masterNodeInstanceType?: string;
+  /** EBS volume size per data node in GiB (10-16384). @default 100 */
+  readonly volumeSizeGiB?: number;
+  /** Domain name (3-28 chars, lowercase letters, digits, hyphens). @default `temporal-<env>` */
+  readonly domainName?: string;
+  /** Visibility index name; must start with `temporal_visibility_v1`. @default `temporal_visibility_v1_<env>` */
+  readonly visibilityIndex?: string;
+  /** Multi-AZ with Standby (needs 3 AZs, dedicated masters, data nodes a multiple of 3, no T2/T3). @default false */
+  readonly multiAzWithStandby?: boolean;
+}
+
+/** OpenSearch versions whose gzip request handling breaks Temporal's bulk writes. */
+export const REFUSED_OPENSEARCH_VERSIONS: readonly string[] = ['2.11', '2.17'];
+
+/**
+ * OpenSearch versions allowed: the 2.x line (Temporal supports OpenSearch 2 from server 1.30.1) that
+ * aws-cdk-lib 2.276 knows, minus the refused ones. 3.x is not listed: not verified with Temporal 1.31.
+ */
+export const ALLOWED_OPENSEARCH_VERSIONS: readonly string[] = [
+  '2.3', '2.5', '2.7', '2.9', '2.10', '2.13', '2.15', '2.19',
+];
 
 /**
  * Multi-AZ with Standby is valid only with 3 AZs, dedicated master nodes, a data node count that is
@@ -21,4 +56,56 @@ export function resolveMultiAzWithStandby(p: (f: string) => string, v: unknown, 
     if (/^t[23]\./.test(t)) throw new ConfigError(f, v, `false with T2/T3 instance types (${t}): Multi-AZ with Standby does not support them`);
   }
   return true;
+}
+
+/** The resolved `opensearch` section. */
+export interface OpenSearchConfig {
+  readonly engineVersion: string;
+  readonly dataNodeInstanceType: string;
+  readonly dataNodes: number;
+  readonly masterNodes: number;
+  readonly masterNodeInstanceType: string;
+  readonly volumeSizeGiB: number;
+  readonly domainName: string;
+  readonly visibilityIndex: string;
+  readonly multiAzWithStandby: boolean;
+}
+
+/**
+ * Resolves the `opensearch` section.
+ * @param o.envName the environment name (default domain and index names); o.azCount the resolved AZ count
+ * @throws ConfigError naming the field, the value and what is allowed
+ */
+export function resolveOpenSearch(p: (f: string) => string, v: OpenSearchInput | undefined, o: { envName: string; azCount: number }): OpenSearchConfig {
+  const { envName, azCount } = o;
+  const osIn = optObject(p('opensearch'), v);
+  checkKeys(p('opensearch'), osIn, ['engineVersion', 'dataNodeInstanceType', 'dataNodes', 'masterNodes', 'masterNodeInstanceType', 'volumeSizeGiB', 'domainName', 'visibilityIndex', 'multiAzWithStandby']);
+  const engineVersion = osIn.engineVersion === undefined ? '2.19' : osIn.engineVersion;
+  if (typeof engineVersion !== 'string' || !ALLOWED_OPENSEARCH_VERSIONS.includes(engineVersion)) {
+    const why = REFUSED_OPENSEARCH_VERSIONS.includes(engineVersion as string)
+      ? ` (${engineVersion} is refused: its gzip request handling breaks Temporal's bulk writes)` : '';
+    throw new ConfigError(p('opensearch.engineVersion'), engineVersion, `one of ${ALLOWED_OPENSEARCH_VERSIONS.join(', ')}${why}`);
+  }
+  const instanceType = /^[a-z][a-z0-9]*\.[a-z0-9]+\.search$/;
+  const dataNodeInstanceType = osIn.dataNodeInstanceType === undefined ? 'r7g.large.search'
+    : str(p('opensearch.dataNodeInstanceType'), osIn.dataNodeInstanceType, instanceType, 'an OpenSearch instance type such as r7g.large.search');
+  if (/^t2\./.test(dataNodeInstanceType)) throw new ConfigError(p('opensearch.dataNodeInstanceType'), dataNodeInstanceType, 'an instance type that supports encryption at rest (not t2)');
+  const dataNodes = int(p('opensearch.dataNodes'), osIn.dataNodes === undefined ? azCount : osIn.dataNodes, 1, 80);
+  if (dataNodes % azCount !== 0) throw new ConfigError(p('opensearch.dataNodes'), dataNodes, `a multiple of network.azCount (${azCount}) for zone awareness`);
+  const masterNodes = (osIn.masterNodes === undefined ? 3 : osIn.masterNodes) as number;
+  if (![0, 3, 5].includes(masterNodes)) throw new ConfigError(p('opensearch.masterNodes'), masterNodes, '0, 3 or 5');
+  const masterNodeInstanceType = osIn.masterNodeInstanceType === undefined ? 'm7g.large.search'
+    : str(p('opensearch.masterNodeInstanceType'), osIn.masterNodeInstanceType, instanceType, 'an OpenSearch instance type such as m7g.large.search');
+  const volumeSizeGiB = int(p('opensearch.volumeSizeGiB'), osIn.volumeSizeGiB === undefined ? 100 : osIn.volumeSizeGiB, 10, 16384);
+  const domainName = osIn.domainName === undefined ? `temporal-${envName}`
+    : str(p('opensearch.domainName'), osIn.domainName, /^[a-z][a-z0-9-]{2,27}$/, '3-28 characters: lowercase letters, digits and hyphens, starting with a letter');
+  if (domainName.length > 28) throw new ConfigError(p('opensearch.domainName'), domainName, 'at most 28 characters (set opensearch.domainName for a long environment name)');
+  const visibilityIndex = osIn.visibilityIndex === undefined ? `temporal_visibility_v1_${envName.replace(/-/g, '_')}`
+    : str(p('opensearch.visibilityIndex'), osIn.visibilityIndex, /^temporal_visibility_v1[a-z0-9_-]*$/,
+      'an index name starting with temporal_visibility_v1 (so the visibility index template applies), lowercase letters, digits, _ and -');
+
+  return {
+    engineVersion, dataNodeInstanceType, dataNodes, masterNodes, masterNodeInstanceType, volumeSizeGiB, domainName, visibilityIndex,
+    multiAzWithStandby: resolveMultiAzWithStandby(p, osIn.multiAzWithStandby, { azCount, dataNodes, masterNodes, dataNodeInstanceType, masterNodeInstanceType }),
+  };
 }

@@ -1,0 +1,2 @@
+/** The capacity model (`npm run capacity`, docs/capacity.md). */
+export * from './capacity';
