@@ -10,7 +10,7 @@ import {
   autoscalingMaxCount, DEFAULT_ASSUMPTIONS, dsqlMsPerWorkflow, HELLO_WORKLOAD, historyShards, historyTasksForConnections, nextPowerOfTwo, parseWorkload, planCapacity,
   roleSizing, taskCpuUnits, vcpuNeeded, workflowsPerShard,
 } from '../../lib/capacity/capacity';
-import { SIZING_PRESETS } from '../../lib/config';
+import { SIZING_PRESETS } from '../../lib/services/roles';
 import { AUTOSCALING_PRESETS, PRESET_TARGET_WORKFLOWS_PER_SECOND } from '../../lib/services/scaling';
 import { REPO, tempDir } from './helpers';
 

@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { ENVIRONMENTS } from '../../config';
-import { TEMPORAL_ROLES } from '../../lib/config';
+import { TEMPORAL_ROLES } from '../../lib/services/roles';
 import { TemporalPlatformStack } from '../../lib/platform-stack';
 import { buildApp, REPO } from './helpers';
 

@@ -6,7 +6,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ENVIRONMENTS } from '../../config';
 import { TemporalPlatformStack } from '../../lib/platform-stack';
-import { TEMPORAL_ROLES, TemporalRole } from '../../lib/config';
+import { TEMPORAL_ROLES, TemporalRole } from '../../lib/services/roles';
 import { buildApp, redactAssetHashes } from './helpers';
 
 /**
