@@ -3,6 +3,8 @@
 # with one summary line
 #   tests: N passed, N failed, N skipped (jest N, go N of which upstream suites N)
 #   - TypeScript type check of the whole repository (a failure counts as one failed case);
+#   - the layering rules of .dependency-cruiser.js: no import cycles, lambda/ imports nothing from lib/,
+#     local/, bench/; lib/ nothing from local/, bench/, bin/; local/ nothing from bench/ (one case);
 #   - jest (test/**): CDK assertions, snapshots, cdk-nag, cfn-lint, dsql-local conformance,
 #     schema migrations and visibility index tests (suites start the servers they need);
 #   - go test for each Go module listed in GO_MODULES below.
@@ -31,6 +33,11 @@ UPSTREAM_SUITES='persistencetest:TestStoreSuites,TestPluginSuites,TestPersistenc
 echo "== tsc --noEmit"
 if ! npx tsc --noEmit -p tsconfig.json; then
   echo "type check failed"; failed=$((failed + 1)); status=1
+fi
+
+echo "== dependency rules (dependency-cruiser, .dependency-cruiser.js)"
+if ! npx depcruise --config .dependency-cruiser.js lib lambda local bench bin config test samples; then
+  echo "dependency rules failed"; failed=$((failed + 1)); status=1
 fi
 
 echo "== jest"
