@@ -37,18 +37,12 @@ import type { Client as PgClient } from 'pg';
 import { LATENCY_PROFILES, LatencyProfile, RoleStats, startDsqlLocal } from '../test/support/dsql-local';
 import { startOpenSearchLocal } from '../test/support/opensearch-local';
 import { LocalPostgres, startPostgres } from '../local/postgres';
-import {
-  applySchema,
-  applyVisibilityIndex,
-  buildTemporalServer,
-  ensureNamespace,
-  pickServerPorts,
-  readCounter,
-  ROOT,
-  SERVER_DB_ROLE,
-  startServer,
-  writeServerConfig,
-} from '../local/stack';
+import { applySchema, applyVisibilityIndex } from '../local/apply';
+import { buildTemporalServer } from '../local/build';
+import { ensureNamespace } from '../local/client';
+import { ROOT, SERVER_DB_ROLE } from '../local/paths';
+import { readCounter, startServer } from '../local/server';
+import { pickServerPorts, writeServerConfig } from '../local/server-config';
 import { startUpstreamTemporal } from './upstream';
 import { runHelloWorkload, WorkloadResult } from './workload';
 

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { ManagedProcess, startProcess, tcpOpen, waitFor } from '../local/process';
-import { pickServerPorts, singleClusterConfig } from '../local/stack';
+import { pickServerPorts, singleClusterConfig } from '../local/server-config';
 
 const run = promisify(execFile);
 const ROOT = resolve(__dirname, '..');

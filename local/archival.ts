@@ -2,7 +2,7 @@
  * Archival settings of the local stack's server: the same `archival` and `namespaceDefaults`
  * blocks that docker/temporal-server/config/config_template.yaml renders from `ARCHIVAL_S3_URI`,
  * `ARCHIVAL_S3_REGION` and `ARCHIVAL_S3_ENDPOINT` (upstream's s3store archiver), for the config
- * file the local stack writes itself (local/stack.ts `writeServerConfig`).
+ * file the local stack writes itself (local/server-config.ts `writeServerConfig`).
  */
 
 /** Where the local server archives closed workflows (upstream's s3store archiver). */

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTlsDir, FRONTEND_SERVER_NAME, INTERNODE_SERVER_NAME, LocalTlsDir } from './certs';
 import { LocalOidcProvider, OidcProviderOptions, startOidcProvider } from './oidc';
-import type { LocalClientOptions } from './stack';
+import type { LocalClientOptions } from './client';
 
 /** Permissions of the stack's admin token (`stack.clientOptions`): the operator APIs and the `default` namespace. */
 export const ADMIN_PERMISSIONS: readonly string[] = ['temporal-system:admin', 'default:admin'];

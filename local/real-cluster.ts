@@ -19,17 +19,21 @@
  * The same path runs against dsql-local in test/e2e/real-cluster.test.ts, whose TLS (SNI, its own
  * CA) and SigV4 token checks stand in for the real endpoint's.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import { DsqlConnectionOptions } from '../lambda/dsql/schema/connection';
-import {
-  applyVisibilityIndex, buildTemporalServer, buildUiServer, childrenOf, DEFAULT_STACK_DIR, DSQL_SCHEMA_DIR, ensureNamespace,
-  LOCAL_VISIBILITY_INDEX, LocalClientOptions, pickServerPorts, ROOT, startServer, StackState, writeServerConfig,
-} from './stack';
+import { applyVisibilityIndex } from './apply';
+import { buildTemporalServer, buildUiServer } from './build';
+import { ensureNamespace, LocalClientOptions } from './client';
+import { DEFAULT_STACK_DIR, DSQL_SCHEMA_DIR, LOCAL_VISIBILITY_INDEX } from './paths';
+import { startServer } from './server';
+import { pickServerPorts, writeServerConfig } from './server-config';
+import { childrenOf, StackState } from './state';
 import { LocalOpenSearch, startOpenSearchLocal } from '../test/support/opensearch-local';
-import { freePorts, ManagedProcess, startProcess, waitFor } from './process';
+import { ManagedProcess } from './process';
+import { startUi, withStartupScope } from './startup';
 
 /** Options of {@link planRealCluster} and {@link startRealClusterStack}. */
 export interface RealClusterOptions {
@@ -256,19 +260,11 @@ export async function startRealClusterStack(o: RealClusterOptions): Promise<Real
   const plan = await planRealCluster({ ...o, credentials });
   for (const line of describePlan(plan)) log(line);
 
-  mkdirSync(join(ROOT, '.local'), { recursive: true });
-  const dir = o.dir ?? mkdtempSync(join(ROOT, '.local', 'real-cluster-'));
-  mkdirSync(dir, { recursive: true });
-  const stops: Array<() => Promise<void>> = [];
-  const processes: ManagedProcess[] = [];
-  const stopAll = async () => {
-    for (const s of stops.reverse()) await s().catch((e) => log(`stop: ${(e as Error).message}`));
-    stops.length = 0;
-  };
-  try {
+  return withStartupScope({ dir: o.dir, prefix: 'real-cluster', log }, async (scope) => {
+    const { dir, processes } = scope;
     const builds = Promise.all([buildTemporalServer(), o.ui === false ? Promise.resolve('') : buildUiServer()]);
     const osP = startOpenSearchLocal().then(async (n: LocalOpenSearch) => {
-      stops.push(() => n.stop());
+      scope.onStop(() => n.stop());
       await applyVisibilityIndex(n.url, LOCAL_VISIBILITY_INDEX);
       return n;
     });
@@ -298,33 +294,17 @@ export async function startRealClusterStack(o: RealClusterOptions): Promise<Real
     log(`starting the Temporal server as ${plan.databaseRole}`);
     const server = await startServer(serverBin, configFile, ports, join(dir, 'temporal-server.log'), { ...configEnv, ...(await serverAwsEnv(o)) });
     processes.push(server.process);
-    stops.push(() => server.process.stop(20_000));
+    scope.onStop(() => server.process.stop(20_000));
 
-    let uiUrl: string | undefined;
-    if (o.ui !== false) {
-      const uiPort = o.uiPort ?? (await freePorts(1))[0];
-      const ui = startProcess({
-        name: 'temporal-ui-server',
-        command: uiBin,
-        args: ['-temporal-address', server.address, '-port', String(uiPort), '-namespace', 'default'],
-        logFile: join(dir, 'temporal-ui.log'),
-      });
-      processes.push(ui);
-      stops.push(() => ui.stop(5_000));
-      uiUrl = `http://127.0.0.1:${uiPort}`;
-      await waitFor(`Temporal UI on ${uiUrl}`, async () => (await fetch(`${uiUrl}/`)).ok, { timeoutMs: 60_000, proc: ui });
-    }
+    const uiUrl = o.ui === false ? undefined : await startUi(scope, { binary: uiBin, temporalAddress: server.address, port: o.uiPort });
     const clientOptions: LocalClientOptions = { address: server.address };
     await ensureNamespace(clientOptions, 'default');
     let stopped: Promise<void> | undefined;
     return {
       plan, temporalAddress: server.address, clientOptions, uiUrl, openSearchUrl: os.url, visibilityIndex: LOCAL_VISIBILITY_INDEX, dir, processes,
-      stop: () => (stopped ??= stopAll()),
+      stop: () => (stopped ??= scope.stopAll()),
     };
-  } catch (e) {
-    await stopAll();
-    throw e;
-  }
+  });
 }
 
 /** Usage of the real-cluster mode (part of `npm run local -- --help`). */

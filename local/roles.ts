@@ -18,7 +18,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { freePort, killGroup, ManagedProcess, startProcess, tcpOpen, waitFor } from './process';
-import { ServerConfigInput, ServerPorts, startServer, writeServerConfig } from './stack';
+import { startServer } from './server';
+import { ServerConfigInput, ServerPorts, writeServerConfig } from './server-config';
 
 /** How the server roles are laid out in processes. */
 export type ServerTopology = 'combined' | 'per-role';

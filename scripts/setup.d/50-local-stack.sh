@@ -38,7 +38,7 @@ if [ ! -x "$bin" ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$hash" ]; the
   echo "$hash" > "$stamp"
 fi
 
-# Our server: same path and flags as local/stack.ts buildTemporalServer().
+# Our server: same path and flags as local/build.ts buildTemporalServer().
 bin=.cache/bin/temporal-dsql-server
 stamp=.cache/bin/.temporal-dsql-server.hash
 hash=$(find docker/temporal-server -name '*.go' -o -name go.mod -o -name go.sum | LC_ALL=C sort | xargs cat | sha256sum | cut -d' ' -f1)

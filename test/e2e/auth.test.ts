@@ -18,7 +18,8 @@ import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createCa, FRONTEND_SERVER_NAME, INTERNODE_SERVER_NAME, issueCert } from '../../local/certs';
 import { signJwt } from '../../local/oidc';
 import { parse as parseYaml } from 'yaml';
-import { BIN_DIR, LocalStack, ROOT, startLocalStack } from '../../local/stack';
+import { BIN_DIR, ROOT } from '../../local/paths';
+import { LocalStack, startLocalStack } from '../../local/stack';
 import { startProcess } from '../../local/process';
 import * as activities from './activities';
 

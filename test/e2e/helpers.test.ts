@@ -5,7 +5,7 @@
 import { createServer, Server } from 'node:http';
 import { sampleSettings } from '../../samples/hello-activity/config';
 import { freePorts, PORT_MAX, PORT_MIN } from '../../local/process';
-import { readCounter } from '../../local/stack';
+import { readCounter } from '../../local/server';
 import { quantile } from '../../bench/workload';
 import { summarize, TargetRound } from '../../bench/run';
 

@@ -17,7 +17,9 @@ import { chromium, BrowserContext } from 'playwright-core';
 import { FRONTEND_SERVER_NAME } from '../../local/certs';
 import { freePort, ManagedProcess, startProcess, waitFor } from '../../local/process';
 import { CHROMIUM_ARGS, DEFAULT_CHROMIUM } from '../../local/screenshot';
-import { buildUiServer, LocalStack, ROOT, startLocalStack } from '../../local/stack';
+import { buildUiServer } from '../../local/build';
+import { ROOT } from '../../local/paths';
+import { LocalStack, startLocalStack } from '../../local/stack';
 
 const ARTIFACTS = join(ROOT, 'test-results', 'e2e-ui-login');
 const UI_CLIENT_ID = 'temporal-ui';

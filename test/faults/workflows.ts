@@ -3,7 +3,12 @@
  * the workflow sandbox (import only @temporalio/workflow and types).
  */
 import { condition, defineSignal, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
-import type { FaultActivities } from './workload';
+
+/** The activities the fault workflows call (the worker's side is in workload.ts). */
+export interface FaultActivities {
+  /** The hello-activity sample's greeting, recorded in the ledger. */
+  greet(name: string): Promise<string>;
+}
 
 export { helloActivity } from '../../samples/hello-activity/workflows';
 

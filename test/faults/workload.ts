@@ -21,14 +21,13 @@ import { randomUUID } from 'node:crypto';
 import type { LocalStack } from '../../local/stack';
 import { greet as sampleGreet } from '../../samples/hello-activity/activities';
 import { goSignal, helloActivity, signalTimerWorkflow } from './workflows';
+import type { FaultActivities } from './workflows';
+
+export type { FaultActivities };
 
 const EventType = temporal.api.enums.v1.EventType;
 
 /** Activities of the fault workflows. */
-export interface FaultActivities {
-  /** The hello-activity sample's greeting, recorded in the ledger. */
-  greet(name: string): Promise<string>;
-}
 
 /** One execution of an activity, as seen by the worker. */
 export interface ActivityExecution {
