@@ -56,9 +56,12 @@ const removal = (p: 'retain' | 'destroy') => (p === 'retain' ? RemovalPolicy.RET
  * The whole Temporal-on-DSQL platform of one environment: network, DSQL cluster (with its
  * PrivateLink endpoint), OpenSearch visibility domain and the Temporal services on Fargate.
  *
- * Plug-in points for the schema and visibility-index custom resources (other constructs create
- * them in this stack): everything they need is a public property here, and
- * `services.addStartupDependency(resource)` makes every ECS service wait for them.
+ * The constructor is the deploy order: each construct gets what it needs when it is built. Two links
+ * run backwards, because the constructs on both ends exist only together and moving one would change
+ * logical ids: the schema job maps the database role to the server task role the services make, so
+ * the services wait for it with `services.addStartupDependency`; and the archive bucket logs to the UI
+ * ALB's access-log bucket, so its `ARCHIVAL_S3_URI` reaches the servers with `addServerEnvironment`.
+ * docs/architecture.md.
  */
 export class TemporalPlatformStack extends Stack {
   /** The resolved configuration. */
@@ -73,7 +76,7 @@ export class TemporalPlatformStack extends Stack {
   public readonly dsqlCluster: TemporalDsqlCluster;
   /** The OpenSearch domain: endpoint, ARN, `allowIndexJob(role)`, `connections`. */
   public readonly visibility: TemporalVisibilityDomain;
-  /** The ECS services; `addStartupDependency(dep)` orders them after the schema and index jobs. */
+  /** The ECS services of the four roles and the UI, their load balancers and the server task role. */
   public readonly services: TemporalServices;
   /** Task role of the Temporal servers (map the database role to its ARN with `AWS IAM GRANT`). */
   public readonly serverTaskRole: iam.IRole;
@@ -206,8 +209,25 @@ export class TemporalPlatformStack extends Stack {
       removalPolicy: removal(config.removalPolicies.visibilityDomain),
     });
 
+    // Deploy-time guard of numHistoryShards: the logical id carries the count and the name is fixed.
+    // A changed count makes CloudFormation create a second parameter with the same name before it
+    // deletes the old one; that create fails ("already exists") and the update rolls back before
+    // any ECS service (all depend on it) picks up the new count.
+    this.shardCountPin = new ssm.StringParameter(this, `NumHistoryShardsPin${config.numHistoryShards}`, {
+      parameterName: `/temporal/${this.stackName}/num-history-shards`,
+      stringValue: String(config.numHistoryShards),
+      description: 'Temporal numHistoryShards, pinned at the first deploy. It can never change: a stack update that changes it fails here.',
+    });
+
     this.services = new TemporalServices(this, 'Temporal', {
       vpc: this.vpc,
+      // No task starts before both certificate secrets hold a certificate, the shard count is pinned and
+      // (DSQL_ENDPOINT names the PrivateLink host, which only resolves once it exists) the endpoint is up.
+      startupDependencies: [
+        ...(this.certificates ? [this.certificates.resource] : []),
+        this.shardCountPin,
+        ...(this.dsqlCluster.vpcEndpoint ? [this.dsqlCluster.vpcEndpoint] : []),
+      ],
       vpcSubnets: this.privateSubnets,
       serverImage,
       server: {
@@ -253,8 +273,6 @@ export class TemporalPlatformStack extends Stack {
     if (this.certificates) {
       this.certificates.addFrontendDnsName(this.services.frontendLoadBalancer.loadBalancerDnsName);
       this.certificates.addFrontendDnsName(this.services.frontendAddress.split(':')[0]);
-      // No task starts before both certificate secrets hold a certificate.
-      this.services.addStartupDependency(this.certificates.resource);
     }
 
     // Server access: DSQL as the non-admin role, OpenSearch through the access policy.
@@ -305,19 +323,6 @@ export class TemporalPlatformStack extends Stack {
 
     // Services start only once the schema and the index are in place.
     this.services.addStartupDependency(this.schema.resource, this.visibilityIndex.resource);
-
-    // Deploy-time guard of numHistoryShards: the logical id carries the count and the name is fixed.
-    // A changed count makes CloudFormation create a second parameter with the same name before it
-    // deletes the old one; that create fails ("already exists") and the update rolls back before
-    // any ECS service (all depend on it) picks up the new count.
-    this.shardCountPin = new ssm.StringParameter(this, `NumHistoryShardsPin${config.numHistoryShards}`, {
-      parameterName: `/temporal/${this.stackName}/num-history-shards`,
-      stringValue: String(config.numHistoryShards),
-      description: 'Temporal numHistoryShards, pinned at the first deploy. It can never change: a stack update that changes it fails here.',
-    });
-    this.services.addStartupDependency(this.shardCountPin);
-    // DSQL_ENDPOINT names the PrivateLink host, which only resolves once the endpoint exists.
-    if (this.dsqlCluster.vpcEndpoint) this.services.addStartupDependency(this.dsqlCluster.vpcEndpoint);
 
     // UI ALB access logs, kept as long as the CloudWatch logs and retained like them. ELB's log
     // delivery principal depends on the Region, so an environment-agnostic stack gets none.

@@ -35,6 +35,7 @@ import {
   NamespaceState, planNamespaceUpdate, planSearchAttributes, registerRequest, removedNames, TypeConflict, typeConflictMessage, typeName,
 } from './plan';
 import { namespaceNames, NamespacesProperties, parseProperties, searchAttributeKeys } from './properties';
+import { shortError } from '../shared/custom-resource';
 
 /** What the handler returns to the Provider framework (Data values are strings: CloudFormation GetAtt). */
 export interface HandlerResponse {
@@ -64,8 +65,7 @@ export interface ApplyOptions {
   readonly log?: Log;
 }
 
-/** Longest message we let into CloudFormation's reason. */
-export const MAX_REASON_CHARS = 900;
+export { MAX_REASON_CHARS } from '../shared/custom-resource';
 const DEADLINE_MARGIN_MS = 15_000;
 const DEFAULT_BUDGET_MS = 120_000;
 /** gRPC status codes. */
@@ -91,14 +91,7 @@ export async function handler(event: CloudFormationCustomResourceEvent, context?
   }
 }
 
-/** An Error with a message of at most MAX_REASON_CHARS and no stack frames. */
-export function shortError(e: unknown): Error {
-  const text = e instanceof Error ? e.message : String(e);
-  const msg = text.length > MAX_REASON_CHARS ? `${text.slice(0, MAX_REASON_CHARS - 3)}...` : text;
-  const err = new Error(msg);
-  err.stack = `Error: ${msg}`;
-  return err;
-}
+export { shortError };
 
 /**
  * Handles one CloudFormation event (the handler without the Lambda wrapping).

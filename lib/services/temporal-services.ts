@@ -109,6 +109,11 @@ export interface TemporalServerSettings {
 export interface TemporalServicesProps {
   /** VPC of the cluster, load balancers and tasks. */
   readonly vpc: ec2.IVpc;
+  /**
+   * What every service (the four roles and the UI) waits for before it is created or updated: the
+   * certificate secrets, the shard-count pin, the DSQL PrivateLink endpoint. @default - none
+   */
+  readonly startupDependencies?: IDependable[];
   /** Private subnets of tasks and load balancers. */
   readonly vpcSubnets: ec2.SubnetSelection;
   /** The Temporal server image (docs/server-container.md). */
@@ -522,11 +527,14 @@ export class TemporalServices extends Construct {
     this.services = services;
     this.logGroups = logGroups;
     this.scalableTaskCounts = scalableTaskCounts;
+    if (props.startupDependencies?.length) this.addStartupDependency(...props.startupDependencies);
   }
 
   /**
-   * Makes every service (the four roles and the UI) wait for `dependency` (e.g. the DSQL schema
-   * and visibility index custom resources) before it is created or updated.
+   * Makes every service (the four roles and the UI) wait for `dependency` before it is created or
+   * updated. Only for what cannot exist before the services: the DSQL schema job, which maps the
+   * database role to {@link serverTaskRole} (made here), and the visibility index job, whose grants
+   * follow the server's in the domain's access policy. Everything else goes in `startupDependencies`.
    */
   public addStartupDependency(...dependencies: IDependable[]): void {
     for (const svc of Object.values(this.services)) {

@@ -363,7 +363,7 @@ describe('stack CA in Secrets Manager', () => {
 describe('failures in operator words', () => {
   test('a missing CA secret', async () => {
     const cfg = await selfSignedConfig({ caSecretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:gone-AbCdEf' });
-    await expect(run('Create', cfg)).rejects.toThrow(/^certificates: secret arn:aws:secretsmanager:us-east-1:123456789012:secret:gone-AbCdEf does not exist or has no value; it is created by the stack \(lib\/certificates\.ts\): deploy the stack again$/);
+    await expect(run('Create', cfg)).rejects.toThrow(/^certificates: secret arn:aws:secretsmanager:us-east-1:123456789012:secret:gone-AbCdEf does not exist or has no value; it is created by the stack \(lib\/security\/certificates\.ts\): deploy the stack again$/);
   });
 
   test('an invalid configuration names the field, the value and what is allowed', async () => {

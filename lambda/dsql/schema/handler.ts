@@ -20,6 +20,7 @@ import { describeError } from './errors';
 import { migrate } from './migrate';
 import { validateServerRole } from './roles';
 import { loadVersionedSchema, VersionedSchema } from './schema-dir';
+import { ProviderResponse, shortError } from '../../shared/custom-resource';
 
 /** Properties of `Custom::TemporalDsqlSchema` (CloudFormation passes every value as a string). */
 export interface SchemaResourceProperties {
@@ -32,10 +33,7 @@ export interface SchemaResourceProperties {
 }
 
 /** Response of onEvent (Provider framework). */
-export interface OnEventResponse {
-  readonly PhysicalResourceId: string;
-  readonly Data?: Record<string, string>;
-}
+export type OnEventResponse = ProviderResponse;
 
 /** Request of isComplete: the onEvent request plus what onEvent returned. */
 export type IsCompleteEvent = CloudFormationCustomResourceEvent & { PhysicalResourceId?: string; Data?: Record<string, string> };
@@ -45,8 +43,7 @@ export interface IsCompleteResponse {
   readonly Data?: Record<string, string>;
 }
 
-/** CloudFormation shows at most a few KiB of reason, and the framework appends a log link: keep ours short. */
-export const MAX_REASON_CHARS = 900;
+export { MAX_REASON_CHARS } from '../../shared/custom-resource';
 /** Time kept back from the Lambda's remaining time to report and close connections. */
 const SAFETY_MARGIN_MS = 20_000;
 
@@ -62,8 +59,7 @@ export function resetSchemaCache(): void {
 }
 
 function fail(message: string): never {
-  const m = message.replace(/\s+/g, ' ');
-  throw new Error(m.length > MAX_REASON_CHARS ? `${m.slice(0, MAX_REASON_CHARS - 3)}...` : m);
+  throw shortError(message, { foldWhitespace: true });
 }
 
 function properties(event: CloudFormationCustomResourceEvent): SchemaResourceProperties {

@@ -22,9 +22,9 @@ import { Issuer, loadPrivateCa, loadStackCa } from './issuers';
 import { reconcileLeaves } from './reconcile';
 import { isRotationEvent, rotate, RotationEvent } from './rotation';
 import { trustAnchors } from './x509';
+import { ProviderResponse, shortError } from '../../shared/custom-resource';
 
-/** CloudFormation shows a few KiB of reason and the framework appends a log link: keep ours short. */
-export const MAX_REASON_CHARS = 900;
+export { MAX_REASON_CHARS } from '../../shared/custom-resource';
 
 /**
  * Attributes kept below this size: CloudFormation takes a custom resource response of at most
@@ -39,14 +39,10 @@ export interface CertificateClients {
 }
 
 /** Response of onEvent (Provider framework). */
-export interface OnEventResponse {
-  readonly PhysicalResourceId: string;
-  readonly Data?: Record<string, string>;
-}
+export type OnEventResponse = ProviderResponse;
 
 function fail(prefix: string, e: unknown): never {
-  const m = `${prefix}: ${(e as Error)?.message ?? String(e)}`.replace(/\s+/g, ' ');
-  throw new Error(m.length > MAX_REASON_CHARS ? `${m.slice(0, MAX_REASON_CHARS - 3)}...` : m);
+  throw shortError(e, { prefix, foldWhitespace: true });
 }
 
 function log(entry: Record<string, unknown>): void {

@@ -24,6 +24,7 @@ import { createClient, errorTypeOf, statusOf, withRetry } from './opensearch';
 import { parseProperties, PROPERTY, VisibilityIndexProperties } from './properties';
 import { diffMapping, liveSortFields, listForMessage, templateSortFields } from './verify';
 import type { FieldMapping } from './properties';
+import { shortError } from '../../shared/custom-resource';
 
 /** What the handler returns to the Provider framework. Data values are strings (CloudFormation GetAtt). */
 export interface HandlerResponse {
@@ -39,8 +40,7 @@ export interface HandlerResponse {
   };
 }
 
-/** Longest message we let into CloudFormation's reason (the framework adds a log group line). */
-export const MAX_REASON_CHARS = 900;
+export { MAX_REASON_CHARS } from '../../shared/custom-resource';
 /** Time kept back from the Lambda timeout to report a failure. */
 const DEADLINE_MARGIN_MS = 15_000;
 /** Deadline when no Lambda context is given (direct invocation, tests). */
@@ -82,14 +82,7 @@ export async function handler(
   }
 }
 
-/** An Error with a message of at most MAX_REASON_CHARS and a stack of one line (no frames). */
-export function shortError(e: unknown): Error {
-  const text = e instanceof Error ? e.message : String(e);
-  const msg = text.length > MAX_REASON_CHARS ? `${text.slice(0, MAX_REASON_CHARS - 3)}...` : text;
-  const err = new Error(msg);
-  err.stack = `Error: ${msg}`;
-  return err;
-}
+export { shortError };
 
 async function run(event: CloudFormationCustomResourceEvent, deadline: number): Promise<HandlerResponse> {
   const raw = event.ResourceProperties as Record<string, unknown>;
