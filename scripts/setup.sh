@@ -1,57 +1,24 @@
 #!/usr/bin/env bash
-# Installs everything this repository needs on a fresh Debian machine, idempotently, and quickly
-# when it is already installed: Debian packages, npm packages, the Python test tools, Maven
-# artifacts (OpenSearch for tests) and Go modules (the Temporal DSQL server).
+# Installs what the main job needs on a fresh machine: Node.js 24 (scripts/setup-node.sh) and the npm
+# packages. That is all `cdk synth` and `cdk deploy` use. Idempotent, and quick when already installed.
+# The test tools (PostgreSQL, OpenSearch, Chromium, Prometheus, the Go builds, the Python tools) are
+# installed by the test command itself (scripts/setup-tests.sh, run by `npm test`).
 #
-# Usage: bash scripts/setup.sh            # everything
-#        SETUP_SKIP_APT=1 bash scripts/setup.sh   # skip apt-get (machines without root)
+# Usage: bash scripts/setup.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$(pwd)
 
 log() { printf '[setup] %s\n' "$*"; }
 
-# --- Debian packages -------------------------------------------------------------------------
-# postgresql-15: the real database behind dsql-local. postgresql-contrib: pg_stat_statements
-# for the benchmarks. openssl: dsql-local's self-signed certificates.
-APT_PACKAGES=(postgresql-15 postgresql-contrib openssl python3-venv)
-if [ "${SETUP_SKIP_APT:-0}" != 1 ]; then
-  missing=()
-  for p in "${APT_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  if [ ${#missing[@]} -gt 0 ]; then
-    log "apt-get install ${missing[*]}"
-    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  fi
-fi
+bash scripts/setup-node.sh
+hash -r
 
 # --- npm ---------------------------------------------------------------------------------------
-lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+# Reinstalled when the lock file or Node's major version changes (native add-ons follow the ABI).
+lock_hash="$(sha256sum package-lock.json | cut -d' ' -f1) node-$(node --version | cut -d. -f1)"
 if [ ! -f node_modules/.setup-lock-hash ] || [ "$(cat node_modules/.setup-lock-hash)" != "$lock_hash" ]; then
   log "npm ci"
   npm ci --no-audit --no-fund --loglevel=error
   echo "$lock_hash" > node_modules/.setup-lock-hash
-fi
-
-# --- Python tools (cfn-lint) --------------------------------------------------------------------
-req_hash=$(sha256sum requirements-dev.txt | cut -d' ' -f1)
-if [ ! -f .venv/.setup-req-hash ] || [ "$(cat .venv/.setup-req-hash)" != "$req_hash" ]; then
-  log "pip install -r requirements-dev.txt into .venv"
-  python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-  echo "$req_hash" > .venv/.setup-req-hash
-fi
-
-# --- Per-component installers (Maven artifacts, Go modules, ...) --------------------------------
-# Each component that needs more than the above ships scripts/setup.d/<name>.sh, run in order.
-if [ -d scripts/setup.d ]; then
-  for f in scripts/setup.d/*.sh; do
-    [ -e "$f" ] || continue
-    log "$(basename "$f")"
-    bash "$f"
-  done
 fi
 log "done"

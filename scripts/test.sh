@@ -2,6 +2,7 @@
 # The project's test command (`npm test`). Runs every suite, even after a failure, and ends
 # with one summary line
 #   tests: N passed, N failed, N skipped (jest N, go N of which upstream suites N)
+#   - first, the test tools (scripts/setup-tests.sh; a failure there stops the run);
 #   - TypeScript type check of the whole repository (a failure counts as one failed case);
 #   - the layering rules of .dependency-cruiser.js: no import cycles, lambda/ imports nothing from lib/,
 #     local/, bench/; lib/ nothing from local/, bench/, bin/; local/ nothing from bench/ (one case);
@@ -27,6 +28,14 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .cache/test
+t_start=$(date +%s)
+
+# The test tools (PostgreSQL, OpenSearch, Chromium, Prometheus, Go builds, Python tools): installed
+# here, not by scripts/setup.sh, so the main job (cdk synth/deploy) does not wait for them.
+echo "== setup of the test tools (scripts/setup-tests.sh)"
+if ! bash scripts/setup-tests.sh; then
+  echo "setup of the test tools failed"; exit 1
+fi
 passed=0; failed=0; skipped=0; status=0; jest_n=0; go_n=0; upstream_n=0
 UPSTREAM_SUITES='persistencetest:TestStoreSuites,TestPluginSuites,TestPersistenceTestsSuites'
 
@@ -78,6 +87,8 @@ if [ $# -eq 0 ]; then
   done
 fi
 
+node scripts/slowest-suites.js .cache/test 10 || true
+echo "   (whole run: $(( $(date +%s) - t_start )) s)"
 [ "$failed" -gt 0 ] && status=1
 echo "tests: $passed passed, $failed failed, $skipped skipped (jest $jest_n, go $go_n of which upstream suites $upstream_n)"
 exit $status
