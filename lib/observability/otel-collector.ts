@@ -29,9 +29,11 @@
  *   (aws-otel-collector issues 651 and 918). Percentiles (p99) are in Prometheus/AMP (Grafana JSON).
  * - Cumulative Prometheus counters become per-period deltas in awsemf (Sum statistic = events in
  *   the period).
- * - The prometheusremotewrite exporter appends `_total` to counters unless `add_metric_suffixes` is
- *   false; it is false here so the names in AMP are the names the server emits (and the Grafana
- *   JSON's).
+ * - The prometheus_remote_write exporter appends `_total` to counters unless its
+ *   `translation_strategy` is `UnderscoreEscapingWithoutSuffixes` (the form collector v0.158.0 takes in
+ *   place of the deprecated `add_metric_suffixes: false`); so the names in AMP are the names the
+ *   server emits (and the Grafana JSON's). Component names use the collector's current spelling
+ *   (`resource_detection`, `prometheus_remote_write`): the old aliases print deprecation warnings.
  */
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as aps from 'aws-cdk-lib/aws-aps';
@@ -139,9 +141,9 @@ export function emfScrapeJob(target: string, scrapeInterval: string): Record<str
 /**
  * The collector configuration (the object behind `AOT_CONFIG_CONTENT`, serialised as JSON, which
  * is YAML): receivers `prometheus/emf` (the filtered job) and, with AMP, `prometheus/all` (every
- * series); processors `resourcedetection` (ECS task attributes, for the log stream name and the AMP
+ * series); processors `resource_detection` (ECS task attributes, for the log stream name and the AMP
  * series' task labels) and `batch`; exporters `awsemf` (one metric declaration per dimension set,
- * no dimension roll-up) and `prometheusremotewrite` (SigV4 through the `sigv4auth` extension);
+ * no dimension roll-up) and `prometheus_remote_write` (SigV4 through the `sigv4auth` extension);
  * extension `health_check` on loopback. No `$` anywhere, so the collector's environment-variable
  * expansion cannot alter it.
  */
@@ -173,23 +175,24 @@ export function collectorConfig(o: CollectorConfigOptions): Record<string, any> 
     },
   };
   const processors: Record<string, unknown> = {
-    resourcedetection: { detectors: ['env', 'ecs'], timeout: '5s', override: false },
+    resource_detection: { detectors: ['env', 'ecs'], timeout: '5s', override: false },
     batch: { timeout: '60s' },
   };
   const pipelines: Record<string, unknown> = {
-    'metrics/cloudwatch': { receivers: ['prometheus/emf'], processors: ['resourcedetection', 'batch'], exporters: ['awsemf'] },
+    'metrics/cloudwatch': { receivers: ['prometheus/emf'], processors: ['resource_detection', 'batch'], exporters: ['awsemf'] },
   };
   if (o.remoteWriteUrl) {
     receivers['prometheus/all'] = { config: { scrape_configs: [{ job_name: 'temporal', scrape_interval: interval, static_configs: [{ targets: [target] }] }] } };
     extensions.sigv4auth = { region: o.region, service: 'aps' };
-    exporters.prometheusremotewrite = {
+    exporters.prometheus_remote_write = {
       endpoint: o.remoteWriteUrl,
       auth: { authenticator: 'sigv4auth' },
-      add_metric_suffixes: false,
+      // Names as scraped: no `_total`/unit suffixes added (the alarms and the Grafana JSON use the scraped names).
+      translation_strategy: 'UnderscoreEscapingWithoutSuffixes',
       // Task identity (aws.ecs.task.*) as labels: every task scrapes 127.0.0.1:9090, so `instance` alone cannot tell tasks apart.
       resource_to_telemetry_conversion: { enabled: true },
     };
-    pipelines['metrics/amp'] = { receivers: ['prometheus/all'], processors: ['resourcedetection', 'batch'], exporters: ['prometheusremotewrite'] };
+    pipelines['metrics/amp'] = { receivers: ['prometheus/all'], processors: ['resource_detection', 'batch'], exporters: ['prometheus_remote_write'] };
   }
   return {
     extensions,

@@ -95,7 +95,7 @@ describe('prod: collector sidecar, CloudWatch EMF only', () => {
     expect(emf.dimension_rollup_option).toBe('NoDimensionRollup');
     expect(emf.log_group_name).toMatch(/^<Ref MetricsCollectorEmfLogs[A-F0-9]+>$/);
     expect(emf.region).toBe('us-east-1'); // config/prod.ts env.region
-    expect(cfg.exporters.prometheusremotewrite).toBeUndefined();
+    expect(cfg.exporters.prometheus_remote_write).toBeUndefined();
     expect(Object.keys(cfg.service.pipelines)).toEqual(['metrics/cloudwatch']);
     // Declared dimensions are the table's, and no unbounded label is ever a dimension.
     const declared = emf.metric_declarations.flatMap((d: any) => d.metric_name_selectors.map((s: string) => `${s.slice(1)}|${d.dimensions[0].join(',')}`)).sort();
@@ -138,15 +138,15 @@ describe('AMP option', () => {
     expect(actionsOf(aps[0])).toEqual(['aps:RemoteWrite']);
     expect(aps[0].Resource).toEqual({ 'Fn::GetAtt': [wsId, 'Arn'] });
     const cfg = collectorConfigOf(serverTasks(resources).frontend);
-    expect(cfg.exporters.prometheusremotewrite).toEqual({
+    expect(cfg.exporters.prometheus_remote_write).toEqual({
       endpoint: `<GetAtt ${wsId}.PrometheusEndpoint>api/v1/remote_write`,
       auth: { authenticator: 'sigv4auth' },
-      add_metric_suffixes: false,
+      translation_strategy: 'UnderscoreEscapingWithoutSuffixes',
       resource_to_telemetry_conversion: { enabled: true },
     });
     expect(cfg.extensions.sigv4auth).toEqual({ region: 'us-east-1', service: 'aps' });
     expect(cfg.service.extensions).toContain('sigv4auth');
-    expect(cfg.service.pipelines['metrics/amp']).toEqual({ receivers: ['prometheus/all'], processors: ['resourcedetection', 'batch'], exporters: ['prometheusremotewrite'] });
+    expect(cfg.service.pipelines['metrics/amp']).toEqual({ receivers: ['prometheus/all'], processors: ['resource_detection', 'batch'], exporters: ['prometheus_remote_write'] });
     // The AMP scrape keeps everything: no relabelling.
     expect(cfg.receivers['prometheus/all'].config.scrape_configs[0].metric_relabel_configs).toBeUndefined();
   });
@@ -157,7 +157,7 @@ describe('AMP option', () => {
     t.resourceCountIs('AWS::APS::Workspace', 0);
     const aps = taskRoleStatements(resources).filter((s) => actionsOf(s).some((a) => a.startsWith('aps:')));
     expect(aps.map((s) => [actionsOf(s), s.Resource])).toEqual([[['aps:RemoteWrite'], arn]]);
-    expect(collectorConfigOf(serverTasks(resources).matching).exporters.prometheusremotewrite.endpoint)
+    expect(collectorConfigOf(serverTasks(resources).matching).exporters.prometheus_remote_write.endpoint)
       .toBe('https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-0123abcd-4567-89ef-0123-456789abcdef/api/v1/remote_write');
   });
 

@@ -198,7 +198,7 @@ maybe('the collector exports EMF to CloudWatch Logs (moto) from a live scrape', 
     const cfg = collectorConfig({ namespace: NAMESPACE, logGroupName: LOG_GROUP, region: moto.region, target: new URL(stack.metricsUrl).host, scrapeInterval: '1s', remoteWriteUrl: `${promUrl}/api/v1/write` });
     cfg.exporters.awsemf.endpoint = moto.endpoint;
     cfg.processors.batch.timeout = '1s';
-    cfg.processors.resourcedetection.detectors = cfg.processors.resourcedetection.detectors.filter((d: string) => d !== 'ecs');
+    cfg.processors.resource_detection.detectors = cfg.processors.resource_detection.detectors.filter((d: string) => d !== 'ecs');
     const healthPort = await freePort();
     cfg.extensions.health_check.endpoint = `127.0.0.1:${healthPort}`;
     // The collector's own telemetry (:8888 by default) on a free port: several sessions share this machine.
