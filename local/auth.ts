@@ -34,8 +34,10 @@ export interface ServerSecurityInput {
   readonly tlsDir: string;
   /** JWKS URL(s) of the issuer (`global.authorization.jwtKeyProvider.keySourceURIs`). */
   readonly jwksUris: readonly string[];
-  /** Expected `aud` of tokens. */
+  /** Expected `aud` of tokens (upstream's check and `TEMPORAL_AUTH_AUDIENCE`). */
   readonly audience: string;
+  /** The OIDC issuer: the exact `iss` every accepted token carries (`TEMPORAL_AUTH_ISSUER`). */
+  readonly issuer: string;
   /** internal-frontend ports (gRPC, membership, HTTP), on 127.0.0.1. */
   readonly internalFrontend: { readonly grpc: number; readonly membership: number; readonly http: number };
   /** How often the server re-reads the TLS files (`global.tls.refreshInterval`, a Go duration). @default '1m' */
@@ -99,6 +101,9 @@ export function applyServerSecurity(config: Record<string, unknown>, env: NodeJS
   delete env.TEMPORAL_ALLOW_PLAINTEXT;
   delete env.TEMPORAL_ALLOW_NO_AUTH;
   env.TEMPORAL_TLS_DIR = s.tlsDir;
+  // The server's token policy (docker/temporal-server/authz): only this issuer's tokens, for this audience.
+  env.TEMPORAL_AUTH_ISSUER = s.issuer;
+  env.TEMPORAL_AUTH_AUDIENCE = s.audience;
 }
 
 /** Client options that trust the CA of `tlsDir` (`<tlsDir>/ca.pem`) and name the frontend's certificate. */

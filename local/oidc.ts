@@ -49,6 +49,12 @@ export interface OidcProviderOptions {
   readonly clients?: ReadonlyArray<Record<string, unknown>>;
   /** Permissions of interactive logins by login name (authorization code flow). @default {} */
   readonly users?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * The signing key and its `kid`: pass another provider's {@link LocalOidcProvider.signingKey} to get a
+   * second issuer whose tokens carry the same key (what a multi-tenant identity provider's common keys
+   * look like to a resource server). @default - a new RSA 2048 key
+   */
+  readonly signingKey?: { readonly privateKey: KeyObject; readonly keyId: string };
   /** @default 30000 */
   readonly timeoutMs?: number;
 }
@@ -63,6 +69,8 @@ export interface LocalOidcProvider {
   readonly audience: string;
   /** `kid` of the signing key. */
   readonly keyId: string;
+  /** The signing key (private) and its `kid`, for a second provider sharing it (tests). */
+  readonly signingKey: { readonly privateKey: KeyObject; readonly keyId: string };
   readonly process: ManagedProcess;
   /**
    * Mints an access token (JWT) with exactly these permissions through the client-credentials grant.
@@ -83,8 +91,8 @@ export async function startOidcProvider(o: OidcProviderOptions): Promise<LocalOi
   const port = o.port ?? (await freePort());
   const issuer = `http://127.0.0.1:${port}`;
   const audience = o.audience ?? 'urn:temporal:frontend';
-  const keyId = randomUUID();
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const keyId = o.signingKey?.keyId ?? randomUUID();
+  const privateKey = o.signingKey?.privateKey ?? generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
   const secret = randomBytes(24).toString('base64url');
   const configFile = join(o.dir, 'oidc-provider.json');
   writeFileSync(
@@ -137,6 +145,7 @@ export async function startOidcProvider(o: OidcProviderOptions): Promise<LocalOi
     jwksUri,
     audience,
     keyId,
+    signingKey: { privateKey, keyId },
     process: proc,
     token: async (permissions) => {
       const r = await fetch(`${issuer}/token`, {

@@ -207,7 +207,7 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
     if (auth) {
       const [grpc, membership, http] = await freePorts(3, Object.values(ports));
       // TLS files re-read every 5 s (1 m in the image) so a test sees a renewed certificate quickly.
-      security = { tlsDir: auth.tls.dir, jwksUris: [auth.oidc.jwksUri], audience: auth.oidc.audience, internalFrontend: { grpc, membership, http }, tlsRefresh: '5s' };
+      security = { tlsDir: auth.tls.dir, jwksUris: [auth.oidc.jwksUri], audience: auth.oidc.audience, issuer: auth.oidc.issuer, internalFrontend: { grpc, membership, http }, tlsRefresh: '5s' };
     }
     const serverConfig: ServerConfigInput = {
       dir,

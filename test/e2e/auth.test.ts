@@ -16,7 +16,7 @@ import * as grpc from '@grpc/grpc-js';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createCa, FRONTEND_SERVER_NAME, INTERNODE_SERVER_NAME, issueCert } from '../../local/certs';
-import { signJwt } from '../../local/oidc';
+import { LocalOidcProvider, signJwt, startOidcProvider } from '../../local/oidc';
 import { parse as parseYaml } from 'yaml';
 import { BIN_DIR, ROOT } from '../../local/paths';
 import { LocalStack, startLocalStack } from '../../local/stack';
@@ -123,6 +123,55 @@ test('a token signed by another key (same kid, admin claims) is refused', async 
   expect(await failureCode(async () => list(await clientWith(forged)))).toBe(PERMISSION_DENIED);
   // Control: the same claims from the provider's key pass.
   await expect(list(await clientWith(await stack.auth!.token(['default:admin'])))).resolves.toBeDefined();
+});
+
+describe('the token policy (docker/temporal-server/authz): issuer, audience and expiry of a validly signed token', () => {
+  let other: LocalOidcProvider;
+  beforeAll(async () => {
+    // A second issuer that signs with the very same key: what a multi-tenant provider's shared keys
+    // look like to the frontend. Its tokens verify against the stack's JWKS.
+    other = await startOidcProvider({ dir: join(ARTIFACTS, 'other-issuer'), signingKey: stack.auth!.oidc.signingKey, audience: stack.auth!.oidc.audience });
+  });
+  afterAll(async () => other?.stop());
+
+  /** One call of each kind a token opens: the connect, reads, writes and the operator API. */
+  const everyApi: Array<[string, (c: Client) => Promise<unknown>]> = [
+    ['ListWorkflowExecutions', list],
+    ['DescribeNamespace', (c) => c.workflowService.describeNamespace({ namespace: 'default' })],
+    ['StartWorkflowExecution', start],
+    ['OperatorService.ListSearchAttributes', (c) => c.connection.operatorService.listSearchAttributes({ namespace: 'default' })],
+  ];
+  const admin = ['temporal-system:admin', 'default:admin'];
+  const signed = (claims: Record<string, unknown>) => {
+    const now = Math.floor(Date.now() / 1000);
+    const o = stack.auth!.oidc;
+    return signJwt(o.signingKey.privateKey, { kid: o.keyId }, { iss: o.issuer, aud: o.audience, sub: 'mallory', iat: now, exp: now + 600, permissions: admin, ...claims });
+  };
+  async function expectDeniedEverywhere(token: string): Promise<void> {
+    for (const [name, call] of everyApi) {
+      expect([name, await failureCode(async () => call(await clientWith(token)))]).toEqual([name, PERMISSION_DENIED]);
+    }
+  }
+
+  test('a token from another issuer, signed with the same key and carrying admin claims, is refused on every API', async () => {
+    const token = await other.token(admin);
+    expect(JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).iss).toBe(other.issuer);
+    await expectDeniedEverywhere(token);
+  });
+
+  test('a token without the configured audience is refused on every API', async () => {
+    await expectDeniedEverywhere(signed({ aud: 'urn:someone:else' }));
+  });
+
+  test('an expired token is refused on every API', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    await expectDeniedEverywhere(signed({ iat: now - 3600, exp: now - 60 }));
+  });
+
+  test('control: the configured issuer and audience with the same claims pass every API', async () => {
+    const c = await clientWith(signed({}));
+    for (const [, call] of everyApi) await expect(call(c)).resolves.toBeDefined();
+  });
 });
 
 test('a client that does not trust the stack CA cannot connect (TLS verification fails)', async () => {

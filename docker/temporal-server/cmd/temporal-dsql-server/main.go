@@ -154,6 +154,9 @@ func start(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("creating the claim mapper: %w", err)
 	}
+	if claimMapper, err = withTokenPolicy(claimMapper, cfg.Global.Authorization, os.Getenv); err != nil {
+		return err
+	}
 	audienceMapper, err := authorization.GetAudienceMapperFromConfig(&cfg.Global.Authorization)
 	if err != nil {
 		return fmt.Errorf("creating the audience mapper: %w", err)

@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"strings"
 
+	"go.temporal.io/server/common/authorization"
 	"go.temporal.io/server/common/config"
+
+	"temporal-dsql/server/authz"
 )
 
 const envAllowNoAuth = "TEMPORAL_ALLOW_NO_AUTH"
@@ -38,4 +41,20 @@ func checkSecurity(cfg *config.Config, svcs []string, allowNoAuth, allowPlaintex
 		return fmt.Errorf("refusing to start: global.tls.internode.server.requireClientAuth must be true (internode is mutual TLS; internal-frontend trusts every internode peer as admin), or %s=true for development only", envAllowPlaintext)
 	}
 	return nil
+}
+
+// withTokenPolicy puts the token policy (package authz: the exact issuer, the audience, the tenant)
+// in front of upstream's JWT claim mapper whenever JWT authorization is configured (claimMapper
+// "default" with key sources, as the config template renders from TEMPORAL_AUTH_JWKS_URIS). It
+// fails, naming the variable, when TEMPORAL_AUTH_ISSUER is missing: a frontend that checks
+// signatures but not the issuer would accept another tenant's tokens signed with shared keys.
+func withTokenPolicy(m authorization.ClaimMapper, a config.Authorization, getenv func(string) string) (authorization.ClaimMapper, error) {
+	if !strings.EqualFold(a.ClaimMapper, "default") || len(a.JWTKeyProvider.KeySourceURIs) == 0 {
+		return m, nil
+	}
+	policy, err := authz.PolicyFromEnv(getenv)
+	if err != nil {
+		return nil, fmt.Errorf("refusing to start with JWT authorization: %w", err)
+	}
+	return &authz.IssuerCheckingClaimMapper{Wrapped: m, Policy: policy}, nil
 }
