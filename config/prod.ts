@@ -11,7 +11,8 @@ export const prod: PlatformConfigInput = {
   // EXAMPLE identity provider, certificate and secret (account 111122223333 is AWS's documentation
   // account): replace with your own before deploying (docs/security.md, "Issuing tokens").
   security: {
-    auth: { issuerUrl: 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_EXAMPLE11', permissionsClaim: 'permissions' },
+    // audience: the app client id of the clients' access tokens (Cognito puts it in client_id).
+    auth: { issuerUrl: 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_EXAMPLE11', permissionsClaim: 'permissions', audience: '1example23456789' },
   },
   ui: {
     certificateArn: 'arn:aws:acm:us-east-1:111122223333:certificate/00000000-0000-0000-0000-000000000000',

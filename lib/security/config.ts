@@ -8,23 +8,40 @@
  * Contract with the server image (env names): docs/server-container.md, "Authorization and TLS".
  * Model and operations: docs/security.md.
  */
-import { bool, checkKeys, ConfigError, optObject, regionOfArn, str } from '../config-checks';
+import { bool, checkKeys, ConfigError, oneOf, optObject, regionOfArn, str } from '../config-checks';
 
 /** Frontend authorization: Temporal's default JWT claim mapper and authorizer. */
 export interface AuthInput {
   /**
-   * OIDC issuer URL (`https://...`, no trailing slash), the `iss` of the tokens. For Cognito
-   * (`https://cognito-idp.<region>.amazonaws.com/<pool id>`), Okta (`https://<org>.okta.com/oauth2/<server id>`)
-   * and Entra ID (`https://login.microsoftonline.com/<tenant>/v2.0`) the JWKS URL is derived; for any
-   * other issuer set `jwksUrls`. @default - none (then `security.allowNoAuth` must be true)
+   * OIDC issuer URL (`https://...`, no trailing slash): the frontend accepts a token only when its `iss`
+   * equals it exactly (`TEMPORAL_AUTH_ISSUER`; upstream's claim mapper checks signatures, never the
+   * issuer: docker/temporal-server/authz). For Cognito (`https://cognito-idp.<region>.amazonaws.com/<pool id>`),
+   * Okta (`https://<org>.okta.com/oauth2/<server id>`) and Entra ID (`https://login.microsoftonline.com/<tenant>/v2.0`)
+   * the JWKS URL is derived; for any other issuer set `jwksUrls` as well.
+   * @default - none (then `security.allowNoAuth` must be true)
    */
   readonly issuerUrl?: string;
   /** JWKS URLs the frontend takes signing keys from (`TEMPORAL_AUTH_JWKS_URIS`). @default - derived from `issuerUrl` */
   readonly jwksUrls?: string[];
   /** Token claim holding the permissions such as `default:write`, `temporal-system:admin`. @default 'permissions' */
   readonly permissionsClaim?: string;
-  /** Required `aud` of the tokens (`TEMPORAL_AUTH_AUDIENCE`). @default - not checked */
+  /**
+   * The audience every accepted token names (`TEMPORAL_AUTH_AUDIENCE`): the API identifier the tokens are
+   * issued for; for Cognito access tokens, the app client id. Required in production.
+   * @default - not checked (development only)
+   */
   readonly audience?: string;
+  /**
+   * The claim `audience` is looked up in: `aud`, or `client_id` (Amazon Cognito access tokens carry the app
+   * client id there and have no `aud`; Amazon Cognito Developer Guide, "Understanding the access token").
+   * @default - 'client_id' for a Cognito issuer, 'aud' otherwise
+   */
+  readonly audienceClaim?: 'aud' | 'client_id';
+  /**
+   * Microsoft Entra ID tenant every accepted token's `tid` equals (`TEMPORAL_AUTH_TENANT_ID`).
+   * @default - the tenant of an Entra ID `issuerUrl`; not checked for other issuers
+   */
+  readonly tenantId?: string;
 }
 
 /** TLS of the frontend (for clients) and between the roles (mutual). */
@@ -90,10 +107,12 @@ export interface UiInput {
 export interface SecurityConfig {
   /** Frontend authorization, or undefined when `allowNoAuth`. */
   readonly auth?: {
-    readonly issuerUrl?: string;
+    readonly issuerUrl: string;
     readonly jwksUrls: string[];
     readonly permissionsClaim: string;
     readonly audience?: string;
+    readonly audienceClaim: 'aud' | 'client_id';
+    readonly tenantId?: string;
   };
   readonly allowNoAuth: boolean;
   /** TLS, or undefined when `allowPlaintext`. */
@@ -186,7 +205,7 @@ export function resolveSecurity(
 
   // auth
   const a = optObject(p('security.auth'), s.auth);
-  checkKeys(p('security.auth'), a, ['issuerUrl', 'jwksUrls', 'permissionsClaim', 'audience']);
+  checkKeys(p('security.auth'), a, ['issuerUrl', 'jwksUrls', 'permissionsClaim', 'audience', 'audienceClaim', 'tenantId']);
   const issuerUrl = a.issuerUrl === undefined ? undefined
     : str(p('security.auth.issuerUrl'), a.issuerUrl, HTTPS_URL, 'an https:// OIDC issuer URL without a trailing slash');
   if (issuerUrl?.endsWith('/')) throw new ConfigError(p('security.auth.issuerUrl'), issuerUrl, 'an https:// OIDC issuer URL without a trailing slash (it must equal the tokens\' iss)');
@@ -212,11 +231,23 @@ export function resolveSecurity(
   if (allowNoAuth && jwksUrls) {
     throw new ConfigError(p('security.allowNoAuth'), true, 'false when security.auth is configured (either authorize with the issuer or allow no auth, not both)');
   }
-  if (!allowNoAuth && !jwksUrls) {
+  if ((!allowNoAuth || jwksUrls) && !issuerUrl) {
     throw new ConfigError(p('security.auth.issuerUrl'), undefined,
-      'the OIDC issuer whose tokens the frontend accepts (or security.allowNoAuth: true in a development environment)');
+      'the OIDC issuer whose tokens the frontend accepts, exactly as in their iss claim (or security.allowNoAuth: true in a development environment)');
   }
-  const auth = jwksUrls ? { issuerUrl, jwksUrls, permissionsClaim, audience } : undefined;
+  if (ctx.production && issuerUrl && audience === undefined) {
+    throw new ConfigError(p('security.auth.audience'), undefined,
+      'the audience the tokens are issued for (the API identifier; for Cognito access tokens the app client id) in an environment marked production: without it any token of the issuer, for any application, is accepted');
+  }
+  const cognito = issuerUrl !== undefined && COGNITO_ISSUER.test(issuerUrl);
+  const audienceClaim = oneOf(p('security.auth.audienceClaim'), a.audienceClaim, ['aud', 'client_id'] as const, cognito ? 'client_id' : 'aud');
+  const entraTenant = issuerUrl === undefined ? undefined : ENTRA_ISSUER.exec(issuerUrl)?.[1];
+  const tenantId = a.tenantId === undefined ? entraTenant
+    : str(p('security.auth.tenantId'), a.tenantId, /^[A-Za-z0-9.-]{1,128}$/, 'an Entra ID tenant id (a GUID) or domain');
+  if (a.tenantId !== undefined && entraTenant !== undefined && tenantId !== entraTenant) {
+    throw new ConfigError(p('security.auth.tenantId'), tenantId, `the tenant of security.auth.issuerUrl (${entraTenant}), or leave it out`);
+  }
+  const auth = jwksUrls && issuerUrl ? { issuerUrl, jwksUrls, permissionsClaim, audience, audienceClaim, tenantId } : undefined;
 
   // tls
   const t = optObject(p('security.tls'), s.tls);

@@ -30,12 +30,18 @@ export const UI_OIDC_CALLBACK_PATH = '/auth/sso/callback';
 
 /** Frontend authorization: Temporal's default JWT claim mapper and authorizer. */
 export interface TemporalServerAuth {
+  /** The OIDC issuer: the exact `iss` of every accepted token (`TEMPORAL_AUTH_ISSUER`; the server refuses to start without it). */
+  readonly issuerUrl: string;
   /** JWKS URLs of the OIDC issuer (`TEMPORAL_AUTH_JWKS_URIS`, comma-joined). */
   readonly jwksUrls: string[];
   /** Claim with `<namespace>:<read|write|worker|admin>` values (`TEMPORAL_AUTH_PERMISSIONS_CLAIM`). @default 'permissions' */
   readonly permissionsClaim?: string;
-  /** Required `aud` (`TEMPORAL_AUTH_AUDIENCE`). @default - not checked */
+  /** Required audience (`TEMPORAL_AUTH_AUDIENCE`). @default - not checked */
   readonly audience?: string;
+  /** Claim holding the audience, `aud` or `client_id` (`TEMPORAL_AUTH_AUDIENCE_CLAIM`). @default 'aud' */
+  readonly audienceClaim?: 'aud' | 'client_id';
+  /** Entra ID tenant every token's `tid` equals (`TEMPORAL_AUTH_TENANT_ID`). @default - not checked */
+  readonly tenantId?: string;
 }
 
 /**
@@ -90,7 +96,10 @@ export function serverSecurityEnvironment(auth?: TemporalServerAuth, tls?: Tempo
     if (auth.jwksUrls.length === 0) throw new Error('auth.jwksUrls must name at least one JWKS URL');
     env.TEMPORAL_AUTH_JWKS_URIS = auth.jwksUrls.join(',');
     env.TEMPORAL_AUTH_PERMISSIONS_CLAIM = auth.permissionsClaim ?? 'permissions';
+    env.TEMPORAL_AUTH_ISSUER = auth.issuerUrl;
     if (auth.audience) env.TEMPORAL_AUTH_AUDIENCE = auth.audience;
+    if (auth.audienceClaim && auth.audienceClaim !== 'aud') env.TEMPORAL_AUTH_AUDIENCE_CLAIM = auth.audienceClaim;
+    if (auth.tenantId) env.TEMPORAL_AUTH_TENANT_ID = auth.tenantId;
   } else {
     env.TEMPORAL_ALLOW_NO_AUTH = 'true';
   }

@@ -26,7 +26,7 @@ const secure: PlatformConfigInput = {
   env: { region: 'eu-west-1' },
   numHistoryShards: 16,
   production: true,
-  security: { auth: { issuerUrl: COGNITO } },
+  security: { auth: { issuerUrl: COGNITO, audience: 'app-client-1' } },
   ui: { certificateArn: CERT, domainName: 'temporal.example.com', oidc: { clientId: 'ui', clientSecretArn: SECRET } },
 };
 const withSecure = (patch: (c: any) => void): PlatformConfigInput => {
@@ -39,7 +39,10 @@ describe('security config', () => {
   test('a production environment with an issuer: auth on, JWKS derived, TLS on, UI login with callback', () => {
     const c = resolveConfig('p', secure);
     expect(c.production).toBe(true);
-    expect(c.security.auth).toEqual({ issuerUrl: COGNITO, jwksUrls: [`${COGNITO}/.well-known/jwks.json`], permissionsClaim: 'permissions', audience: undefined });
+    expect(c.security.auth).toEqual({
+      issuerUrl: COGNITO, jwksUrls: [`${COGNITO}/.well-known/jwks.json`], permissionsClaim: 'permissions',
+      audience: 'app-client-1', audienceClaim: 'client_id', tenantId: undefined,
+    });
     expect(c.security.tls).toEqual({ privateCaArn: undefined, kmsKeyArn: undefined });
     expect(c.ui.oidc).toMatchObject({ issuerUrl: COGNITO, callbackUrl: 'https://temporal.example.com/auth/sso/callback', scopes: ['openid', 'profile', 'email'] });
     expect(c.ui.readOnly).toBe(false);
@@ -50,6 +53,16 @@ describe('security config', () => {
     expect(jwksUrlOf('https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0'))
       .toBe('https://login.microsoftonline.com/contoso.onmicrosoft.com/discovery/v2.0/keys');
     expect(jwksUrlOf('https://idp.example.com')).toBeUndefined();
+  });
+
+  test('token policy: the issuer is always required, the audience claim follows the issuer, the Entra tenant comes from the issuer', () => {
+    const UI = { certificateArn: CERT, domainName: 'temporal.example.com', oidc: { clientId: 'ui', clientSecretArn: SECRET } };
+    const dev = (auth: Record<string, unknown>) => resolveConfig('d', { numHistoryShards: 16, env: { region: 'eu-west-1' }, security: { auth } as never, ui: UI }).security.auth!;
+    const ENTRA = 'https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555/v2.0';
+    expect(dev({ issuerUrl: ENTRA, audience: 'api://temporal' })).toMatchObject({ audienceClaim: 'aud', tenantId: '11111111-2222-3333-4444-555555555555' });
+    expect(dev({ issuerUrl: 'https://dev-1.okta.com/oauth2/aus1abc' })).toMatchObject({ audienceClaim: 'aud', tenantId: undefined, audience: undefined });
+    expect(dev({ issuerUrl: COGNITO, audienceClaim: 'aud', audience: 'x' })).toMatchObject({ audienceClaim: 'aud' });
+    expect(dev({ issuerUrl: 'https://idp.example.com', jwksUrls: ['https://idp.example.com/keys'], tenantId: 'contoso' })).toMatchObject({ tenantId: 'contoso' });
   });
 
   test('the shipped environments: prod is production with auth and TLS, dev allows no auth', () => {
@@ -74,7 +87,7 @@ describe('security config', () => {
     ['production refuses DSQL without PrivateLink', withSecure((c) => { c.dsql = { privateLink: false }; }),
       /p\.dsql\.privateLink = false; allowed: true in an environment marked production/],
     ['no issuer and no allowNoAuth', { numHistoryShards: 16 },
-      /p\.security\.auth\.issuerUrl = undefined; allowed: the OIDC issuer whose tokens the frontend accepts \(or security\.allowNoAuth: true/],
+      /p\.security\.auth\.issuerUrl = undefined; allowed: the OIDC issuer whose tokens the frontend accepts, exactly as in their iss claim \(or security\.allowNoAuth: true/],
     ['an issuer whose JWKS URL cannot be derived', withSecure((c) => { c.security.auth.issuerUrl = 'https://idp.example.com'; }),
       /p\.security\.auth\.jwksUrls = undefined; allowed: the JWKS URL\(s\) of https:\/\/idp\.example\.com/],
     ['a plain-http issuer', withSecure((c) => { c.security.auth.issuerUrl = 'http://idp.example.com'; }),
@@ -97,6 +110,14 @@ describe('security config', () => {
       /p\.security\.tls\.privateCaArn = .*; allowed: an AWS Private CA ARN/],
     ['an unknown security field', withSecure((c) => { c.security.mtls = true; }),
       /p\.security\.mtls = true; allowed: one of the known fields auth, allowNoAuth, tls, allowPlaintext/],
+    ['production without an audience', withSecure((c) => { delete c.security.auth.audience; }),
+      /p\.security\.auth\.audience = undefined; allowed: the audience the tokens are issued for .* in an environment marked production/],
+    ['JWKS URLs without the issuer they belong to', withSecure((c) => { c.security.auth = { jwksUrls: ['https://idp.example.com/keys'], audience: 'a' }; }),
+      /p\.security\.auth\.issuerUrl = undefined; allowed: the OIDC issuer whose tokens the frontend accepts, exactly as in their iss claim/],
+    ['an audience claim the server does not know', withSecure((c) => { c.security.auth.audienceClaim = 'azp'; }),
+      /p\.security\.auth\.audienceClaim = "azp"; allowed: 'aud' or 'client_id'/],
+    ['a tenant that is not the Entra issuer\'s', withSecure((c) => { c.security.auth = { issuerUrl: 'https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0', audience: 'a', tenantId: 'fabrikam.onmicrosoft.com' }; }),
+      /p\.security\.auth\.tenantId = "fabrikam\.onmicrosoft\.com"; allowed: the tenant of security\.auth\.issuerUrl \(contoso\.onmicrosoft\.com\), or leave it out/],
     ['allowNoAuth together with an issuer', { numHistoryShards: 16, security: { allowNoAuth: true, auth: { issuerUrl: COGNITO } } },
       /p\.security\.allowNoAuth = true; allowed: false when security\.auth is configured/],
     ['production not a boolean', withSecure((c) => { c.production = 'yes'; }), /p\.production = "yes"; allowed: true or false/],
@@ -314,7 +335,7 @@ describe('TemporalServices with TLS (the certificate secrets as the certificate 
         numHistoryShards: 4, dynamicConfigYaml: '',
       },
       sizing,
-      auth: { jwksUrls: ['https://idp.example.com/keys'], audience: 'temporal' },
+      auth: { issuerUrl: 'https://idp.example.com', jwksUrls: ['https://idp.example.com/keys'], audience: 'temporal', tenantId: 'tenant-a' },
       tls: { internodeSecret, frontendSecret, caBundle: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n' },
     });
     t = Template.fromStack(stack);
@@ -325,6 +346,9 @@ describe('TemporalServices with TLS (the certificate secrets as the certificate 
     expect(Object.keys(env)).toEqual(expect.arrayContaining(['TEMPORAL_TLS_INTERNODE_SECRET_ARN', 'TEMPORAL_TLS_FRONTEND_SECRET_ARN']));
     expect(env.TEMPORAL_ALLOW_PLAINTEXT).toBeUndefined();
     expect(env.TEMPORAL_AUTH_AUDIENCE).toBe('temporal');
+    expect(env.TEMPORAL_AUTH_ISSUER).toBe('https://idp.example.com');
+    expect(env.TEMPORAL_AUTH_TENANT_ID).toBe('tenant-a');
+    expect(env.TEMPORAL_AUTH_AUDIENCE_CLAIM).toBeUndefined(); // aud, the server's default
     t.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', { Port: 7233, HealthCheckProtocol: 'HTTPS', HealthCheckPort: '7243' });
   });
 
