@@ -28,6 +28,7 @@ import (
 	"go.temporal.io/server/common/log/tag"
 	"go.temporal.io/server/common/primitives"
 	"go.temporal.io/server/temporal"
+	"go.uber.org/fx"
 
 	"temporal-dsql/server/dsql"
 )
@@ -161,7 +162,8 @@ func start(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("creating the audience mapper: %w", err)
 	}
-	s, err := temporal.NewServer(
+	// The DSQL limit guard wraps every execution store upstream builds (dsql/guard.go).
+	s, err := temporal.NewServerFx(fx.Options(temporal.TopLevelModule, fx.Decorate(dsql.DecorateFactoryProvider)),
 		temporal.ForServices(svcs),
 		temporal.WithConfig(cfg),
 		temporal.WithLogger(logger),
