@@ -34,7 +34,10 @@ type conn struct {
 	pipeline     bool
 	ptx          bool
 	pendingBegin bool
-	queue        []queued
+	// txCtx is the context the pipelined transaction was begun with: its deadline bounds
+	// every batch of the transaction, COMMIT included (as pgx's own Tx.Commit uses it).
+	txCtx context.Context
+	queue []queued
 }
 
 var (
@@ -62,7 +65,7 @@ func (c *conn) ResetSession(ctx context.Context) error {
 
 func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
 	if c.pipeline && opts == (driver.TxOptions{}) {
-		return c.beginPipelined(), nil
+		return c.beginPipelined(ctx), nil
 	}
 	tx, err := c.Conn.BeginTx(ctx, opts)
 	if err != nil {

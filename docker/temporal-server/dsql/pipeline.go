@@ -82,7 +82,7 @@ func (r *queuedResult) RowsAffected() (int64, error) {
 		return r.predicted, nil
 	}
 	if !r.sent {
-		if err := r.c.flush(context.Background()); err != nil {
+		if err := r.c.flush(r.c.txContext()); err != nil {
 			return 0, err
 		}
 	}
@@ -101,8 +101,8 @@ func (r batchResult) RowsAffected() (int64, error) { return r.affected, nil }
 func (c *conn) pipelined() bool { return c.inTx && c.ptx }
 
 // beginPipelined opens a transaction without a round trip: BEGIN goes with the first statement.
-func (c *conn) beginPipelined() driver.Tx {
-	c.inTx, c.ptx, c.pendingBegin = true, true, true
+func (c *conn) beginPipelined(ctx context.Context) driver.Tx {
+	c.inTx, c.ptx, c.pendingBegin, c.txCtx = true, true, true, ctx
 	c.txRows, c.txFirst, c.txArgs = 0, "", nil
 	c.queue = c.queue[:0]
 	return &ptxn{c: c}
@@ -240,7 +240,7 @@ func (t *ptxn) Commit() error {
 		c.pendingBegin = false
 		return nil
 	}
-	_, _, tag, err := c.send(context.Background(), &queued{query: "COMMIT"}, false)
+	_, _, tag, err := c.send(c.txContext(), &queued{query: "COMMIT"}, false)
 	if err == nil && tag.String() != "COMMIT" {
 		err = fmt.Errorf("dsql: COMMIT answered %q, the transaction was rolled back: %w", tag.String(), pgx.ErrTxCommitRollback)
 	}
@@ -271,8 +271,16 @@ func (t *ptxn) Rollback() error {
 	return err
 }
 
+// txContext is the context of the open pipelined transaction's BEGIN (Background if none).
+func (c *conn) txContext() context.Context {
+	if c.txCtx == nil {
+		return context.Background()
+	}
+	return c.txCtx
+}
+
 func (c *conn) endPipelined() {
-	c.inTx, c.ptx, c.pendingBegin = false, false, false
+	c.inTx, c.ptx, c.pendingBegin, c.txCtx = false, false, false, nil
 	c.queue = nil
 }
 
