@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"sync/atomic"
 
 	"go.temporal.io/server/common/persistence/sql/sqlplugin"
@@ -27,6 +28,19 @@ type db struct {
 	sqlDB    *atomic.Pointer[sql.DB]
 	prefetch bool
 	cache    prefetchCache
+	// chunks runs the autocommit chunks of bulk deletes that a transaction hands off
+	// (bulkdelete.go) on its own small pool (chunkPool), never on the pool the transaction
+	// holds a connection of; nil: on the main pool (tests that build a db without CreateDB).
+	chunks    *ops
+	chunkPool io.Closer
+}
+
+// Close closes the chunk pool, then upstream's db.
+func (d *db) Close() error {
+	if d.chunkPool != nil {
+		_ = d.chunkPool.Close()
+	}
+	return d.upstreamDB.Close()
 }
 
 var (
@@ -65,7 +79,11 @@ func (d *db) BeginTx(ctx context.Context) (sqlplugin.Tx, error) {
 		_ = t.Rollback()
 		return nil, fmt.Errorf("dsql: upstream tx %T does not expose its statement methods", t)
 	}
-	return &tx{ops: ops{q: q, chunkSize: d.chunkSize}, upstreamTx: upstreamTx{t}, pool: d.ops}, nil
+	pool := d.ops
+	if d.chunks != nil {
+		pool = *d.chunks
+	}
+	return &tx{ops: ops{q: q, chunkSize: d.chunkSize}, upstreamTx: upstreamTx{t}, pool: pool}, nil
 }
 
 // ExpectedVersion is the DSQL schema version this build needs.
@@ -92,7 +110,11 @@ func (d *db) VerifyVersion() error {
 }
 
 // tx is the plugin's sqlplugin.Tx. pool runs the autocommit chunks of bulk deletes
-// (bulkdelete.go); fenced is set once the transaction has read the shard row.
+// (bulkdelete.go) on the chunk pool: a transaction holds a main-pool connection while they run,
+// so taking a second main-pool connection could wait forever once every connection is held by
+// such a transaction (shown with MaxConns=1: persistencetest TestBulkDeleteNeverWaitsOnASecondPoolConnection).
+// A chunk-pool connection is only ever held by one autocommit statement, which waits for no
+// other connection, so the wait for it always ends; fenced is set once the transaction has read the shard row.
 type tx struct {
 	ops
 	upstreamTx

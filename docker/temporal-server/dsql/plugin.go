@@ -35,6 +35,12 @@ const PluginName = "dsql"
 // DefaultMaxConns is the pool size when the config sets none.
 const DefaultMaxConns = 20
 
+// ChunkPoolConns is the size of the separate pool that runs the autocommit chunks of bulk
+// deletes handed off by a transaction (db.go): 2, so that one slow chunk does not hold up
+// every delete; more would only add DSQL connections, as the deletes are rare (retention,
+// DeleteWorkflowExecution, DLQ purges).
+const ChunkPoolConns = 2
+
 func init() {
 	sql.RegisterPlugin(PluginName, &plugin{})
 }
@@ -111,6 +117,13 @@ func (p *plugin) CreateDB(kind sqlplugin.DbKind, cfg *config.SQL, r resolver.Ser
 		return nil, err
 	}
 	d.sqlDB, d.prefetch = pool, !cc.PipelineOff
+	// The chunk pool (db.go, tx): ChunkPoolConns connections from the same connector (same
+	// token, age and connection-rate limits), opened on first use.
+	chunkDB := sqlx.NewDb(stdsql.OpenDB(connector), "pgx")
+	chunkDB.SetMaxOpenConns(ChunkPoolConns)
+	chunkDB.SetMaxIdleConns(ChunkPoolConns)
+	chunkDB.MapperFunc(strcase.ToSnake)
+	d.chunks, d.chunkPool = &ops{q: chunkDB, chunkSize: chunk}, chunkDB
 	return d, nil
 }
 
