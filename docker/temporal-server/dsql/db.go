@@ -58,8 +58,10 @@ func newDB(upstream sqlplugin.DB, counters *Counters, chunk int) (*db, error) {
 	if !ok {
 		return nil, errNotAdmin
 	}
-	return &db{ops: ops{q: q, chunkSize: chunk}, upstreamDB: upstreamDB{upstream}, upstreamAdmin: upstreamAdmin{admin}, counters: counters,
-		sqlDB: &atomic.Pointer[sql.DB]{}}, nil
+	d := &db{ops: ops{q: q, chunkSize: chunk}, upstreamDB: upstreamDB{upstream}, upstreamAdmin: upstreamAdmin{admin}, counters: counters,
+		sqlDB: &atomic.Pointer[sql.DB]{}}
+	d.cache.counters = counters
+	return d, nil
 }
 
 // PluginName returns "dsql".

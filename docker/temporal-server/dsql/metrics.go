@@ -13,6 +13,8 @@ var (
 	metricRetriesExhausted = metrics.NewCounterDef("dsql_occ_retries_exhausted", metrics.WithDescription("Statements outside transactions that still conflicted after the last retry."))
 	metricConnections      = metrics.NewCounterDef("dsql_connections_opened", metrics.WithDescription("Physical connections opened by the DSQL plugin (each with a fresh IAM token)."))
 	metricConnectRetries   = metrics.NewCounterDef("dsql_connect_retries", metrics.WithDescription("Connection attempts retried after DSQL refused them for rate or connection limits."))
+	metricPrefetchHits     = metrics.NewCounterDef("dsql_prefetch_hits", metrics.WithDescription("Mutable-state map reads served from the DSQL plugin's one-round-trip load (prefetch.go)."))
+	metricPrefetchMisses   = metrics.NewCounterDef("dsql_prefetch_misses", metrics.WithDescription("Mutable-state map reads the DSQL plugin's prefetch could not serve (read with upstream's statement)."))
 	metricDeferred         = metrics.NewCounterDef("dsql_deferred_statements", metrics.WithDescription("Writes of pipelined transactions sent in one round trip with a later statement or COMMIT instead of alone."))
 )
 
@@ -75,5 +77,17 @@ func (c *Counters) Pipelined(n int) {
 	c.Deferred.Add(int64(n))
 	if c.handler != nil {
 		metricDeferred.With(c.handler).Record(int64(n))
+	}
+}
+
+// PrefetchRead records one map read served from the prefetched load (hit) or not; c may be nil.
+func (c *Counters) PrefetchRead(hit bool) {
+	if c == nil || c.handler == nil {
+		return
+	}
+	if hit {
+		metricPrefetchHits.With(c.handler).Record(1)
+	} else {
+		metricPrefetchMisses.With(c.handler).Record(1)
 	}
 }

@@ -11,8 +11,10 @@ package dsql
 // transaction, so the eight results are one snapshot, where upstream's eight separate reads
 // are eight) and keeps the map results for the calls that follow. A kept result is handed out
 // once, only to a call with the same context (the same load), and only within prefetchTTL;
-// anything else reads as before. If the batch fails for any reason, SelectFromExecutions falls
-// back to upstream's read, so errors and their conversion are upstream's.
+// anything else reads as before. If the batch fails for any reason, SelectFromExecutions drops
+// the run's kept entry (a retry of the load carries the same context and must not get the
+// earlier load's maps) and falls back to upstream's read, so errors and their conversion are
+// upstream's. At most prefetchMaxEntries (1,024) loads are kept.
 
 import (
 	"context"
@@ -74,28 +76,58 @@ const (
 	takenAll = takenActivity | takenTimer | takenChild | takenRequestCancel | takenSignal | takenSignalsRequested | takenBuffered
 )
 
-// prefetchCache keeps the results of recent loads; Hits counts map reads served from it.
+// prefetchMaxEntries bounds the cache: at most this many loads' results are kept. A load whose
+// entry was dropped reads its maps with upstream's statements (more round trips, same rows).
+const prefetchMaxEntries = 1024
+
+// prefetchCache keeps the results of recent loads; Hits and Misses count map reads served
+// from it or not (also exported: dsql_prefetch_hits / dsql_prefetch_misses).
 type prefetchCache struct {
 	mu      sync.Mutex
 	entries map[runKey]*prefetched
 	Hits    atomic.Int64
+	Misses  atomic.Int64
+	// counters, when set, receives the hits and misses as metrics.
+	counters *Counters
 }
 
+// put keeps p for k, replacing any older entry of the run. When the cache is full it first
+// drops expired entries, then arbitrary ones, so it never holds more than prefetchMaxEntries.
 func (pc *prefetchCache) put(k runKey, p *prefetched) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	if pc.entries == nil {
 		pc.entries = map[runKey]*prefetched{}
 	}
-	now := time.Now()
-	if len(pc.entries) > 1024 {
+	if _, replace := pc.entries[k]; !replace && len(pc.entries) >= prefetchMaxEntries {
+		now := time.Now()
 		for key, e := range pc.entries {
 			if now.Sub(e.at) > prefetchTTL {
 				delete(pc.entries, key)
 			}
 		}
+		for key := range pc.entries {
+			if len(pc.entries) < prefetchMaxEntries {
+				break
+			}
+			delete(pc.entries, key)
+		}
 	}
 	pc.entries[k] = p
+}
+
+// drop forgets k's entry: a load whose batch failed reads upstream's way, and must not be
+// handed the maps of an earlier load of the same run (a retry carries the same context).
+func (pc *prefetchCache) drop(k runKey) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	delete(pc.entries, k)
+}
+
+func (pc *prefetchCache) len() int {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	return len(pc.entries)
 }
 
 // take hands out one kept result (flag) for ctx's load, at most once.
@@ -104,6 +136,8 @@ func (pc *prefetchCache) take(ctx context.Context, k runKey, flag uint8) (*prefe
 	defer pc.mu.Unlock()
 	e := pc.entries[k]
 	if e == nil || e.ctx != ctx || e.taken&flag != 0 || time.Since(e.at) > prefetchTTL {
+		pc.Misses.Add(1)
+		pc.counters.PrefetchRead(false)
 		return nil, false
 	}
 	e.taken |= flag
@@ -111,6 +145,7 @@ func (pc *prefetchCache) take(ctx context.Context, k runKey, flag uint8) (*prefe
 		delete(pc.entries, k)
 	}
 	pc.Hits.Add(1)
+	pc.counters.PrefetchRead(true)
 	return e, true
 }
 
@@ -121,15 +156,20 @@ func (d *db) SelectFromExecutions(ctx context.Context, f sqlplugin.ExecutionsFil
 	if pool == nil || !d.prefetch {
 		return d.upstreamDB.SelectFromExecutions(ctx, f)
 	}
+	key := keyOf(f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID)
 	row, p, err := prefetchRun(ctx, pool, f)
 	if err != nil {
+		d.cache.drop(key)
 		return d.upstreamDB.SelectFromExecutions(ctx, f)
+	}
+	if row == nil {
+		d.cache.drop(key)
 	}
 	if row == nil {
 		return nil, stdsql.ErrNoRows // as upstream's GetContext
 	}
 	p.ctx, p.at = ctx, time.Now()
-	d.cache.put(keyOf(f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID), p)
+	d.cache.put(key, p)
 	return row, nil
 }
 

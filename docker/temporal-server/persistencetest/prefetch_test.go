@@ -81,3 +81,48 @@ func TestMutableStateLoadInOneRoundTrip(t *testing.T) {
 		t.Errorf("the state loaded with pipelining differs (-off +on):\n%s", diff)
 	}
 }
+
+// TestPrefetchRetryAfterFailedBatchReadsFreshMaps (issue 22, item 4): a load keeps its map
+// results for the reads that follow with the same context. If a later load of the run with the
+// same context (a retry) finds its batch failing, it reads upstream's way, and its map reads
+// must see the rows as they are now, not the earlier load's kept results.
+func TestPrefetchRetryAfterFailedBatchReadsFreshMaps(t *testing.T) {
+	b := dsqlLocalBackend()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	base := b.fresh(t)
+	d := startDSQLLocal(t)
+	cfg := withPipeline(base, true)
+	cfg.ConnectAttributes["retryAttempts"] = "1"
+	db := newDB(t, cfg)
+	f := newPipelineFixture(t, ctx, db, 53)
+	row := func(id int64) []sqlplugin.ActivityInfoMapsRow {
+		return []sqlplugin.ActivityInfoMapsRow{{ShardID: f.shardID, NamespaceID: f.exec.NamespaceID, WorkflowID: f.exec.WorkflowID, RunID: f.exec.RunID, ScheduleID: id, Data: []byte("a"), DataEncoding: "Proto3"}}
+	}
+	if _, err := db.ReplaceIntoActivityInfoMaps(ctx, row(5)); err != nil {
+		t.Fatal(err)
+	}
+	load := context.WithValue(ctx, struct{ name string }{"load"}, 1)
+	filter := sqlplugin.ExecutionsFilter{ShardID: f.shardID, NamespaceID: f.exec.NamespaceID, WorkflowID: f.exec.WorkflowID, RunID: f.exec.RunID}
+	if _, err := db.SelectFromExecutions(load, filter); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ReplaceIntoActivityInfoMaps(ctx, row(6)); err != nil {
+		t.Fatal(err)
+	}
+	// The next batch fails (its execution read gets OC000; one attempt), upstream's read runs.
+	if err := d.Control(ctx, "POST", "/faults/statements", map[string]any{"pattern": `next_event_id, last_write_version, data, data_encoding, state, state_encoding, db_record_version\s+FROM executions`, "code": "OC000", "times": 1}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Control(context.Background(), "DELETE", "/faults", nil) })
+	if _, err := db.SelectFromExecutions(load, filter); err != nil {
+		t.Fatalf("the retried load: %v", err)
+	}
+	got, err := db.SelectAllFromActivityInfoMaps(load, sqlplugin.ActivityInfoMapsAllFilter{ShardID: f.shardID, NamespaceID: f.exec.NamespaceID, WorkflowID: f.exec.WorkflowID, RunID: f.exec.RunID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("the retry after a failed batch read %d activity rows, want the 2 in the table (1 = the earlier load's kept result)", len(got))
+	}
+}
