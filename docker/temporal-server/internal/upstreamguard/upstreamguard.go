@@ -1,0 +1,124 @@
+// Package upstreamguard pins the pieces of upstream Temporal (go.temporal.io/server, the
+// version in go.mod) that the dsql plugin predicts, prefetches, overrides or relies on: SQL
+// statements, call order and error handling. Check parses the module's source and compares a
+// fingerprint (SHA-256 of the declaration's source text, first 12 hex digits) of each pinned
+// declaration with the one recorded here; a change names the declaration, what in our code
+// depends on it, and what to re-check. Run by upstreamguard_test.go; on an upstream bump, read
+// each reported change, adapt the plugin, then update the fingerprints (go test -run
+// TestPrintFingerprints -v ./internal/upstreamguard/ with UPSTREAM_GUARD_PRINT=1).
+package upstreamguard
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+)
+
+// Pin is one upstream declaration our code depends on. File is relative to the module root;
+// Decl is a function ("Name" or "Recv.Name") or a const/var name; Why says what depends on it.
+type Pin struct {
+	File, Decl, Why, Fingerprint string
+}
+
+// Pins are the upstream v1.31.2 declarations the dsql plugin depends on.
+var Pins = []Pin{
+	// prefetch.go: the one-round-trip load serves these reads' results in their place.
+	{"common/persistence/sql/execution.go", "sqlExecutionStore.GetWorkflowExecution", "dsql/prefetch.go: the load's call order (executions row, then the maps, same context) that the batch serves", "bcd021edf976"},
+	{"common/persistence/sql/sqlplugin/postgresql/execution.go", "getExecutionQuery", "dsql/prefetch.go pfExecutionQry must read the same row", "b2ede9fe06d1"},
+	{"common/persistence/sql/sqlplugin/postgresql/execution.go", "executionsColumns", "dsql/prefetch.go pfExecutionQry column list", "1ab8034a31ef"},
+	{"common/persistence/sql/sqlplugin/postgresql/execution.go", "getBufferedEventsQuery", "dsql/prefetch.go pfBufferedQry", "d994bb1be44b"},
+	{"common/persistence/sql/sqlplugin/postgresql/execution_maps.go", "getMapQueryTemplate", "dsql/prefetch.go pf*Qry map reads", "feb322761c29"},
+	{"common/persistence/sql/sqlplugin/postgresql/execution_maps.go", "getSignalsRequestedSetQuery", "dsql/prefetch.go pfSignalsRequestQry", "89f68091ca93"},
+	// pipeline.go: task inserts predicted to change len(rows) rows.
+	{"common/persistence/sql/sqlplugin/postgresql/execution.go", "createTransferTasksQuery", "dsql/pipeline_tx.go predicts RowsAffected = len(rows) (plain INSERT, no ON CONFLICT)", "bba5f5b886f0"},
+	{"common/persistence/sql/sqlplugin/postgresql/execution.go", "createTimerTasksQuery", "dsql/pipeline_tx.go predicts RowsAffected = len(rows)", "029b8c61e922"},
+	{"common/persistence/sql/sqlplugin/postgresql/execution.go", "createHistoryImmediateTasksQuery", "dsql/pipeline_tx.go predicts RowsAffected = len(rows)", "54ee6ab17bb1"},
+	{"common/persistence/sql/sqlplugin/postgresql/execution.go", "createHistoryScheduledTasksQuery", "dsql/pipeline_tx.go predicts RowsAffected = len(rows)", "951a840fa8ad"},
+	{"common/persistence/sql/sqlplugin/postgresql/execution.go", "createVisibilityTasksQuery", "dsql/pipeline_tx.go predicts RowsAffected = len(rows)", "28a898de6942"},
+	{"common/persistence/sql/sqlplugin/postgresql/execution.go", "createReplicationTasksQuery", "dsql/pipeline_tx.go predicts RowsAffected = len(rows)", "e70746954e11"},
+	{"common/persistence/sql/execution_util.go", "applyTasks", "dsql/pipeline_tx.go: which task inserts a mutation makes and how RowsAffected is compared", "bd832410614b"},
+	// bulkdelete.go: fenced transactions start with ReadLockShards; DeleteWorkflowExecution and
+	// DeleteHistoryBranch are not fenced, so their bulk deletes may run as chunks outside them.
+	{"common/persistence/sql/execution.go", "sqlExecutionStore.txExecuteShardLocked", "dsql/bulkdelete.go and pipeline_tx.go: a fenced transaction reads the shard row first", "4194f501a2d7"},
+	{"common/persistence/sql/execution.go", "sqlExecutionStore.DeleteWorkflowExecution", "dsql/bulkdelete.go: the whole-run deletes of an unfenced transaction run as chunks", "5ca5152a0cbd"},
+	{"common/persistence/sql/history_store.go", "sqlExecutionStore.DeleteHistoryBranch", "dsql/bulkdelete.go: RangeDeleteFromHistoryNode runs as chunks", "a4be4d44d82b"},
+	// guard.go: the refusal must be "definitely not committed" and end the workflow.
+	{"common/persistence/sql/common.go", "SqlStore.txExecute", "dsql/guard.go: errors inside the store's transaction become Unavailable, so the guard sits in front of the store", "dcdfe416e45a"},
+	{"service/history/shard/context_impl.go", "ContextImpl.handleWriteErrorLocked", "dsql/guard.go: TransactionSizeLimitError must stay 'not committed' (no shard re-acquire)", "938ede289394"},
+	{"common/persistence/history_manager.go", "executionManagerImpl.serializeAppendHistoryNodesRequest", "config default.yaml system.transactionSizeLimit: one history batch compared with it (DSQL's 1 MiB per value)", "4ae3ae074c8c"},
+	{"common/persistence/client/fx.go", "DataStoreFactoryProvider", "dsql/guard.go DecorateFactoryProvider: the data store factory reaches FactoryProviderFn through NewFactoryParams", "b455d16b6069"},
+}
+
+// Check parses dir (the upstream module root) and returns one line per pin whose declaration
+// is missing or whose fingerprint differs from the pin's (a pin without a fingerprint is
+// reported too, with the current one).
+func Check(dir string, pins []Pin) []string {
+	var problems []string
+	for _, p := range pins {
+		got, err := Fingerprint(filepath.Join(dir, p.File), p.Decl)
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Sprintf("upstream %s %s: %v; depends on it: %s", p.File, p.Decl, err, p.Why))
+		case got != p.Fingerprint:
+			problems = append(problems, fmt.Sprintf("upstream %s %s changed (fingerprint %s, pinned %q); depends on it: %s", p.File, p.Decl, got, p.Fingerprint, p.Why))
+		}
+	}
+	return problems
+}
+
+// Fingerprint returns the first 12 hex digits of the SHA-256 of decl's source text in file.
+func Fingerprint(file, decl string) (string, error) {
+	src, err := os.ReadFile(file)
+	if err != nil {
+		return "", err
+	}
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, file, src, parser.SkipObjectResolution)
+	if err != nil {
+		return "", err
+	}
+	var node ast.Node
+	for _, d := range f.Decls {
+		switch d := d.(type) {
+		case *ast.FuncDecl:
+			if funcName(d) == decl {
+				node = d
+			}
+		case *ast.GenDecl:
+			for _, s := range d.Specs {
+				if vs, ok := s.(*ast.ValueSpec); ok {
+					for _, n := range vs.Names {
+						if n.Name == decl {
+							node = vs
+						}
+					}
+				}
+			}
+		}
+	}
+	if node == nil {
+		return "", fmt.Errorf("declaration %s not found", decl)
+	}
+	text := src[fset.Position(node.Pos()).Offset:fset.Position(node.End()).Offset]
+	sum := sha256.Sum256(text)
+	return hex.EncodeToString(sum[:])[:12], nil
+}
+
+func funcName(d *ast.FuncDecl) string {
+	if d.Recv == nil || len(d.Recv.List) == 0 {
+		return d.Name.Name
+	}
+	t := d.Recv.List[0].Type
+	if s, ok := t.(*ast.StarExpr); ok {
+		t = s.X
+	}
+	if id, ok := t.(*ast.Ident); ok {
+		return id.Name + "." + d.Name.Name
+	}
+	return d.Name.Name
+}
