@@ -174,8 +174,20 @@ func (c *conn) send(ctx context.Context, final *queued, query bool) (pgx.Rows, p
 // the statement (or COMMIT) that sent it.
 func (c *conn) deferredFailed(q queued, err error) error {
 	c.noteError(err, q.query, q.args)
-	return fmt.Errorf("dsql: deferred statement %q failed: %w", shortSQL(q.query, 120), err)
+	return &deferredError{query: shortSQL(q.query, 120), err: err}
 }
+
+// deferredError is a deferred statement's failure, already counted and reported (noteError)
+// under the statement's own name; COMMIT, which returns it, does not count it again.
+type deferredError struct {
+	query string
+	err   error
+}
+
+func (e *deferredError) Error() string {
+	return fmt.Sprintf("dsql: deferred statement %q failed: %v", e.query, e.err)
+}
+func (e *deferredError) Unwrap() error { return e.err }
 
 // noteError updates the counters and the row-limit log for an error inside a transaction.
 func (c *conn) noteError(err error, query string, args []any) {
@@ -244,11 +256,14 @@ func (t *ptxn) Commit() error {
 	if err == nil && tag.String() != "COMMIT" {
 		err = fmt.Errorf("dsql: COMMIT answered %q, the transaction was rolled back: %w", tag.String(), pgx.ErrTxCommitRollback)
 	}
-	if IsConflict(err) {
-		c.metrics.Conflict("commit")
-	}
-	if IsRowLimit(err) {
-		c.limits.report(err, "COMMIT of: "+c.txFirst, c.txArgs, c.txRows, true)
+	var deferred *deferredError
+	if !errors.As(err, &deferred) { // a deferred statement's failure is counted once, as its own
+		if IsConflict(err) {
+			c.metrics.Conflict("commit")
+		}
+		if IsRowLimit(err) {
+			c.limits.report(err, "COMMIT of: "+c.txFirst, c.txArgs, c.txRows, true)
+		}
 	}
 	if err != nil {
 		c.abortOnServer()

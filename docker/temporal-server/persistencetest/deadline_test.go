@@ -87,3 +87,28 @@ func TestCommitObservesDeadline(t *testing.T) {
 		}
 	}
 }
+
+// TestDeferredConflictCountedOnce (issue 22, item 6): a deferred write of a pipelined
+// transaction that fails with 40001 in the COMMIT batch counts one conflict in
+// dsql_occ_conflicts (it used to count once as the statement and again as COMMIT).
+func TestDeferredConflictCountedOnce(t *testing.T) {
+	b := dsqlLocalBackend()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	base := b.fresh(t)
+	d := startDSQLLocal(t)
+	db := newDB(t, withPipeline(base, true))
+	f := newPipelineFixture(t, ctx, db, 33)
+	before := counters(t, db).Conflicts.Load()
+	if err := d.Control(ctx, "POST", "/faults/statements", map[string]any{"pattern": `^UPDATE executions SET`, "code": "OC000", "times": 1}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Control(context.Background(), "DELETE", "/faults", nil) })
+	err := f.mutate(ctx, db, 2, 700)
+	if err == nil {
+		t.Fatal("the transaction committed although its deferred UPDATE was failed with OC000")
+	}
+	if got := counters(t, db).Conflicts.Load() - before; got != 1 {
+		t.Fatalf("one deferred conflict counted %d times (%v)", got, err)
+	}
+}
