@@ -53,6 +53,8 @@ export const prod: PlatformConfigInput = {
     logs: 'retain',
   },
   backup: { schedule: 'cron(0 5 * * ? *)', retentionDays: 35 },
+  // Alarms must reach a person in production: EXAMPLE address (or alarmTopicArn: your paging tool's topic).
+  observability: { alarmEmails: ['temporal-oncall@example.com'] },
   dynamicConfig: {
     'history.persistenceMaxQPS': [{ value: 3000 }],
     'frontend.persistenceMaxQPS': [{ value: 3000 }],

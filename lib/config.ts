@@ -266,7 +266,7 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
     removalPolicies,
     backup: resolveBackup(p, input.backup),
     archival: resolveArchival(p, input.archival),
-    observability: resolveObservability(p, input.observability, region),
+    observability: resolveObservability(p, input.observability, region, production),
     ...resolveNamespaces(p, input, { archivalEnabled: resolveArchival(p, input.archival).enabled, authorization: security.auth !== undefined }),
     dynamicConfig,
     logLevel,

@@ -408,6 +408,7 @@ export class TemporalPlatformStack extends Stack {
       this.observability = new TemporalObservability(this, 'Observability', {
         envName: config.envName,
         alarmEmails: config.observability.alarmEmails,
+        alarmTopicArn: config.observability.alarmTopicArn,
         dsqlClusterId: this.dsqlCluster.clusterIdentifier,
         ecsCluster: this.services.cluster,
         services: this.services.services,

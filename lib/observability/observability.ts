@@ -19,6 +19,8 @@ export interface TemporalObservabilityProps {
   readonly envName: string;
   /** E-mail addresses subscribed to the alarm topic. @default - none (subscribe later, e.g. a chat integration) */
   readonly alarmEmails?: string[];
+  /** An existing SNS topic for the alarms (in the stack's Region) instead of one created here. @default - a new topic */
+  readonly alarmTopicArn?: string;
   /** DSQL cluster identifier (dimension `ClusterId`). */
   readonly dsqlClusterId: string;
   /** The ECS cluster of the services (dimension `ClusterName`; Container Insights must be on). */
@@ -108,8 +110,8 @@ export const TEMPORAL_DIMENSION_VALUES: Readonly<Record<string, readonly string[
  * Every alarm description links to its runbook section.
  */
 export class TemporalObservability extends Construct {
-  /** The topic every alarm notifies (alarm and OK). */
-  public readonly topic: sns.Topic;
+  /** The topic every alarm notifies (alarm and OK): created here, or `alarmTopicArn`. */
+  public readonly topic: sns.ITopic;
   /** The alarms by name suffix, e.g. `DsqlOccConflicts`, `EcsFrontendBelowDesired`. */
   public readonly alarms: Record<string, cloudwatch.Alarm>;
   /** The dashboard `temporal-<env>`. */
@@ -121,11 +123,16 @@ export class TemporalObservability extends Construct {
     super(scope, id);
     this.envName = props.envName;
     this.alarms = {};
-    this.topic = new sns.Topic(this, 'AlarmTopic', { displayName: `Temporal ${props.envName} alarms`, enforceSSL: true });
-    Validations.of(this.topic).acknowledge({
-      id: 'AwsSolutions-SNS2',
-      reason: 'Alarm notifications carry no data beyond alarm names and states; CloudWatch cannot publish to a topic encrypted with the AWS managed SNS key, and a customer key only for this is not worth its cost.',
-    });
+    if (props.alarmTopicArn) {
+      this.topic = sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn);
+    } else {
+      const topic = new sns.Topic(this, 'AlarmTopic', { displayName: `Temporal ${props.envName} alarms`, enforceSSL: true });
+      Validations.of(topic).acknowledge({
+        id: 'AwsSolutions-SNS2',
+        reason: 'Alarm notifications carry no data beyond alarm names and states; CloudWatch cannot publish to a topic encrypted with the AWS managed SNS key, and a customer key only for this is not worth its cost.',
+      });
+      this.topic = topic;
+    }
     for (const email of props.alarmEmails ?? []) this.topic.addSubscription(new subs.EmailSubscription(email));
 
     const account = Stack.of(this).account;
@@ -178,6 +185,15 @@ export class TemporalObservability extends Construct {
     const albUnhealthy = m('albUnHealthyHostCount', albDims, 'Maximum', one, 'UI ALB unhealthy');
     this.alarm('AlbUnhealthyHosts', albUnhealthy, 1, 5, cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       'UI ALB has unhealthy targets for 5 min', 'alb-unhealthy-hosts');
+    // No healthy target at all: the unhealthy-count alarms stay quiet when the targets are gone (a
+    // service at 0 tasks reports no unhealthy hosts), so these count the healthy ones, and a period
+    // without data (no target group metrics) counts as breaching.
+    this.alarm('NlbNoHealthyHosts', m('nlbHealthyHostCount', nlbDims, 'Minimum', one, 'frontend NLB healthy'), 1, 2,
+      cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD, 'Frontend NLB has no healthy target for 2 min: no client reaches Temporal', 'nlb-no-healthy-hosts',
+      cloudwatch.TreatMissingData.BREACHING);
+    this.alarm('AlbNoHealthyHosts', m('albHealthyHostCount', albDims, 'Minimum', one, 'UI ALB healthy'), 1, 2,
+      cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD, 'UI ALB has no healthy target for 2 min: the UI is down', 'alb-no-healthy-hosts',
+      cloudwatch.TreatMissingData.BREACHING);
 
     // OpenSearch: AWS's recommended alarms
     const ge = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD;
@@ -277,6 +293,13 @@ export class TemporalObservability extends Construct {
         `Temporal ${r}: service_errors >= ${ALARM_THRESHOLDS.temporalServiceErrorPercent} % of requests for 15 min`, 'temporal-service-errors');
     }
 
+    // The metrics pipeline's heartbeat: a frontend always serves requests (the worker role's system
+    // workflows poll it), so no frontend request count for 15 min means the frontend or the collector
+    // sidecars are gone, which would silence every Temporal-metric alarm above: missing is breaching.
+    this.alarm('TemporalMetricsMissing', t('serviceRequests', { service_name: 'frontend' }, 'SampleCount', 'frontend request samples'), 1, 3,
+      cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD, 'No Temporal frontend request metrics for 15 min: the frontend or the collector sidecars are down',
+      'temporal-metrics-missing', cloudwatch.TreatMissingData.BREACHING);
+
     // Persistence error ratio, all roles.
     const sumOf = (key: EmfMetricKey, prefix: string, roles: readonly TemporalRole[] = TEMPORAL_ROLES) => {
       const ms = Object.fromEntries(roles.map((r) => [`${prefix}${r}`, t(key, { service_name: r }, 'Sum', `${r}`)]));
@@ -331,8 +354,13 @@ export class TemporalObservability extends Construct {
     ];
   }
 
+  /**
+   * One alarm notifying the topic on ALARM and OK. `treatMissingData` is NOT_BREACHING unless the
+   * alarm's silence itself means failure (no healthy target, no metrics from the collector).
+   */
   private alarm(name: string, metric: cloudwatch.IMetric, threshold: number, evaluationPeriods: number,
-    comparisonOperator: cloudwatch.ComparisonOperator, what: string, anchor: string): cloudwatch.Alarm {
+    comparisonOperator: cloudwatch.ComparisonOperator, what: string, anchor: string,
+    treatMissingData: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING): cloudwatch.Alarm {
     const alarm = new cloudwatch.Alarm(this, name, {
       alarmName: `temporal-${this.envName}-${name}`,
       alarmDescription: `${what}. Runbook: ${RUNBOOK}#${anchor}`,
@@ -340,7 +368,7 @@ export class TemporalObservability extends Construct {
       threshold,
       evaluationPeriods,
       comparisonOperator,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      treatMissingData,
     });
     alarm.addAlarmAction(new cwActions.SnsAction(this.topic));
     alarm.addOkAction(new cwActions.SnsAction(this.topic));

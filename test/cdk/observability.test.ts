@@ -105,6 +105,7 @@ describe('prod alarms and thresholds', () => {
 
   test('the alarm set', () => {
     expect(alarms.map((a) => a.AlarmName).sort()).toEqual([
+      'temporal-prod-AlbNoHealthyHosts',
       'temporal-prod-AlbUnhealthyHosts',
       'temporal-prod-DsqlCommitLatency',
       'temporal-prod-DsqlOccConflicts',
@@ -114,6 +115,7 @@ describe('prod alarms and thresholds', () => {
       'temporal-prod-EcsMatchingBelowDesired',
       'temporal-prod-EcsUiBelowDesired',
       'temporal-prod-EcsWorkerBelowDesired',
+      'temporal-prod-NlbNoHealthyHosts',
       'temporal-prod-NlbUnhealthyHosts',
       'temporal-prod-OpenSearchClusterRed',
       'temporal-prod-OpenSearchClusterYellow',
@@ -130,6 +132,7 @@ describe('prod alarms and thresholds', () => {
       'temporal-prod-TemporalFrontendServiceErrors',
       'temporal-prod-TemporalHistoryServiceErrors',
       'temporal-prod-TemporalMatchingServiceErrors',
+      'temporal-prod-TemporalMetricsMissing',
       'temporal-prod-TemporalPersistenceErrors',
       'temporal-prod-TemporalResourceExhausted',
       'temporal-prod-TemporalShardLockLatency',
@@ -146,6 +149,9 @@ describe('prod alarms and thresholds', () => {
     ['EcsHistoryBelowDesired', 1, 3, 'GreaterThanOrEqualToThreshold'],
     ['NlbUnhealthyHosts', 1, 5, 'GreaterThanOrEqualToThreshold'],
     ['AlbUnhealthyHosts', 1, 5, 'GreaterThanOrEqualToThreshold'],
+    ['NlbNoHealthyHosts', 1, 2, 'LessThanThreshold'],
+    ['AlbNoHealthyHosts', 1, 2, 'LessThanThreshold'],
+    ['TemporalMetricsMissing', 1, 3, 'LessThanThreshold'],
     ['OpenSearchClusterRed', 1, 1, 'GreaterThanOrEqualToThreshold'],
     ['OpenSearchClusterYellow', 1, 5, 'GreaterThanOrEqualToThreshold'],
     // 25 % of prod's 200 GiB volume, in MiB
@@ -163,6 +169,28 @@ describe('prod alarms and thresholds', () => {
     const a = byName(name as string);
     expect(a).toBeDefined();
     expect([a.Threshold, a.EvaluationPeriods, a.ComparisonOperator]).toEqual([threshold, periods, op]);
+  });
+
+  test('alarms whose silence means failure treat missing data as breaching; every other alarm as not breaching', () => {
+    const breaching = ['NlbNoHealthyHosts', 'AlbNoHealthyHosts', 'TemporalMetricsMissing'];
+    for (const n of breaching) expect([n, byName(n).TreatMissingData]).toEqual([n, 'breaching']);
+    const others = Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm' && !breaching.some((n) => r.Properties.AlarmName.endsWith(`-${n}`)));
+    expect(others.length).toBe(30);
+    for (const r of others) expect([r.Properties.AlarmName, r.Properties.TreatMissingData]).toEqual([r.Properties.AlarmName, 'notBreaching']);
+  });
+
+  test('no healthy target: HealthyHostCount of the frontend NLB and the UI ALB target groups, minimum per minute', () => {
+    for (const [n, ns] of [['NlbNoHealthyHosts', 'AWS/NetworkELB'], ['AlbNoHealthyHosts', 'AWS/ApplicationELB']]) {
+      const q = byName(n).Metrics[0].MetricStat;
+      expect([q.Metric.Namespace, q.Metric.MetricName, q.Stat, q.Period]).toEqual([ns, 'HealthyHostCount', 'Minimum', 60]);
+      expect(q.Metric.Dimensions.map((d: any) => d.Name).sort()).toEqual(['LoadBalancer', 'TargetGroup']);
+    }
+  });
+
+  test('the metrics heartbeat: frontend service_requests samples from the collector, 3 x 5 min', () => {
+    const q = byName('TemporalMetricsMissing').Metrics[0].MetricStat;
+    expect([q.Metric.Namespace, q.Metric.MetricName, q.Stat, q.Period]).toEqual(['Temporal/prod', 'service_requests', 'SampleCount', 300]);
+    expect(q.Metric.Dimensions).toEqual([{ Name: 'service_name', Value: 'frontend' }]);
   });
 
   test('OCC conflicts alarm is a ratio of OccConflicts to TotalTransactions of this cluster', () => {
@@ -241,8 +269,38 @@ describe('observability configuration', () => {
     [{ alarmEmails: ['not-an-address'] }, 'Invalid configuration: dev.observability.alarmEmails[0] = "not-an-address"; allowed: an e-mail address such as oncall@example.com'],
     [{ alarmEmails: 'oncall@example.com' }, 'Invalid configuration: dev.observability.alarmEmails = "oncall@example.com"; allowed: a list of e-mail addresses'],
     [{ alarmEmails: ['a@example.com', 'a@example.com'] }, 'Invalid configuration: dev.observability.alarmEmails = ["a@example.com","a@example.com"]; allowed: distinct e-mail addresses'],
-    [{ topic: 'x' }, 'Invalid configuration: dev.observability.topic = "x"; allowed: one of the known fields enabled, alarmEmails, metricsCollector, collectorImage, managedPrometheus'],
+    [{ topic: 'x' }, 'Invalid configuration: dev.observability.topic = "x"; allowed: one of the known fields enabled, alarmEmails, alarmTopicArn, metricsCollector, collectorImage, managedPrometheus'],
+    [{ alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:pager.fifo' }, 'Invalid configuration: dev.observability.alarmTopicArn = "arn:aws:sns:eu-west-1:123456789012:pager.fifo"; allowed: a standard SNS topic ARN'],
+    [{ alarmTopicArn: 'pager' }, 'Invalid configuration: dev.observability.alarmTopicArn = "pager"; allowed: a standard SNS topic ARN'],
   ])('refuses %j', (observability, message) => {
     expect(() => resolveConfig('dev', { numHistoryShards: 4, security: { allowNoAuth: true }, observability })).toThrow(message);
+  });
+
+  describe('production: alarms must reach someone', () => {
+    const prod = ENVIRONMENTS.prod;
+    test('no e-mail and no topic is refused, naming the field', () => {
+      expect(() => resolveConfig('prod', { ...prod, observability: { alarmEmails: [] } }))
+        .toThrow('Invalid configuration: prod.observability.alarmEmails = []; allowed: at least one e-mail address, or observability.alarmTopicArn, in an environment marked production');
+    });
+    test('an existing topic of another Region is refused', () => {
+      expect(() => resolveConfig('prod', { ...prod, observability: { alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:pager' } }))
+        .toThrow("Invalid configuration: prod.observability.alarmTopicArn = \"arn:aws:sns:eu-west-1:123456789012:pager\"; allowed: a topic in the stack's Region us-east-1");
+    });
+    test('alarms switched off need neither', () => {
+      expect(resolveConfig('prod', { ...prod, observability: { enabled: false } }).observability.enabled).toBe(false);
+    });
+    test('an existing topic: no topic created, every alarm and the e-mail subscription use it', () => {
+      const topic = 'arn:aws:sns:us-east-1:123456789012:pager';
+      const { t, resources } = synth('prod', { observability: { alarmTopicArn: topic, alarmEmails: ['a@example.com'] } });
+      t.resourceCountIs('AWS::SNS::Topic', 0);
+      t.hasResourceProperties('AWS::SNS::Subscription', { TopicArn: topic, Protocol: 'email', Endpoint: 'a@example.com' });
+      const alarms = Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
+      expect(alarms.length).toBe(33);
+      for (const a of alarms) expect([a.Properties.AlarmActions, a.Properties.OKActions]).toEqual([[topic], [topic]]);
+    });
+    test('the shipped prod environment subscribes an address', () => {
+      const { t } = synth('prod');
+      t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'temporal-oncall@example.com' });
+    });
   });
 });

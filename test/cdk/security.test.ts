@@ -27,6 +27,7 @@ const secure: PlatformConfigInput = {
   numHistoryShards: 16,
   production: true,
   security: { auth: { issuerUrl: COGNITO, audience: 'app-client-1' } },
+  observability: { alarmEmails: ['oncall@example.com'] },
   ui: { certificateArn: CERT, domainName: 'temporal.example.com', oidc: { clientId: 'ui', clientSecretArn: SECRET } },
 };
 const withSecure = (patch: (c: any) => void): PlatformConfigInput => {
