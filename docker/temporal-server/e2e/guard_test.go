@@ -211,6 +211,25 @@ func TestServerRefusesWritesOverDSQLLimits(t *testing.T) {
 			}
 		})
 	}
+	// The refusal is counted by operation and limit (the metric is flushed every few seconds).
+	want := `dsql_limit_refusals{limit="timers",operation="UpdateWorkflowExecution",service_name="history"} 1`
+	for waited := time.Duration(0); !strings.Contains(pluginCounters(s.metrics), want); waited += time.Second {
+		if waited > 20*time.Second {
+			t.Errorf("no %s in the server's metrics: %s", want, pluginCounters(s.metrics))
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	if b, err := os.ReadFile(s.logPath); err == nil {
+		named := false
+		for _, line := range strings.Split(string(b), "\n") {
+			named = named || (strings.Contains(line, "DSQL limit: workflow write refused") && strings.Contains(line, `"wf-id":"timers-1100"`) &&
+				strings.Contains(line, `"operation":"UpdateWorkflowExecution"`) && strings.Contains(line, `"timers":1100`))
+		}
+		if !named {
+			t.Errorf("the server log has no refusal line naming the operation, the workflow timers-1100 and its 1100 timers")
+		}
+	}
 	if b, err := os.ReadFile(s.logPath); err == nil && strings.Contains(string(b), "54000") {
 		t.Errorf("the server log shows SQLSTATE 54000")
 	}
