@@ -116,7 +116,10 @@ func (d *db) VerifyVersion() error {
 // so taking a second main-pool connection could wait forever once every connection is held by
 // such a transaction (shown with MaxConns=1: persistencetest TestBulkDeleteNeverWaitsOnASecondPoolConnection).
 // A chunk-pool connection is only ever held by one autocommit statement, which waits for no
-// other connection, so the wait for it always ends; fenced is set once the transaction has read the shard row.
+// other connection, so the wait for it always ends. Each chunk changes at most chunkSize (<=
+// 3,000) rows; two deletes of the same run at once conflict on DSQL (first committer wins, the
+// other's chunk gets 40001 and is retried by the statement retry policy, then finds fewer
+// rows), and never conflict with the caller's transaction (disjoint rows, bulkdelete.go); fenced is set once the transaction has read the shard row.
 type tx struct {
 	ops
 	upstreamTx
