@@ -85,6 +85,22 @@ describe.each(['prod', 'dev'] as const)('%s: metrics only from lib/observability
     expect(used.filter((u) => !ALLOWED.has(u))).toEqual([]);
   });
 
+  test('every alarm has a row in the alarm table of docs/operations.md, and every row names an alarm', () => {
+    const doc = fs.readFileSync(path.join(REPO, 'docs', 'operations.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('## Alarms and dashboard'), doc.indexOf('## Metrics collector'));
+    // First cell of each table row: the alarm names in backticks, `<Role>` standing for each role.
+    const rows = [...section.matchAll(/^\| ([^|]+) \|/gm)].map((m) => m[1]).filter((c) => c.includes('`'));
+    const documented = new Set(rows.flatMap((cell) => {
+      const names = [...cell.matchAll(/`([A-Za-z<>]+)`/g)].map((m) => m[1]);
+      const roles = /\(([a-z, ]+)\)/.exec(cell)?.[1].split(',').map((r) => r.trim()) ?? [];
+      return names.flatMap((n) => (n.includes('<Role>') ? roles.map((r) => n.replace('<Role>', r.charAt(0).toUpperCase() + r.slice(1))) : [n]));
+    }));
+    const inTemplate = Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm')
+      .map((r) => String(r.Properties.AlarmName).replace(new RegExp(`^temporal-${envName}-`), ''));
+    expect(inTemplate.filter((n) => !documented.has(n))).toEqual([]);
+    if (envName === 'prod') expect([...documented].filter((n) => !inTemplate.includes(n)).sort()).toEqual([]);
+  });
+
   test('every alarm links to an existing section of docs/operations.md and notifies the topic', () => {
     const doc = fs.readFileSync(path.join(REPO, 'docs', 'operations.md'), 'utf8');
     const anchors = new Set([...doc.matchAll(/^#{2,4} (.+)$/gm)].map((h) => h[1].trim().toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-')));
