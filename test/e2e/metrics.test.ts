@@ -65,6 +65,12 @@ async function series(name: string, job?: string, matchers?: string): Promise<Ar
   return prom('series', { 'match[]': `${name}{${all}}` });
 }
 
+/** Each scrape target's job, health, last error and last scrape duration (seconds), for failure messages. */
+async function scrapeHealth(): Promise<string> {
+  const data = await prom('targets');
+  return JSON.stringify(data.activeTargets.map((x: any) => ({ job: x.labels.job, health: x.health, lastError: x.lastError, lastScrapeDuration: x.lastScrapeDuration })));
+}
+
 /** Polls until `fn` is true (the scrape runs every second). */
 async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   await waitFor(what, fn, { timeoutMs, intervalMs: 500, proc: prometheus });
@@ -133,8 +139,20 @@ beforeAll(async () => {
     await bare.close();
   }
   timings.workload = Date.now() - t;
-  // Two scrapes after the last event, so every counter has moved in Prometheus.
-  await new Promise((r) => setTimeout(r, 2500));
+  // Counters only have a rate once two samples taken after they moved are stored. A fixed sleep is
+  // not enough on a loaded machine (CI failed once with six expressions empty): a scrape of ~11,000
+  // series can outlast its timeout there. So wait for three successful scrapes of each job after
+  // the last event, counted by Prometheus itself.
+  const workloadEnd = Date.now();
+  t = workloadEnd;
+  await until('three successful scrapes of each job after the workload', async () => {
+    const since = Math.max(1, Math.ceil((Date.now() - workloadEnd) / 1000));
+    const data = await prom('query', { query: `sum by (job) (sum_over_time(up[${since}s]))` });
+    return data.result.length === 2 && data.result.every((r: any) => Number(r.value[1]) >= 3);
+  }, 90_000).catch(async (e) => {
+    throw new Error(`${e.message}; scrape targets: ${await scrapeHealth()}`);
+  });
+  timings.scrapesAfterWorkload = Date.now() - t;
 }, 5 * 60_000);
 
 afterAll(async () => {
@@ -224,14 +242,21 @@ describe('docs/grafana/temporal-dsql.json', () => {
   });
 
   test('every expression evaluates and returns a finite value', async () => {
-    const empty: string[] = [];
-    for (const expr of exprs) {
-      const q = expr.replaceAll('$__rate_interval', RATE_INTERVAL);
-      expect(q).not.toContain('$'); // no other Grafana variable that this test would not know
-      const data = await prom('query', { query: q });
-      const finite = data.result.filter((r: any) => Number.isFinite(Number(r.value[1])));
-      if (finite.length === 0) empty.push(expr);
-    }
+    let empty: string[] = [];
+    // Asked again for up to 20 s: a wrong name or label never becomes finite, a late scrape does.
+    const deadline = Date.now() + 20_000;
+    do {
+      if (empty.length > 0) await new Promise((r) => setTimeout(r, 1000));
+      empty = [];
+      for (const expr of exprs) {
+        const q = expr.replaceAll('$__rate_interval', RATE_INTERVAL);
+        expect(q).not.toContain('$'); // no other Grafana variable that this test would not know
+        const data = await prom('query', { query: q });
+        const finite = data.result.filter((r: any) => Number.isFinite(Number(r.value[1])));
+        if (finite.length === 0) empty.push(expr);
+      }
+    } while (empty.length > 0 && Date.now() < deadline);
+    if (empty.length > 0) console.log(`empty expressions; scrape targets: ${await scrapeHealth()}`);
     expect(empty).toEqual([]);
   });
 });
