@@ -22,12 +22,17 @@ import {
   AutoscalingConfig, AutoscalingInput, resolveDynamicConfig, resolveImages, resolveServices, resolveStopTimeout,
 } from './services/config';
 import { DynamicConfigValue, PlatformService, ServiceSizing, SizingPreset } from './services/roles';
+import { ExampleValue, findExampleValues } from './example-values';
 import { OpenSearchConfig, OpenSearchInput, resolveOpenSearch } from './visibility/config';
 
 export { ConfigError } from './config-checks';
 export type { SecurityInput, UiInput } from './security/config';
 
-/** What happens to a stateful resource when it leaves the stack (or the stack is deleted). */
+/**
+ * What happens to a stateful resource when it leaves the stack (or the stack is deleted). `retain`
+ * keeps it, except that a first deploy which rolls back deletes what it created (CloudFormation's
+ * RetainExceptOnCreate; lib/platform-stack.ts names the two exceptions); `destroy` deletes it.
+ */
 export type RemovalPolicyName = 'retain' | 'destroy';
 
 /** Removal policies of the stateful resources. */
@@ -150,6 +155,11 @@ export interface PlatformConfig extends NamespacesConfig {
   readonly enableEcsExec: boolean;
   readonly cpuArchitecture: 'arm64' | 'x86_64';
   readonly tags: Record<string, string>;
+  /**
+   * Values of the environment's input that belong to documentation examples (lib/example-values.ts):
+   * the stack synthesizes with them but CloudFormation refuses to deploy it. Empty for a real config.
+   */
+  readonly exampleValues: readonly ExampleValue[];
 }
 
 /**
@@ -274,5 +284,6 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
     enableEcsExec,
     cpuArchitecture,
     tags: tagsIn as Record<string, string>,
+    exampleValues: findExampleValues(input),
   };
 }

@@ -1,5 +1,6 @@
 import * as path from 'path';
-import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Tags, Token } from 'aws-cdk-lib';
+import { exampleValueMessage } from './example-values';
+import { Annotations, CfnOutput, CfnRule, Duration, Fn, RemovalPolicy, Stack, StackProps, Tags, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -50,7 +51,16 @@ export interface TemporalPlatformStackProps extends StackProps {
   readonly dynamicConfigFile?: string;
 }
 
-const removal = (p: 'retain' | 'destroy') => (p === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY);
+/**
+ * A config removal policy as CloudFormation applies it. `retain` is RETAIN_ON_UPDATE_OR_DELETE
+ * (CloudFormation's `RetainExceptOnCreate`): the resource outlives a replacement and the stack's
+ * deletion, but a first deploy that rolls back deletes what it created, so the retry never meets a
+ * leftover with the same fixed name (the OpenSearch domain, the backup vault, the metrics log group)
+ * and no orphan CA secret stays behind. Source: AWS CloudFormation User Guide, "DeletionPolicy
+ * attribute" (RetainExceptOnCreate). Two resources keep plain `Retain`, each for its reason at its
+ * use: a deletion-protected DSQL cluster and the access-logs bucket.
+ */
+const removal = (p: 'retain' | 'destroy') => (p === 'retain' ? RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE : RemovalPolicy.DESTROY);
 
 /**
  * The whole Temporal-on-DSQL platform of one environment: network, DSQL cluster (with its
@@ -139,6 +149,21 @@ export class TemporalPlatformStack extends Stack {
     const serverImage = props.serverImage
       ?? resolveServerImage(this, config.serverImage, props.serverImageContext ?? path.join(REPO_ROOT, 'docker', 'temporal-server'),
         config.cpuArchitecture === 'arm64' ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64);
+    // Example values (config/prod.ts ships some): the template synthesizes, but CloudFormation's rule
+    // check runs before any resource is created and refuses the deploy, naming every field.
+    if (config.exampleValues.length > 0) {
+      new CfnRule(this, 'ConfigHasNoExampleValues', {
+        assertions: config.exampleValues.map((e) => ({
+          // Always false: the rule exists only while the config holds an example value.
+          assert: Fn.conditionEquals(e.field, 'a value of your own'),
+          assertDescription: exampleValueMessage(e, config.envName),
+        })),
+      });
+      Annotations.of(this).addWarningV2('temporal:exampleValues',
+        `${config.exampleValues.length} example value(s) in config/${config.envName}.ts; synth works, a deploy is refused until they are replaced: ` +
+        config.exampleValues.map((e) => e.field).join(', '));
+    }
+
     this.dynamicConfigYaml = buildDynamicConfig(
       props.dynamicConfigFile ?? path.join(REPO_ROOT, 'docker', 'temporal-server', 'config', 'dynamicconfig', 'default.yaml'),
       // history's mutable-state cache bounded by the history task's memory (lib/services/history-cache.ts)
@@ -169,7 +194,12 @@ export class TemporalPlatformStack extends Stack {
       deletionProtection: config.dsql.deletionProtection,
       kmsKeyArn: config.dsql.kmsKeyArn,
       name: `temporal-${config.envName}`,
-      removalPolicy: removal(config.removalPolicies.dsqlCluster),
+      // A deletion-protected cluster cannot be deleted by a rollback (DeleteCluster is refused), and
+      // RetainExceptOnCreate would turn a failed first deploy into ROLLBACK_FAILED. So it keeps plain
+      // Retain: its identifier is generated, a retry creates a new one beside it, and the leftover
+      // empty cluster is named in docs/operations.md ("A first deploy that failed") with its cleanup.
+      removalPolicy: config.dsql.deletionProtection && config.removalPolicies.dsqlCluster === 'retain'
+        ? RemovalPolicy.RETAIN : removal(config.removalPolicies.dsqlCluster),
       vpc: config.dsql.privateLink ? this.vpc : undefined,
       vpcSubnets: this.privateSubnets,
     });
@@ -330,7 +360,9 @@ export class TemporalPlatformStack extends Stack {
       this.accessLogs = new TemporalAccessLogs(this, 'AccessLogs', {
         loadBalancer: this.services.uiLoadBalancer,
         retentionDays: config.logRetentionDays,
-        removalPolicy: logRemovalPolicy,
+        // Plain Retain: ELB and S3 write access logs into it within minutes of creation, and a
+        // rollback cannot delete a bucket that is not empty (its name is generated: no collision).
+        removalPolicy: config.removalPolicies.logs === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
       });
     } else {
       Annotations.of(this).addInfo('UI ALB access logs are off: set env.region for this environment to turn them on.');

@@ -37,7 +37,7 @@ export interface TemporalArchivalProps {
   readonly storageClass?: ArchivalStorageClass;
   /** Bucket that receives this bucket's S3 server access logs (prefix `archival/`). @default - no access logs (acknowledged in cdk-nag) */
   readonly accessLogsBucket?: s3.IBucket;
-  /** What happens to the bucket when it leaves the stack. @default RemovalPolicy.RETAIN (archives outlive the stack) */
+  /** What happens to the bucket when it leaves the stack. @default RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE (archives outlive the stack; a rolled-back first deploy deletes the still-empty bucket) */
   readonly removalPolicy?: RemovalPolicy;
 }
 
@@ -86,7 +86,7 @@ export class TemporalArchival extends Construct {
           transitionAfter: Duration.days(props.transitionDays ?? DEFAULT_ARCHIVAL_TRANSITION_DAYS),
         }],
       }],
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
     if (!props.accessLogsBucket) {
       Validations.of(this.bucket).acknowledge({

@@ -148,8 +148,9 @@ export class TemporalCertificates extends Construct {
     const secret = (sid: string, description: string) => new secretsmanager.Secret(this, sid, {
       description,
       encryptionKey: props.encryptionKey,
-      // Filled by the handler; CloudFormation's generated placeholder is never used.
-      removalPolicy: RemovalPolicy.RETAIN,
+      // Filled by the handler; CloudFormation's generated placeholder is never used. Kept when the
+      // stack goes, deleted when a first deploy rolls back (nothing can depend on it yet).
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
     const internode = secret('InternodeSecret', `Temporal ${stack.stackName}: internode TLS certificate (${INTERNODE_DNS_NAME}), key and CA bundle`);
     const frontend = secret('FrontendSecret', `Temporal ${stack.stackName}: frontend TLS certificate, key and CA bundle`);

@@ -35,9 +35,9 @@ const variant = synth('prod', { dsql: { ...ENVIRONMENTS.prod.dsql, kmsKeyArn: KE
 describe('archive bucket', () => {
   const bucketId = prod.stack.getLogicalId(prod.stack.archival!.bucket.node.defaultChild as never);
 
-  test('versioned, SSE-S3 without a DSQL key, no public access, bucket owner enforced, retained', () => {
+  test('versioned, SSE-S3 without a DSQL key, no public access, bucket owner enforced, retained (except by a rolled-back create)', () => {
     prod.t.hasResource('AWS::S3::Bucket', {
-      DeletionPolicy: 'Retain',
+      DeletionPolicy: 'RetainExceptOnCreate',
       UpdateReplacePolicy: 'Retain',
       Properties: Match.objectLike({
         VersioningConfiguration: { Status: 'Enabled' },
@@ -46,7 +46,7 @@ describe('archive bucket', () => {
         OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
       }),
     });
-    expect(prod.t.toJSON().Resources[bucketId].DeletionPolicy).toBe('Retain');
+    expect(prod.t.toJSON().Resources[bucketId].DeletionPolicy).toBe('RetainExceptOnCreate');
   });
 
   test('lifecycle: current and noncurrent objects to GLACIER_IR after 30 days, nothing expires', () => {

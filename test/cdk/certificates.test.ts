@@ -64,9 +64,9 @@ describe('stack CA mode (default)', () => {
   const frontend = idOf(b.resources, 'AWS::SecretsManager::Secret', 'CertificatesFrontendSecret');
   const cr = idOf(b.resources, 'Custom::TemporalCertificates', 'Certificates');
 
-  test('three secrets, retained on delete and replace, on the configured KMS key; no key material in the template', () => {
+  test('three secrets, retained on delete and replace (deleted by a rolled-back create), on the configured KMS key; no key material in the template', () => {
     for (const id of [ca, internode, frontend]) {
-      expect(b.resources[id]).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain', Properties: { KmsKeyId: KEY } });
+      expect(b.resources[id]).toMatchObject({ DeletionPolicy: 'RetainExceptOnCreate', UpdateReplacePolicy: 'Retain', Properties: { KmsKeyId: KEY } });
       expect(b.resources[id].Properties.SecretString).toBeUndefined();
     }
     expect(JSON.stringify(b.template.toJSON())).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE/);

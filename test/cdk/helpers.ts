@@ -12,7 +12,7 @@ import { createPlatformApp, PlatformApp } from '../../lib/app';
 export const REPO = path.resolve(__dirname, '..', '..');
 
 /** Image used by the tests instead of the project's image asset. */
-export const TEST_SERVER_IMAGE = '123456789012.dkr.ecr.us-east-1.amazonaws.com/temporal-dsql:1.31.2';
+export const TEST_SERVER_IMAGE = '000000000000.dkr.ecr.us-east-1.amazonaws.com/temporal-dsql:1.31.2';
 
 /**
  * The `context` of cdk.json (feature flags), without `env`; version reporting off for stable

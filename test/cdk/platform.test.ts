@@ -246,7 +246,7 @@ describe('prod: Temporal services', () => {
       expect(td.Properties.Cpu).toBe(String(cfg.services[role].cpu));
       expect(td.Properties.Memory).toBe(String(cfg.services[role].memoryMiB));
       const c = td.Properties.ContainerDefinitions[0];
-      expect(JSON.stringify(c.Image)).toMatch(/"123456789012\.dkr\.ecr\.us-east-1\.".*"\/temporal-dsql:1\.31\.2"/);
+      expect(JSON.stringify(c.Image)).toMatch(/"000000000000\.dkr\.ecr\.us-east-1\.".*"\/temporal-dsql:1\.31\.2"/);
       expect(c.StopTimeout).toBe(120);
       expect(c.LogConfiguration.LogDriver).toBe('awslogs');
       expect(c.LogConfiguration.Options['awslogs-group']).toEqual({ Ref: logicalId(prod, prod.stack.services.logGroups[role]) });
@@ -277,11 +277,11 @@ describe('prod: Temporal services', () => {
     }
   });
 
-  test('log groups of the services have the configured retention and are retained', () => {
+  test('log groups of the services have the configured retention and are retained (except by a rolled-back create)', () => {
     for (const svc of ['frontend', 'history', 'matching', 'worker', 'ui'] as const) {
       const lg = prod.resources[logicalId(prod, prod.stack.services.logGroups[svc])] as any;
       expect(lg.Properties.RetentionInDays).toBe(90);
-      expect(lg.DeletionPolicy).toBe('Retain');
+      expect(lg.DeletionPolicy).toBe('RetainExceptOnCreate');
     }
   });
 
@@ -445,7 +445,9 @@ describe('synthesis', () => {
   test.each(['prod', 'dev'])('%s: no warnings or errors from the construct library', (env) => {
     const b = env === 'prod' ? prod : dev;
     const annotations = Annotations.fromStack(b.stack);
-    expect(annotations.findWarning('*', Match.anyValue())).toEqual([]);
+    // The one expected warning: prod's example values (tested in 'a first deploy that fails').
+    const warnings = annotations.findWarning('*', Match.anyValue()).map((w) => String(w.entry.data));
+    expect(warnings.filter((w) => !w.includes('[ack: temporal:exampleValues]'))).toEqual([]);
     expect(annotations.findError('*', Match.anyValue())).toEqual([]);
   });
 });
@@ -454,5 +456,59 @@ describe('snapshots (asset hashes redacted)', () => {
   test.each(['prod', 'dev'])('%s template', (env) => {
     const b = env === 'prod' ? prod : dev;
     expect(redactAssetHashes(b.template.toJSON())).toMatchSnapshot();
+  });
+});
+
+describe('a first deploy that fails', () => {
+  /** Properties that give a resource a fixed physical name, which a leftover would block on a retry. */
+  const NAME_KEYS = ['DomainName', 'BackupVaultName', 'LogGroupName', 'Name', 'BucketName', 'TopicName', 'FunctionName', 'RoleName', 'ClusterName', 'SecretName', 'RepositoryName', 'AliasName'];
+  const fixedName = (r: Resources[string]) => NAME_KEYS.find((k) => typeof r.Properties?.[k] === 'string');
+
+  test.each(['prod', 'dev'])('%s: every kept resource is RetainExceptOnCreate, apart from the two with a reason; none with a fixed name keeps plain Retain', (env) => {
+    const b = env === 'prod' ? prod : dev;
+    const plainRetain: string[] = [];
+    const keptWithFixedName: string[] = [];
+    for (const [id, r] of Object.entries(b.resources)) {
+      if (r.DeletionPolicy === 'Retain') plainRetain.push(`${r.Type} ${id}`);
+      if (r.DeletionPolicy === 'Retain' && fixedName(r)) keptWithFixedName.push(`${id} ${fixedName(r)}=${r.Properties[fixedName(r)!]}`);
+    }
+    expect(keptWithFixedName).toEqual([]);
+    // The exceptions (lib/platform-stack.ts): a deletion-protected DSQL cluster cannot be deleted by
+    // a rollback, and ELB/S3 write access logs into the bucket within minutes; both names are generated.
+    const cluster = logicalId(b, b.stack.dsqlCluster.resource);
+    const accessLogs = b.stack.accessLogs ? [`AWS::S3::Bucket ${logicalId(b, b.stack.accessLogs.bucket)}`] : [];
+    const expected = env === 'prod' ? [`AWS::DSQL::Cluster ${cluster}`, ...accessLogs] : [];
+    expect(plainRetain.sort()).toEqual(expected.sort());
+    if (env === 'prod') {
+      expect(b.resources[cluster].Properties.DeletionProtectionEnabled).toBe(true);
+      const kept = Object.values(b.resources).filter((r) => r.DeletionPolicy === 'RetainExceptOnCreate').map((r) => r.Type);
+      for (const t of ['AWS::OpenSearchService::Domain', 'AWS::Backup::BackupVault', 'AWS::SecretsManager::Secret', 'AWS::Logs::LogGroup', 'AWS::S3::Bucket']) expect(kept).toContain(t);
+    }
+  });
+
+  test('prod: a CloudFormation Rule refuses the deploy while the config holds example values, naming each field', () => {
+    const rule = (prod.template.toJSON().Rules ?? {}).ConfigHasNoExampleValues;
+    expect(rule).toBeDefined();
+    expect(rule.RuleCondition).toBeUndefined(); // always evaluated
+    const fields: string[] = [];
+    for (const a of rule.Assertions) {
+      // Fn::Equals of two different literals: false whatever the parameters, so CloudFormation stops.
+      const [l, r] = a.Assert['Fn::Equals'];
+      expect(typeof l === 'string' && typeof r === 'string' && l !== r).toBe(true);
+      expect(a.AssertDescription).toMatch(/^(\S+) is an example value \(.+\); replace it in config\/prod\.ts before deploying$/);
+      fields.push(a.AssertDescription.split(' ')[0]);
+    }
+    // Written out from config/prod.ts: every placeholder a team must replace (and the tests' image).
+    expect(fields).toEqual([
+      'security.auth.issuerUrl', 'security.auth.audience', 'ui.certificateArn', 'ui.domainName', 'ui.oidc.clientId', 'ui.oidc.clientSecretArn',
+      'observability.alarmEmails[0]', 'namespaceAdmin.clientSecretArn', 'namespaceAdmin.tokenUrl',
+    ]);
+    const warnings = Annotations.fromStack(prod.stack).findWarning('*', Match.anyValue()).map((w) => String(w.entry.data));
+    expect(warnings).toEqual([expect.stringContaining('9 example value(s) in config/prod.ts; synth works, a deploy is refused until they are replaced: security.auth.issuerUrl,')]);
+  });
+
+  test('dev: no example values, no rule', () => {
+    expect(Object.keys(dev.template.toJSON().Rules ?? {})).not.toContain('ConfigHasNoExampleValues');
+    expect(dev.stack.config.exampleValues).toEqual([]);
   });
 });
