@@ -274,7 +274,7 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
     security,
     logRetentionDays,
     removalPolicies,
-    backup: resolveBackup(p, input.backup),
+    backup: resolveBackup(p, input.backup, production),
     archival: resolveArchival(p, input.archival),
     observability: resolveObservability(p, input.observability, region, production),
     ...resolveNamespaces(p, input, { archivalEnabled: resolveArchival(p, input.archival).enabled, authorization: security.auth !== undefined }),

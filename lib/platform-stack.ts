@@ -411,6 +411,13 @@ export class TemporalPlatformStack extends Stack {
         retention: Duration.days(config.backup.retentionDays),
         kmsKeyArn: config.dsql.kmsKeyArn,
         removalPolicy: removal(config.removalPolicies.dsqlCluster),
+        blockRecoveryPointDeletion: config.backup.blockRecoveryPointDeletion,
+        vaultLock: config.backup.vaultLock && {
+          minRetention: Duration.days(config.backup.vaultLock.minRetentionDays),
+          maxRetention: config.backup.vaultLock.maxRetentionDays === undefined ? undefined : Duration.days(config.backup.vaultLock.maxRetentionDays),
+          changeableFor: config.backup.vaultLock.changeableForDays === undefined ? undefined : Duration.days(config.backup.vaultLock.changeableForDays),
+        },
+        copyTo: config.backup.copyTo && { vaultArn: config.backup.copyTo.vaultArn, retention: Duration.days(config.backup.copyTo.retentionDays) },
       });
     }
 
@@ -453,6 +460,7 @@ export class TemporalPlatformStack extends Stack {
         openSearchVolumeGiB: config.opensearch.volumeSizeGiB,
         openSearchDedicatedMasters: config.opensearch.masterNodes > 0,
         temporalMetricsNamespace: this.metricsCollector?.namespace,
+        backup: this.backup && { vaultName: this.backup.vaultName, clusterArn: this.dsqlCluster.clusterArn, alarmAfterHours: config.backup.alarmAfterHours },
       });
     }
 

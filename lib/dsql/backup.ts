@@ -21,6 +21,16 @@ export interface TemporalDsqlBackupProps {
    * deleted, so `DESTROY` only succeeds once its recovery points are gone. @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Deny `backup:DeleteRecoveryPoint`, `backup:UpdateRecoveryPointLifecycle` and
+   * `backup:PutBackupVaultAccessPolicy` to every principal in the vault's access policy (CDK's
+   * `blockRecoveryPointDeletion`); AWS Backup's retention still expires recovery points. @default false
+   */
+  readonly blockRecoveryPointDeletion?: boolean;
+  /** AWS Backup Vault Lock (lib/dsql/backup-config.ts, `backup.vaultLock`). @default - no lock */
+  readonly vaultLock?: { readonly minRetention: Duration; readonly maxRetention?: Duration; readonly changeableFor?: Duration };
+  /** Copy each recovery point to this vault (another Region or account), kept `retention` there. @default - no copy */
+  readonly copyTo?: { readonly vaultArn: string; readonly retention: Duration };
 }
 
 /**
@@ -33,6 +43,8 @@ export interface TemporalDsqlBackupProps {
 export class TemporalDsqlBackup extends Construct {
   /** The backup vault. */
   public readonly vault: backup.BackupVault;
+  /** The vault's name as configured (a plain string, for alarm dimensions and descriptions). */
+  public readonly vaultName: string;
   /** The backup plan. */
   public readonly plan: backup.BackupPlan;
   /** The selection (and its IAM role) that puts the cluster in the plan. */
@@ -40,11 +52,18 @@ export class TemporalDsqlBackup extends Construct {
 
   constructor(scope: Construct, id: string, props: TemporalDsqlBackupProps) {
     super(scope, id);
+    this.vaultName = props.vaultName;
     this.vault = new backup.BackupVault(this, 'Vault', {
       backupVaultName: props.vaultName,
       encryptionKey: props.kmsKeyArn ? kms.Key.fromKeyArn(this, 'VaultKey', props.kmsKeyArn) : undefined,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      blockRecoveryPointDeletion: props.blockRecoveryPointDeletion ?? false,
+      lockConfiguration: props.vaultLock,
     });
+    const copyActions = props.copyTo ? [{
+      destinationBackupVault: backup.BackupVault.fromBackupVaultArn(this, 'CopyDestination', props.copyTo.vaultArn),
+      deleteAfter: props.copyTo.retention,
+    }] : undefined;
     this.plan = new backup.BackupPlan(this, 'Plan', {
       backupPlanName: props.vaultName,
       backupVault: this.vault,
@@ -52,6 +71,7 @@ export class TemporalDsqlBackup extends Construct {
         ruleName: 'Scheduled',
         scheduleExpression: events.Schedule.expression(props.schedule ?? 'cron(0 5 * * ? *)'),
         deleteAfter: props.retention ?? Duration.days(35),
+        copyActions,
       })],
     });
     this.selection = this.plan.addSelection('Cluster', {

@@ -57,6 +57,11 @@ export const AWS_METRICS = {
   albHealthyHostCount: { namespace: 'AWS/ApplicationELB', metricName: 'HealthyHostCount', dimensions: ['LoadBalancer', 'TargetGroup'], unit: 'count', source: ALB_SRC },
   albElb5xx: { namespace: 'AWS/ApplicationELB', metricName: 'HTTPCode_ELB_5XX_Count', dimensions: ['LoadBalancer'], unit: 'count', source: ALB_SRC },
 
+  backupJobsCompleted: {
+    namespace: 'AWS/Backup', metricName: 'NumberOfBackupJobsCompleted', dimensions: ['BackupVaultName'], unit: 'count',
+    source: 'AWS Backup Developer Guide, "AWS Backup metrics with Amazon CloudWatch" (AWS/Backup, per backup vault; published about every 5 minutes, best effort)',
+  },
+
   osClusterStatusRed: os('ClusterStatus.red', '0/1'),
   osClusterStatusYellow: os('ClusterStatus.yellow', '0/1'),
   osFreeStorageSpace: os('FreeStorageSpace', 'MiB'),

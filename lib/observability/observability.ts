@@ -3,6 +3,8 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
@@ -49,6 +51,14 @@ export interface TemporalObservabilityProps {
    * @default - none: no collector, no Temporal-metric alarms or widgets
    */
   readonly temporalMetricsNamespace?: string;
+  /**
+   * AWS Backup of the DSQL cluster to watch: failed, aborted and expired backup and copy jobs of
+   * the cluster go to the alarm topic as EventBridge events, and the alarm
+   * `BackupNoRecentRecoveryPoint` fires when no backup job of `vaultName` completed in
+   * `alarmAfterHours` hours. An existing `alarmTopicArn` must allow `events.amazonaws.com` to
+   * publish (a topic created here gets that policy). @default - no backup watch
+   */
+  readonly backup?: { readonly vaultName: string; readonly clusterArn: string; readonly alarmAfterHours: number };
 }
 
 /** Thresholds of the alarms (documented in docs/operations.md). */
@@ -116,6 +126,8 @@ export class TemporalObservability extends Construct {
   public readonly alarms: Record<string, cloudwatch.Alarm>;
   /** The dashboard `temporal-<env>`. */
   public readonly dashboard: cloudwatch.Dashboard;
+  /** The EventBridge rule sending failed backup and copy jobs of the DSQL cluster to the topic (with `backup`). */
+  public readonly backupFailures?: events.Rule;
 
   private readonly envName: string;
 
@@ -194,6 +206,29 @@ export class TemporalObservability extends Construct {
     this.alarm('AlbNoHealthyHosts', m('albHealthyHostCount', albDims, 'Minimum', one, 'UI ALB healthy'), 1, 2,
       cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD, 'UI ALB has no healthy target for 2 min: the UI is down', 'alb-no-healthy-hosts',
       cloudwatch.TreatMissingData.BREACHING);
+
+    // AWS Backup of the DSQL cluster: a job that fails says so at once (EventBridge); a job that
+    // never runs (schedule removed, opt-in missing, plan deleted) says nothing, so the absence of
+    // completed jobs is an alarm with missing data breaching.
+    if (props.backup) {
+      const completed = m('backupJobsCompleted', { BackupVaultName: props.backup.vaultName }, 'Sum', Duration.hours(1), 'backup jobs completed');
+      this.alarm('BackupNoRecentRecoveryPoint', completed, 1, props.backup.alarmAfterHours, cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        `No backup job of vault ${props.backup.vaultName} completed for ${props.backup.alarmAfterHours} h: the DSQL cluster has no fresh recovery point`,
+        'backup-no-recent-recovery-point', cloudwatch.TreatMissingData.BREACHING);
+      this.backupFailures = new events.Rule(this, 'BackupJobFailures', {
+        description: `Temporal ${props.envName}: failed, aborted or expired AWS Backup backup and copy jobs of the DSQL cluster, to the alarm topic`,
+        eventPattern: {
+          source: ['aws.backup'],
+          detailType: ['Backup Job State Change', 'Copy Job State Change'],
+          detail: { state: ['FAILED', 'ABORTED', 'EXPIRED'], resourceArn: [props.backup.clusterArn] },
+        },
+        targets: [new targets.SnsTopic(this.topic, {
+          message: events.RuleTargetInput.fromText(
+            `Temporal ${props.envName}: AWS Backup ${events.EventField.fromPath('$.detail-type')} is ${events.EventField.fromPath('$.detail.state')} ` +
+            `for ${events.EventField.fromPath('$.detail.resourceArn')}: ${events.EventField.fromPath('$.detail.statusMessage')}. Runbook: ${RUNBOOK}#backup-job-failed`),
+        })],
+      });
+    }
 
     // OpenSearch: AWS's recommended alarms
     const ge = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD;

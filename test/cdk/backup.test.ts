@@ -76,16 +76,73 @@ describe('backup plan of the DSQL cluster', () => {
   });
 });
 
+describe('backups you cannot miss', () => {
+  const prod = template('prod');
+  const res = () => prod.t.toJSON().Resources as Record<string, any>;
+
+  test('prod: the vault access policy denies deleting recovery points to everyone; dev has none', () => {
+    const vault = Object.values(res()).find((r) => r.Type === 'AWS::Backup::BackupVault');
+    const st = vault.Properties.AccessPolicy.Statement;
+    expect(st).toEqual([expect.objectContaining({ Effect: 'Deny', Principal: { AWS: '*' }, Action: expect.arrayContaining(['backup:DeleteRecoveryPoint']) })]);
+    const dev = template('dev');
+    const devVault = Object.values(dev.t.toJSON().Resources as Record<string, any>).find((r) => r.Type === 'AWS::Backup::BackupVault');
+    expect(devVault.Properties.AccessPolicy).toBeUndefined();
+  });
+
+  test('vault lock and a copy to another Region, as configured', () => {
+    const dr = 'arn:aws:backup:us-west-2:210987654321:backup-vault:temporal-dr';
+    const { t } = template('prod', { backup: { retentionDays: 35, vaultLock: { minRetentionDays: 7, maxRetentionDays: 400, changeableForDays: 3 }, copyTo: { vaultArn: dr, retentionDays: 90 } } });
+    t.hasResourceProperties('AWS::Backup::BackupVault', { LockConfiguration: { MinRetentionDays: 7, MaxRetentionDays: 400, ChangeableForDays: 3 } });
+    t.hasResourceProperties('AWS::Backup::BackupPlan', {
+      BackupPlan: { BackupPlanRule: [Match.objectLike({ CopyActions: [{ DestinationBackupVaultArn: dr, Lifecycle: { DeleteAfterDays: 90 } }] })] },
+    });
+    prod.t.hasResourceProperties('AWS::Backup::BackupVault', { LockConfiguration: Match.absent() });
+    prod.t.hasResourceProperties('AWS::Backup::BackupPlan', { BackupPlan: { BackupPlanRule: [Match.objectLike({ CopyActions: Match.absent() })] } });
+  });
+
+  test('no completed backup job in 26 h: AWS/Backup NumberOfBackupJobsCompleted of the vault, hourly, missing data breaching', () => {
+    const alarm = Object.values(res()).find((r) => r.Type === 'AWS::CloudWatch::Alarm' && r.Properties.AlarmName === 'temporal-prod-BackupNoRecentRecoveryPoint').Properties;
+    const q = alarm.Metrics[0].MetricStat;
+    expect([q.Metric.Namespace, q.Metric.MetricName, q.Stat, q.Period]).toEqual(['AWS/Backup', 'NumberOfBackupJobsCompleted', 'Sum', 3600]);
+    expect(q.Metric.Dimensions).toEqual([{ Name: 'BackupVaultName', Value: 'temporal-prod-dsql' }]);
+    expect([alarm.EvaluationPeriods, alarm.DatapointsToAlarm, alarm.ComparisonOperator, alarm.Threshold, alarm.TreatMissingData])
+      .toEqual([26, undefined, 'LessThanThreshold', 1, 'breaching']);
+    const { t } = template('prod', { backup: { alarmAfterHours: 170 - 2 } });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'temporal-prod-BackupNoRecentRecoveryPoint', EvaluationPeriods: 168 });
+  });
+
+  test('failed, aborted and expired backup and copy jobs of this cluster go to the alarm topic, which lets EventBridge publish', () => {
+    const rule = Object.values(res()).find((r) => r.Type === 'AWS::Events::Rule').Properties;
+    expect(rule.EventPattern).toEqual({
+      source: ['aws.backup'],
+      'detail-type': ['Backup Job State Change', 'Copy Job State Change'],
+      detail: { state: ['FAILED', 'ABORTED', 'EXPIRED'], resourceArn: [{ 'Fn::GetAtt': [prod.clusterId, 'ResourceArn'] }] },
+    });
+    expect(rule.Targets).toHaveLength(1);
+    expect(rule.Targets[0].Arn).toEqual({ Ref: expect.stringMatching(/^ObservabilityAlarmTopic/) });
+    expect(rule.Targets[0].InputTransformer.InputTemplate).toContain('Runbook: docs/operations.md#backup-job-failed');
+    const policy = Object.values(res()).find((r) => r.Type === 'AWS::SNS::TopicPolicy').Properties.PolicyDocument.Statement;
+    expect(policy).toEqual(expect.arrayContaining([expect.objectContaining({ Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Action: 'sns:Publish' })]));
+  });
+
+  test('backup.enabled false: neither the alarm nor the rule', () => {
+    const { t } = template('dev', { backup: { enabled: false } });
+    t.resourceCountIs('AWS::Events::Rule', 0);
+    expect(JSON.stringify(t.toJSON())).not.toContain('BackupNoRecentRecoveryPoint');
+  });
+});
+
 describe('backup configuration', () => {
   const base = { numHistoryShards: 4, security: { allowNoAuth: true } };
 
   test('defaults: on, daily at 05:00 UTC, 35 days', () => {
-    expect(resolveConfig('dev', base).backup).toEqual({ enabled: true, schedule: 'cron(0 5 * * ? *)', retentionDays: 35 });
+    expect(resolveConfig('dev', base).backup).toEqual({ enabled: true, schedule: 'cron(0 5 * * ? *)', retentionDays: 35, blockRecoveryPointDeletion: false, alarmAfterHours: 26 });
+    expect(resolveConfig('prod', ENVIRONMENTS.prod).backup.blockRecoveryPointDeletion).toBe(true);
   });
 
   test('an hourly schedule and a retention of 1 day are accepted', () => {
     expect(resolveConfig('dev', { ...base, backup: { schedule: 'cron(0 * * * ? *)', retentionDays: 1 } }).backup)
-      .toEqual({ enabled: true, schedule: 'cron(0 * * * ? *)', retentionDays: 1 });
+      .toEqual({ enabled: true, schedule: 'cron(0 * * * ? *)', retentionDays: 1, blockRecoveryPointDeletion: false, alarmAfterHours: 26 });
   });
 
   test.each([
@@ -95,6 +152,13 @@ describe('backup configuration', () => {
     [{ schedule: 'cron(0 5 * * * *)' }, 'Invalid configuration: dev.backup.schedule = "cron(0 5 * * * *)"; allowed: exactly one of day-of-month and day-of-week set to ? (EventBridge cron rule)'],
     [{ enabled: 'yes' }, 'Invalid configuration: dev.backup.enabled = "yes"; allowed:'],
     [{ vault: 'x' }, 'Invalid configuration: dev.backup.vault = "x"; allowed: one of the known fields enabled, schedule, retentionDays'],
+    [{ retentionDays: 35, vaultLock: { minRetentionDays: 40 } }, 'Invalid configuration: dev.backup.vaultLock.minRetentionDays = 40; allowed: at most backup.retentionDays (35): the vault would fail every backup job'],
+    [{ retentionDays: 35, vaultLock: { minRetentionDays: 7, maxRetentionDays: 30 } }, 'Invalid configuration: dev.backup.vaultLock.maxRetentionDays = 30; allowed: at least backup.retentionDays (35)'],
+    [{ vaultLock: { minRetentionDays: 7, changeableForDays: 1 } }, 'Invalid configuration: dev.backup.vaultLock.changeableForDays = 1; allowed: an integer from 3 to 36500'],
+    [{ vaultLock: {} }, 'Invalid configuration: dev.backup.vaultLock.minRetentionDays = undefined; allowed: a number of days (1-36500), required with vaultLock'],
+    [{ copyTo: { vaultArn: 'temporal-dr' } }, 'Invalid configuration: dev.backup.copyTo.vaultArn = "temporal-dr"; allowed: a backup vault ARN, arn:aws:backup:<region>:<account>:backup-vault:<name>'],
+    [{ copyTo: 'arn:aws:backup:us-west-2:210987654321:backup-vault:dr' }, 'Invalid configuration: dev.backup.copyTo = "arn:aws:backup:us-west-2:210987654321:backup-vault:dr"; allowed: an object { vaultArn, retentionDays? }'],
+    [{ alarmAfterHours: 200 }, 'Invalid configuration: dev.backup.alarmAfterHours = 200; allowed: an integer from 2 to 168'],
   ])('refuses %j', (backup, message) => {
     expect(() => resolveConfig('dev', { ...base, backup } as any)).toThrow(message);
   });

@@ -123,6 +123,7 @@ describe('prod alarms and thresholds', () => {
     expect(alarms.map((a) => a.AlarmName).sort()).toEqual([
       'temporal-prod-AlbNoHealthyHosts',
       'temporal-prod-AlbUnhealthyHosts',
+      'temporal-prod-BackupNoRecentRecoveryPoint',
       'temporal-prod-DsqlCommitLatency',
       'temporal-prod-DsqlOccConflicts',
       'temporal-prod-DsqlQueryTimeouts',
@@ -188,7 +189,7 @@ describe('prod alarms and thresholds', () => {
   });
 
   test('alarms whose silence means failure treat missing data as breaching; every other alarm as not breaching', () => {
-    const breaching = ['NlbNoHealthyHosts', 'AlbNoHealthyHosts', 'TemporalMetricsMissing'];
+    const breaching = ['NlbNoHealthyHosts', 'AlbNoHealthyHosts', 'TemporalMetricsMissing', 'BackupNoRecentRecoveryPoint'];
     for (const n of breaching) expect([n, byName(n).TreatMissingData]).toEqual([n, 'breaching']);
     const others = Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm' && !breaching.some((n) => r.Properties.AlarmName.endsWith(`-${n}`)));
     expect(others.length).toBe(30);
@@ -311,7 +312,7 @@ describe('observability configuration', () => {
       t.resourceCountIs('AWS::SNS::Topic', 0);
       t.hasResourceProperties('AWS::SNS::Subscription', { TopicArn: topic, Protocol: 'email', Endpoint: 'a@example.com' });
       const alarms = Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
-      expect(alarms.length).toBe(33);
+      expect(alarms.length).toBe(34);
       for (const a of alarms) expect([a.Properties.AlarmActions, a.Properties.OKActions]).toEqual([[topic], [topic]]);
     });
     test('the shipped prod environment subscribes an address', () => {
