@@ -460,6 +460,9 @@ export class TemporalPlatformStack extends Stack {
         openSearchVolumeGiB: config.opensearch.volumeSizeGiB,
         openSearchDedicatedMasters: config.opensearch.masterNodes > 0,
         temporalMetricsNamespace: this.metricsCollector?.namespace,
+        numHistoryShards: config.numHistoryShards,
+        certificateSecretArns: this.certificates && [this.certificates.internodeSecret.secretArn, this.certificates.frontendSecret.secretArn],
+        uiCertificateArn: config.ui.certificateArn,
         backup: this.backup && { vaultName: this.backup.vaultName, clusterArn: this.dsqlCluster.clusterArn, alarmAfterHours: config.backup.alarmAfterHours },
       });
     }

@@ -57,6 +57,10 @@ export const AWS_METRICS = {
   albHealthyHostCount: { namespace: 'AWS/ApplicationELB', metricName: 'HealthyHostCount', dimensions: ['LoadBalancer', 'TargetGroup'], unit: 'count', source: ALB_SRC },
   albElb5xx: { namespace: 'AWS/ApplicationELB', metricName: 'HTTPCode_ELB_5XX_Count', dimensions: ['LoadBalancer'], unit: 'count', source: ALB_SRC },
 
+  acmDaysToExpiry: {
+    namespace: 'AWS/CertificateManager', metricName: 'DaysToExpiry', dimensions: ['CertificateArn'], unit: 'days',
+    source: 'AWS Certificate Manager User Guide, "Supported CloudWatch metrics" (AWS/CertificateManager, CertificateArn; published daily)',
+  },
   backupJobsCompleted: {
     namespace: 'AWS/Backup', metricName: 'NumberOfBackupJobsCompleted', dimensions: ['BackupVaultName'], unit: 'count',
     source: 'AWS Backup Developer Guide, "AWS Backup metrics with Amazon CloudWatch" (AWS/Backup, per backup vault; published about every 5 minutes, best effort)',

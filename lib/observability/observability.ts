@@ -59,6 +59,15 @@ export interface TemporalObservabilityProps {
    * publish (a topic created here gets that policy). @default - no backup watch
    */
   readonly backup?: { readonly vaultName: string; readonly clusterArn: string; readonly alarmAfterHours: number };
+  /** History shard count (the shard-movement alarm's threshold is a fraction of it). @default 512 */
+  readonly numHistoryShards?: number;
+  /**
+   * Secrets Manager secrets whose rotation renews the TLS certificates: a `RotationFailed` event of
+   * any of them goes to the alarm topic (EventBridge, CloudTrail events of Secrets Manager). @default - none
+   */
+  readonly certificateSecretArns?: string[];
+  /** The UI's ACM certificate: `UiCertificateExpiry` fires 30 days before it expires. @default - none */
+  readonly uiCertificateArn?: string;
 }
 
 /** Thresholds of the alarms (documented in docs/operations.md). */
@@ -91,6 +100,14 @@ export const ALARM_THRESHOLDS = {
   temporalScheduleToStartSeconds: 10,
   /** Average wait for the shard lock or a shard's IO semaphore, seconds, 5 minutes, 3 periods in a row. */
   temporalShardLockSeconds: 1,
+  /** Average persistence latency of history, seconds, 5 minutes, 3 periods in a row. */
+  temporalPersistenceLatencySeconds: 0.5,
+  /** Average wait of history queue tasks (transfer, timer, visibility) past their time, seconds, 5 minutes, 3 periods in a row. */
+  temporalHistoryQueueLatencySeconds: 30,
+  /** History shards acquired per 15 minutes, as a fraction of numHistoryShards, 2 periods in a row (a deploy moves each shard about once). */
+  temporalShardMovementFraction: 0.5,
+  /** DSQL connection refusals (53400/53300) retried by the plugin, all roles, per 5 minutes, 2 periods in a row. */
+  dsqlConnectionRefusalsPer5Min: 10,
 } as const;
 
 /**
@@ -130,10 +147,12 @@ export class TemporalObservability extends Construct {
   public readonly backupFailures?: events.Rule;
 
   private readonly envName: string;
+  private readonly numHistoryShards: number;
 
   constructor(scope: Construct, id: string, props: TemporalObservabilityProps) {
     super(scope, id);
     this.envName = props.envName;
+    this.numHistoryShards = props.numHistoryShards ?? 512;
     this.alarms = {};
     if (props.alarmTopicArn) {
       this.topic = sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn);
@@ -228,6 +247,29 @@ export class TemporalObservability extends Construct {
             `for ${events.EventField.fromPath('$.detail.resourceArn')}: ${events.EventField.fromPath('$.detail.statusMessage')}. Runbook: ${RUNBOOK}#backup-job-failed`),
         })],
       });
+    }
+
+    // Certificates: a failed rotation of the TLS secrets (CloudTrail's RotationFailed event of
+    // Secrets Manager), and the UI's ACM certificate close to expiry (ACM stops renewing an
+    // imported certificate, and a DNS-validated one whose validation record went away).
+    if (props.certificateSecretArns && props.certificateSecretArns.length > 0) {
+      new events.Rule(this, 'CertificateRotationFailures', {
+        description: `Temporal ${props.envName}: failed rotation of the TLS certificate secrets, to the alarm topic`,
+        eventPattern: {
+          source: ['aws.secretsmanager'],
+          detailType: ['AWS Service Event via CloudTrail'],
+          detail: { eventName: ['RotationFailed'], additionalEventData: { SecretId: props.certificateSecretArns } },
+        },
+        targets: [new targets.SnsTopic(this.topic, {
+          message: events.RuleTargetInput.fromText(
+            `Temporal ${props.envName}: rotation of TLS certificate secret ${events.EventField.fromPath('$.detail.additionalEventData.SecretId')} failed. ` +
+            `Runbook: ${RUNBOOK}#certificate-rotation-failed`),
+        })],
+      });
+    }
+    if (props.uiCertificateArn) {
+      this.alarm('UiCertificateExpiry', m('acmDaysToExpiry', { CertificateArn: props.uiCertificateArn }, 'Minimum', Duration.days(1), 'UI certificate days to expiry'), 30, 1,
+        cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD, 'The UI certificate (ACM) expires in less than 30 days', 'ui-certificate-expiry');
     }
 
     // OpenSearch: AWS's recommended alarms
@@ -371,6 +413,33 @@ export class TemporalObservability extends Construct {
     this.alarm('TemporalShardSemaphoreLatency', sem, ALARM_THRESHOLDS.temporalShardLockSeconds, 3, cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       `Temporal history waits > ${ALARM_THRESHOLDS.temporalShardLockSeconds} s on average for a shard's IO semaphore, for 15 min`, 'temporal-shard-lock-latency');
 
+    // Persistence latency (history: every workflow transaction), queue lag, shard movement.
+    const pLat = t('persistenceLatency', { service_name: 'history' }, 'Average', 'history persistence latency (s)');
+    this.alarm('TemporalPersistenceLatency', pLat, ALARM_THRESHOLDS.temporalPersistenceLatencySeconds, 3, cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      `Temporal history persistence operations take > ${ALARM_THRESHOLDS.temporalPersistenceLatencySeconds} s on average, for 15 min`, 'temporal-persistence-latency');
+    const qLat = t('historyQueueLatency', { service_name: 'history' }, 'Average', 'history queue task lag (s)');
+    this.alarm('TemporalHistoryQueueLatency', qLat, ALARM_THRESHOLDS.temporalHistoryQueueLatencySeconds, 3, cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      `Temporal history queue tasks (transfer, timer, visibility) run > ${ALARM_THRESHOLDS.temporalHistoryQueueLatencySeconds} s after their time on average, for 15 min`, 'temporal-history-queue-latency');
+    const moved = temporalMetric(namespace, 'shardsAcquired', { service_name: 'history' }, { statistic: 'Sum', period: Duration.minutes(15), label: 'shards acquired (per 15 min)' });
+    const movedThreshold = Math.max(1, Math.ceil(this.numHistoryShards * ALARM_THRESHOLDS.temporalShardMovementFraction));
+    this.alarm('TemporalShardMovement', moved, movedThreshold, 2, ge,
+      `Temporal history hosts acquired >= ${movedThreshold} shards per 15 min for 30 min: shards keep moving between hosts`, 'temporal-shard-movement');
+
+    // Events that are never normal: a recovered panic, a suspected deadlock (counters registered
+    // only when they happen, so their absence is the healthy state).
+    const panics = sumOf('servicePanics', 'panic_');
+    this.alarm('TemporalServicePanics', new cloudwatch.MathExpression({ expression: panics.expr, usingMetrics: panics.ms, period: five, label: 'panics' }), 1, 1, ge,
+      'The Temporal server recovered from a panic', 'temporal-service-panics');
+    const dl = sumOf('suspectedDeadlocks', 'dl_');
+    this.alarm('TemporalSuspectedDeadlocks', new cloudwatch.MathExpression({ expression: dl.expr, usingMetrics: dl.ms, period: five, label: 'suspected deadlocks' }), 1, 1, ge,
+      "Temporal's deadlock detector found a lock held past its timeout", 'temporal-suspected-deadlocks');
+
+    // DSQL connection refusals (rate 53400, count 53300), as the plugin retried them.
+    const refused = sumOf('dsqlConnectRetries', 'cr_');
+    const refusedTotal = new cloudwatch.MathExpression({ expression: refused.expr, usingMetrics: refused.ms, period: five, label: 'DSQL connection refusals retried' });
+    this.alarm('DsqlConnectionRefusals', refusedTotal, ALARM_THRESHOLDS.dsqlConnectionRefusalsPer5Min, 2, ge,
+      `DSQL refused >= ${ALARM_THRESHOLDS.dsqlConnectionRefusalsPer5Min} connections per 5 min (53400 rate or 53300 count limit) for 10 min`, 'connection-rate-errors-53400');
+
     return [
       [
         new cloudwatch.GraphWidget({ title: 'Temporal requests per role (per 5 min)', left: perRole('serviceRequests', 'Sum', 'requests', GRPC_ROLES), width: 8 }),
@@ -385,6 +454,10 @@ export class TemporalObservability extends Construct {
       [
         new cloudwatch.GraphWidget({ title: 'Schedule-to-start latency, average (s)', left: s2s, width: 12 }),
         new cloudwatch.GraphWidget({ title: 'History shard lock and IO semaphore wait, average (s)', left: [lock, sem], width: 12 }),
+      ],
+      [
+        new cloudwatch.GraphWidget({ title: 'History queue task lag, average (s)', left: [qLat], right: [moved], width: 12 }),
+        new cloudwatch.GraphWidget({ title: 'DSQL connection refusals, panics, suspected deadlocks (per 5 min)', left: [refusedTotal], width: 12 }),
       ],
     ];
   }

@@ -64,6 +64,12 @@ export interface EmfMetricSpec {
   readonly unit: 'count' | 'seconds';
   /** What it counts (from the series the server emitted in the live scrape, test/e2e/metrics.test.ts). */
   readonly what: string;
+  /**
+   * Set for a counter the server registers only when its event happens (a panic, a suspected
+   * deadlock): a healthy live scrape cannot show it, so instead the Go test named here pins the
+   * name in the pinned upstream source. @default - proven by the live scrape
+   */
+  readonly eventOnly?: string;
 }
 
 const role = ['service_name'] as const;
@@ -86,6 +92,17 @@ export const EMF_METRICS = {
   scheduleToStart: { name: 'task_schedule_to_start_latency', kind: 'histogram', dimensions: ['task_type'], unit: 'seconds', what: 'time a task waited in its task queue before a worker took it' },
   shardLockLatency: { name: 'lock_latency', kind: 'histogram', dimensions: role, unit: 'seconds', what: 'wait for the shard lock (history, operation ShardInfo)' },
   shardSemaphoreLatency: { name: 'semaphore_latency', kind: 'histogram', dimensions: role, unit: 'seconds', what: "wait for a shard's IO semaphore (history.shardIOConcurrency)" },
+  historyQueueLatency: { name: 'task_latency_queue', kind: 'histogram', dimensions: role, unit: 'seconds', what: 'time a history queue task (transfer, timer, visibility) waited past its scheduled time before it was processed' },
+  shardsAcquired: { name: 'sharditem_created_count', kind: 'counter', dimensions: role, unit: 'count', what: 'history shards this host took ownership of (start-up, or a shard moving from another host)' },
+  dsqlConnectRetries: { name: 'dsql_connect_retries', kind: 'counter', dimensions: role, unit: 'count', what: 'connections DSQL refused for its connection rate (53400) or count (53300) limit, retried by the plugin' },
+  servicePanics: {
+    name: 'service_panics', kind: 'counter', dimensions: role, unit: 'count', what: 'panics recovered by the server (a bug or a corrupt input; the request failed)',
+    eventOnly: 'docker/temporal-server/internal/upstreamguard TestEventOnlyMetricNames',
+  },
+  suspectedDeadlocks: {
+    name: 'dd_suspected_deadlocks', kind: 'counter', dimensions: role, unit: 'count', what: "locks upstream's deadlock detector found held past its timeout",
+    eventOnly: 'docker/temporal-server/internal/upstreamguard TestEventOnlyMetricNames',
+  },
 } as const satisfies Record<string, EmfMetricSpec>;
 
 /** Key of a row of {@link EMF_METRICS}. */

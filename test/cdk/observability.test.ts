@@ -125,6 +125,7 @@ describe('prod alarms and thresholds', () => {
       'temporal-prod-AlbUnhealthyHosts',
       'temporal-prod-BackupNoRecentRecoveryPoint',
       'temporal-prod-DsqlCommitLatency',
+      'temporal-prod-DsqlConnectionRefusals',
       'temporal-prod-DsqlOccConflicts',
       'temporal-prod-DsqlQueryTimeouts',
       'temporal-prod-EcsFrontendBelowDesired',
@@ -147,14 +148,20 @@ describe('prod alarms and thresholds', () => {
       'temporal-prod-OpenSearchWritesBlocked',
       'temporal-prod-TemporalActivityScheduleToStart',
       'temporal-prod-TemporalFrontendServiceErrors',
+      'temporal-prod-TemporalHistoryQueueLatency',
       'temporal-prod-TemporalHistoryServiceErrors',
       'temporal-prod-TemporalMatchingServiceErrors',
       'temporal-prod-TemporalMetricsMissing',
       'temporal-prod-TemporalPersistenceErrors',
+      'temporal-prod-TemporalPersistenceLatency',
       'temporal-prod-TemporalResourceExhausted',
+      'temporal-prod-TemporalServicePanics',
       'temporal-prod-TemporalShardLockLatency',
+      'temporal-prod-TemporalShardMovement',
       'temporal-prod-TemporalShardSemaphoreLatency',
+      'temporal-prod-TemporalSuspectedDeadlocks',
       'temporal-prod-TemporalWorkflowScheduleToStart',
+      'temporal-prod-UiCertificateExpiry',
     ]);
   });
 
@@ -192,7 +199,7 @@ describe('prod alarms and thresholds', () => {
     const breaching = ['NlbNoHealthyHosts', 'AlbNoHealthyHosts', 'TemporalMetricsMissing', 'BackupNoRecentRecoveryPoint'];
     for (const n of breaching) expect([n, byName(n).TreatMissingData]).toEqual([n, 'breaching']);
     const others = Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm' && !breaching.some((n) => r.Properties.AlarmName.endsWith(`-${n}`)));
-    expect(others.length).toBe(30);
+    expect(others.length).toBe(37);
     for (const r of others) expect([r.Properties.AlarmName, r.Properties.TreatMissingData]).toEqual([r.Properties.AlarmName, 'notBreaching']);
   });
 
@@ -312,12 +319,59 @@ describe('observability configuration', () => {
       t.resourceCountIs('AWS::SNS::Topic', 0);
       t.hasResourceProperties('AWS::SNS::Subscription', { TopicArn: topic, Protocol: 'email', Endpoint: 'a@example.com' });
       const alarms = Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
-      expect(alarms.length).toBe(34);
+      expect(alarms.length).toBe(41);
       for (const a of alarms) expect([a.Properties.AlarmActions, a.Properties.OKActions]).toEqual([[topic], [topic]]);
     });
     test('the shipped prod environment subscribes an address', () => {
       const { t } = synth('prod');
       t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'temporal-oncall@example.com' });
     });
+  });
+});
+
+describe('the alarms a Temporal operator pages on (issue 23)', () => {
+  const { resources } = synth('prod');
+  const alarms = Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm').map((r) => r.Properties);
+  const byName = (n: string) => alarms.find((a) => a.AlarmName === `temporal-prod-${n}`)!;
+  /** "metric{dims} stat period" of every MetricStat of an alarm. */
+  const stats = (n: string) => byName(n).Metrics.filter((q: any) => q.MetricStat).map((q: any) =>
+    `${q.MetricStat.Metric.MetricName}{${q.MetricStat.Metric.Dimensions.map((d: any) => `${d.Name}=${typeof d.Value === 'string' ? d.Value : 'ref'}`).join(',')}} ${q.MetricStat.Stat} ${q.MetricStat.Period}`);
+
+  test.each([
+    ['TemporalPersistenceLatency', ['persistence_latency{service_name=history} Average 300'], 0.5, 3, 'GreaterThanThreshold'],
+    ['TemporalHistoryQueueLatency', ['task_latency_queue{service_name=history} Average 300'], 30, 3, 'GreaterThanThreshold'],
+    ['TemporalShardMovement', ['sharditem_created_count{service_name=history} Sum 900'], 256, 2, 'GreaterThanOrEqualToThreshold'],
+    ['TemporalServicePanics', ['frontend', 'history', 'matching', 'worker'].map((r) => `service_panics{service_name=${r}} Sum 300`), 1, 1, 'GreaterThanOrEqualToThreshold'],
+    ['TemporalSuspectedDeadlocks', ['frontend', 'history', 'matching', 'worker'].map((r) => `dd_suspected_deadlocks{service_name=${r}} Sum 300`), 1, 1, 'GreaterThanOrEqualToThreshold'],
+    ['DsqlConnectionRefusals', ['frontend', 'history', 'matching', 'worker'].map((r) => `dsql_connect_retries{service_name=${r}} Sum 300`), 10, 2, 'GreaterThanOrEqualToThreshold'],
+    ['UiCertificateExpiry', ['DaysToExpiry{CertificateArn=arn:aws:acm:us-east-1:111122223333:certificate/00000000-0000-0000-0000-000000000000} Minimum 86400'], 30, 1, 'LessThanThreshold'],
+  ])('%s: %j, threshold %d for %d periods (%s)', (name, metrics, threshold, periods, op) => {
+    const a = byName(name as string);
+    expect(stats(name as string).sort()).toEqual([...(metrics as string[])].sort());
+    expect([a.Threshold, a.EvaluationPeriods, a.ComparisonOperator, a.TreatMissingData]).toEqual([threshold, periods, op, 'notBreaching']);
+  });
+
+  test('the shard-movement threshold follows numHistoryShards', () => {
+    const { resources: r } = synth('prod', { numHistoryShards: 64 });
+    const a = Object.values(r).find((x) => x.Type === 'AWS::CloudWatch::Alarm' && x.Properties.AlarmName === 'temporal-prod-TemporalShardMovement')!;
+    expect(a.Properties.Threshold).toBe(32);
+  });
+
+  test('a failed rotation of the two certificate secrets goes to the alarm topic', () => {
+    const rule = Object.values(resources).find((r) => r.Type === 'AWS::Events::Rule' && JSON.stringify(r.Properties.EventPattern).includes('secretsmanager'))!.Properties;
+    const secrets = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::SecretsManager::Secret').map(([id]) => id);
+    const internode = secrets.find((id) => id.startsWith('CertificatesInternodeSecret'));
+    const frontend = secrets.find((id) => id.startsWith('CertificatesFrontendSecret'));
+    expect(rule.EventPattern).toEqual({
+      source: ['aws.secretsmanager'],
+      'detail-type': ['AWS Service Event via CloudTrail'],
+      detail: { eventName: ['RotationFailed'], additionalEventData: { SecretId: [{ Ref: internode }, { Ref: frontend }] } },
+    });
+    expect(rule.Targets[0].Arn).toEqual({ Ref: expect.stringMatching(/^ObservabilityAlarmTopic/) });
+  });
+
+  test('dev (no UI certificate): no expiry alarm', () => {
+    const { resources: r } = synth('dev');
+    expect(Object.values(r).some((x) => x.Type === 'AWS::CloudWatch::Alarm' && x.Properties.AlarmName.endsWith('UiCertificateExpiry'))).toBe(false);
   });
 });
