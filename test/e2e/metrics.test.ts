@@ -22,12 +22,12 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import { freePort, ManagedProcess, startProcess, waitFor } from '../../local/process';
 import { LocalStack, startLocalStack } from '../../local/stack';
-import { collectorConfig } from '../../lib/observability/otel-collector';
+import { collectorConfig, EMF_METRICS, EmfMetricSpec } from '../../lib/observability/otel-collector';
 import { GRPC_ROLES, TEMPORAL_DIMENSION_VALUES } from '../../lib/observability/observability';
 import * as activities from './activities';
 import { helloActivity } from './workflows';
@@ -71,6 +71,17 @@ async function scrapeHealth(): Promise<string> {
   return JSON.stringify(data.activeTargets.map((x: any) => ({ job: x.labels.job, health: x.health, lastError: x.lastError, lastScrapeDuration: x.lastScrapeDuration })));
 }
 
+/** Waits until Prometheus counts `n` successful scrapes (up == 1) of each of the two jobs since `since` (ms). */
+async function waitForScrapes(what: string, since: number, n: number): Promise<void> {
+  await until(what, async () => {
+    const window = Math.max(1, Math.ceil((Date.now() - since) / 1000));
+    const data = await prom('query', { query: `sum by (job) (sum_over_time(up[${window}s]))` });
+    return data.result.length === 2 && data.result.every((r: any) => Number(r.value[1]) >= n);
+  }, 90_000).catch(async (e) => {
+    throw new Error(`${(e as Error).message}; scrape targets: ${await scrapeHealth()}`);
+  });
+}
+
 /** Polls until `fn` is true (the scrape runs every second). */
 async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   await waitFor(what, fn, { timeoutMs, intervalMs: 500, proc: prometheus });
@@ -94,8 +105,10 @@ beforeAll(async () => {
   const promConfig = {
     global: { scrape_interval: '1s', evaluation_interval: '1s' },
     scrape_configs: [
-      { job_name: 'temporal', scrape_interval: '1s', static_configs: [{ targets: [target] }] },
-      { ...emfJob, scrape_interval: '1s', static_configs: [{ targets: [target] }] },
+      // 2 s: the scrape timeout cannot exceed the interval, and a scrape of ~11,000 series can
+      // outlast 1 s on a loaded machine (a failed scrape stores nothing).
+      { job_name: 'temporal', scrape_interval: '2s', scrape_timeout: '2s', static_configs: [{ targets: [target] }] },
+      { ...emfJob, scrape_interval: '2s', scrape_timeout: '2s', static_configs: [{ targets: [target] }] },
     ],
   };
   writeFileSync(join(DIR, 'prometheus.yml'), stringifyYaml(promConfig));
@@ -120,6 +133,13 @@ beforeAll(async () => {
   workerRun = worker.run();
   timings.workerCreate = Date.now() - t;
 
+  // A baseline before the workload: every rate below compares samples from before and after it.
+  // Without one (CI once failed with every histogram_quantile and error ratio NaN), a loaded
+  // machine whose first successful scrape comes after the workload sees flat counters: rate 0.
+  t = Date.now();
+  await waitForScrapes('two successful scrapes of each job before the workload', t, 2);
+  timings.scrapesBeforeWorkload = Date.now() - t;
+
   // Workload: workflows with activities, some of them through a window where every COMMIT fails.
   t = Date.now();
   const run = async () => (await client.workflow.start(helloActivity, { taskQueue: TASK_QUEUE, workflowId: `metrics-${randomUUID()}`, args: ['metrics'] })).result();
@@ -129,6 +149,12 @@ beforeAll(async () => {
   await new Promise((r) => setTimeout(r, 1500));
   await stack.dsql.clearFaults();
   await Promise.all([...during, ...Array.from({ length: 3 }, run)]);
+  // DSQL refusing new connections for its rate limit (53400) while every open one is closed: the
+  // plugin's reconnects are refused and retried (dsql_connect_retries), then the workflows finish.
+  await stack.dsql.refuseConnections(2, 'rate');
+  await stack.dsql.dropConnections();
+  await Promise.all(Array.from({ length: 2 }, run));
+  await stack.dsql.clearFaults();
   // A burst of visibility calls past the 1/s limit on a connection without client retries; the
   // refusals are what matters, not the answers.
   const bare = await Connection.connect({ ...stack.clientOptions, interceptors: [] });
@@ -143,15 +169,8 @@ beforeAll(async () => {
   // not enough on a loaded machine (CI failed once with six expressions empty): a scrape of ~11,000
   // series can outlast its timeout there. So wait for three successful scrapes of each job after
   // the last event, counted by Prometheus itself.
-  const workloadEnd = Date.now();
-  t = workloadEnd;
-  await until('three successful scrapes of each job after the workload', async () => {
-    const since = Math.max(1, Math.ceil((Date.now() - workloadEnd) / 1000));
-    const data = await prom('query', { query: `sum by (job) (sum_over_time(up[${since}s]))` });
-    return data.result.length === 2 && data.result.every((r: any) => Number(r.value[1]) >= 3);
-  }, 90_000).catch(async (e) => {
-    throw new Error(`${e.message}; scrape targets: ${await scrapeHealth()}`);
-  });
+  t = Date.now();
+  await waitForScrapes('three successful scrapes of each job after the workload', t, 3);
   timings.scrapesAfterWorkload = Date.now() - t;
 }, 5 * 60_000);
 
@@ -165,9 +184,10 @@ afterAll(async () => {
   console.log(`metrics e2e timings (ms): ${JSON.stringify({ ...timings, ...stack?.timings })}`);
 }, 120_000);
 
-test('the workload produced the rare series: persistence errors and ResourceExhausted', async () => {
+test('the workload produced the rare series: persistence errors, ResourceExhausted, DSQL connection refusals', async () => {
   await until('persistence_errors scraped', async () => (await series('persistence_errors')).length > 0);
   await until('service_errors_resource_exhausted scraped', async () => (await series('service_errors_resource_exhausted')).length > 0);
+  await until('dsql_connect_retries scraped', async () => (await series('dsql_connect_retries')).length > 0);
   const rex = await series('service_errors_resource_exhausted');
   expect(rex.some((s) => s.operation === 'CountWorkflowExecutions' && s.service_name === 'frontend')).toBe(true);
 });
@@ -177,10 +197,23 @@ describe('the collector configuration (lib/observability/otel-collector.ts)', ()
   const declarations: Array<{ dimensions: string[][]; metric_name_selectors: string[] }> = cfg.exporters.awsemf.metric_declarations;
   const declared = declarations.flatMap((d) => d.metric_name_selectors.map((s) => ({ name: s.replace(/^\^/, ''), dims: d.dimensions.flat() })));
 
-  test('every EMF metric exists in the filtered job with every declared dimension', async () => {
+  /** Counters registered only when their event happens (a panic, a deadlock): pinned by a Go test instead. */
+  const eventOnly = new Map((Object.values(EMF_METRICS) as EmfMetricSpec[]).filter((m) => m.eventOnly).map((m) => [m.name, m.eventOnly!]));
+
+  test('every event-only EMF metric has its name pinned by the Go test it names', () => {
+    expect([...eventOnly.keys()].sort()).toEqual(['dd_suspected_deadlocks', 'service_panics']);
+    for (const [name, proof] of eventOnly) {
+      const [dir, test] = proof.split(' ');
+      const src = readdirSync(join(ROOT, dir)).filter((f) => f.endsWith('_test.go')).map((f) => readFileSync(join(ROOT, dir, f), 'utf8')).join('\n');
+      expect(src).toContain(`func ${test}(`);
+      expect(src).toContain(`"${name}"`);
+    }
+  });
+
+  test('every other EMF metric exists in the filtered job with every declared dimension', async () => {
     expect(declared.length).toBeGreaterThanOrEqual(10);
     const missing: string[] = [];
-    for (const { name, dims } of declared) {
+    for (const { name, dims } of declared.filter((d) => !eventOnly.has(d.name))) {
       // Histograms are scraped as name_bucket/_sum/_count; counters under their own name.
       const found = [...(await series(name, 'temporal-emf')), ...(await series(`${name}_count`, 'temporal-emf'))];
       if (found.length === 0) missing.push(name);
@@ -256,7 +289,19 @@ describe('docs/grafana/temporal-dsql.json', () => {
         if (finite.length === 0) empty.push(expr);
       }
     } while (empty.length > 0 && Date.now() < deadline);
-    if (empty.length > 0) console.log(`empty expressions; scrape targets: ${await scrapeHealth()}`);
+    if (empty.length > 0) {
+      // What each empty expression returned, and the raw series under it, so a failure explains itself.
+      const detail: Record<string, unknown> = {};
+      for (const expr of empty) {
+        const q = expr.replaceAll('$__rate_interval', RATE_INTERVAL);
+        const inner = [...q.matchAll(/rate\(([^[]+)\[/g)].map((m) => m[1]);
+        detail[expr] = {
+          result: (await prom('query', { query: q })).result.map((r: any) => r.value[1]),
+          samples: await Promise.all(inner.map(async (sel) => (await prom('query', { query: `count_over_time(${sel}[${RATE_INTERVAL}])` })).result.map((r: any) => Number(r.value[1])))),
+        };
+      }
+      console.log(`empty expressions: ${JSON.stringify(detail)}; scrape targets: ${await scrapeHealth()}`);
+    }
     expect(empty).toEqual([]);
   });
 });
