@@ -216,7 +216,7 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
   const { azCount } = network;
 
   // dsql (lib/dsql/config.ts)
-  const dsql = resolveDsql(p, input.dsql, { region });
+  const dsql = resolveDsql(p, input.dsql, { region, account });
 
   // opensearch (lib/visibility/config.ts)
   const opensearch = resolveOpenSearch(p, input.opensearch, { envName, azCount });

@@ -202,11 +202,12 @@ export class TemporalPlatformStack extends Stack {
         ? RemovalPolicy.RETAIN : removal(config.removalPolicies.dsqlCluster),
       vpc: config.dsql.privateLink ? this.vpc : undefined,
       vpcSubnets: this.privateSubnets,
+      existingClusterId: config.dsql.existingCluster,
     });
     // Data guard: with PrivateLink every caller (servers, schema job) is in our VPC, so the cluster's
     // resource policy denies DbConnect/DbConnectAdmin from anywhere else (lib/security/temporal-auth.ts).
     if (config.dsql.privateLink) {
-      this.dsqlCluster.resource.policyDocument = this.toJsonString(dsqlVpcOnlyPolicy(this.vpc.vpcId));
+      this.dsqlCluster.setPolicy(dsqlVpcOnlyPolicy(this.vpc.vpcId));
     }
 
     // TLS material (lib/security/certificates.ts): the servers fetch their two certificate secrets themselves;

@@ -15,6 +15,16 @@ export interface DsqlInput {
   readonly databaseRole?: string;
   /** Reach the cluster through a PrivateLink interface endpoint in the VPC. @default true */
   readonly privateLink?: boolean;
+  /**
+   * Adopt an existing cluster instead of creating one: its identifier (26 lowercase letters and
+   * digits) or ARN (`arn:aws:dsql:<region>:<account>:cluster/<id>`), in the stack's account and
+   * Region. The restore runbook's switch (docs/operations.md, "Restore the DSQL cluster from a
+   * backup"): the endpoint, PrivateLink endpoint, resource policy, grants, backup selection,
+   * alarms and the schema check follow it; the cluster the stack created before leaves the
+   * template and is retained. `deletionProtection` is the existing cluster's (not settable here).
+   * @default - the stack creates the cluster
+   */
+  readonly existingCluster?: string;
 }
 
 /** The resolved `dsql` section. */
@@ -23,17 +33,42 @@ export interface DsqlConfig {
   readonly kmsKeyArn?: string;
   readonly databaseRole: string;
   readonly privateLink: boolean;
+  /** Identifier of the adopted cluster (from `existingCluster`), or undefined. */
+  readonly existingCluster?: string;
 }
+
+/** An Aurora DSQL cluster identifier: 26 lowercase letters and digits (e.g. from the console or `aws dsql list-clusters`). */
+const CLUSTER_ID = /^[a-z0-9]{26}$/;
+/** A DSQL cluster ARN, with its Region, account and identifier captured. */
+const CLUSTER_ARN = /^arn:aws(?:-[a-z]+)*:dsql:([a-z]{2}(?:-[a-z]+)+-\d):(\d{12}):cluster\/([a-z0-9]{26})$/;
 
 /**
  * Resolves the `dsql` section.
  * @param o.region the stack's Region when known: a KMS key must be in it
  * @throws ConfigError naming the field, the value and what is allowed
  */
-export function resolveDsql(p: (f: string) => string, v: DsqlInput | undefined, o: { region?: string }): DsqlConfig {
-  const { region } = o;
+export function resolveDsql(p: (f: string) => string, v: DsqlInput | undefined, o: { region?: string; account?: string }): DsqlConfig {
+  const { region, account } = o;
   const dsqlIn = optObject(p('dsql'), v);
-  checkKeys(p('dsql'), dsqlIn, ['deletionProtection', 'kmsKeyArn', 'databaseRole', 'privateLink']);
+  checkKeys(p('dsql'), dsqlIn, ['deletionProtection', 'kmsKeyArn', 'databaseRole', 'privateLink', 'existingCluster']);
+  let existingCluster: string | undefined;
+  if (dsqlIn.existingCluster !== undefined) {
+    const f = p('dsql.existingCluster');
+    const value = str(f, dsqlIn.existingCluster, /^(arn:.+|[a-z0-9]{26})$/, 'a cluster identifier (26 lowercase letters and digits) or a DSQL cluster ARN');
+    if (CLUSTER_ID.test(value)) {
+      existingCluster = value;
+    } else {
+      const m = CLUSTER_ARN.exec(value);
+      if (!m) throw new ConfigError(f, value, 'a DSQL cluster ARN, arn:aws:dsql:<region>:<account>:cluster/<26-character id>');
+      if (region && m[1] !== region) throw new ConfigError(f, value, `a cluster in env.region ${region} (the stack connects to clusters of its own Region)`);
+      if (account && m[2] !== account) throw new ConfigError(f, value, `a cluster in env.account ${account}`);
+      existingCluster = m[3];
+    }
+    if (dsqlIn.deletionProtection !== undefined) {
+      throw new ConfigError(p('dsql.deletionProtection'), dsqlIn.deletionProtection,
+        'nothing with dsql.existingCluster: deletion protection belongs to the existing cluster (aws dsql update-cluster --identifier <id> --deletion-protection-enabled)');
+    }
+  }
   const kmsKeyArn = dsqlIn.kmsKeyArn === undefined ? undefined
     : str(p('dsql.kmsKeyArn'), dsqlIn.kmsKeyArn, /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, 'a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)');
   if (kmsKeyArn && region && regionOfArn(kmsKeyArn) !== region) {
@@ -48,5 +83,6 @@ export function resolveDsql(p: (f: string) => string, v: DsqlInput | undefined, 
     kmsKeyArn,
     databaseRole,
     privateLink: bool(p('dsql.privateLink'), dsqlIn.privateLink, true),
+    existingCluster,
   };
 }

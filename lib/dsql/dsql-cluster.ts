@@ -1,7 +1,8 @@
-import { RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
+import { Fn, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
 import * as dsql from 'aws-cdk-lib/aws-dsql';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 
 /** PostgreSQL port of Aurora DSQL (public and PrivateLink endpoints). */
@@ -24,6 +25,15 @@ export interface TemporalDsqlClusterProps {
   readonly vpc?: ec2.IVpc;
   /** Subnets of the PrivateLink endpoint. @default - the VPC's private subnets */
   readonly vpcSubnets?: ec2.SubnetSelection;
+  /**
+   * Adopt an existing cluster (26-character identifier, in the stack's account and Region; for
+   * example one AWS Backup restored) instead of creating one: no `AWS::DSQL::Cluster` in the
+   * template; `deletionProtection`, `kmsKeyArn`, `name` and `removalPolicy` do not apply (they are
+   * the existing cluster's). Its PrivateLink service name is read at deploy time
+   * (`dsql:GetVpcEndpointServiceName`), and {@link setPolicy} puts the resource policy on it
+   * (`dsql:PutClusterPolicy`). @default - a new cluster
+   */
+  readonly existingClusterId?: string;
 }
 
 /**
@@ -35,8 +45,8 @@ export interface TemporalDsqlClusterProps {
  * ({@link grantConnect}); only the schema job gets `dsql:DbConnectAdmin` ({@link grantConnectAdmin}).
  */
 export class TemporalDsqlCluster extends Construct implements ec2.IConnectable {
-  /** The L1 cluster. */
-  public readonly resource: dsql.CfnCluster;
+  /** The L1 cluster; undefined when an existing cluster was adopted (`existingClusterId`). */
+  public readonly resource?: dsql.CfnCluster;
   /** Cluster identifier (26 characters). */
   public readonly clusterIdentifier: string;
   /** Cluster ARN, `arn:<partition>:dsql:<region>:<account>:cluster/<id>`. */
@@ -60,19 +70,42 @@ export class TemporalDsqlCluster extends Construct implements ec2.IConnectable {
    */
   public readonly connections: ec2.Connections;
 
+  private readonly existing: boolean;
+
   constructor(scope: Construct, id: string, props: TemporalDsqlClusterProps = {}) {
     super(scope, id);
-    this.resource = new dsql.CfnCluster(this, 'Resource', {
-      deletionProtectionEnabled: props.deletionProtection ?? true,
-      kmsEncryptionKey: props.kmsKeyArn,
-    });
-    this.resource.applyRemovalPolicy(props.removalPolicy ?? RemovalPolicy.RETAIN);
-    Tags.of(this.resource).add('Name', props.name ?? this.node.path.replace(/\//g, '-'));
-
-    this.clusterIdentifier = this.resource.attrIdentifier;
-    this.clusterArn = this.resource.attrResourceArn;
-    this.publicEndpoint = this.resource.attrEndpoint;
-    this.vpcEndpointServiceName = this.resource.attrVpcEndpointServiceName;
+    const stack = Stack.of(this);
+    this.existing = props.existingClusterId !== undefined;
+    if (props.existingClusterId !== undefined) {
+      const clusterId = props.existingClusterId;
+      this.clusterIdentifier = clusterId;
+      this.clusterArn = stack.formatArn({ service: 'dsql', resource: 'cluster', resourceName: clusterId });
+      // Aurora DSQL User Guide: endpoint <cluster-id>.dsql.<region>.on.aws (shared/DSQL.md).
+      this.publicEndpoint = `${clusterId}.dsql.${stack.region}.on.aws`;
+      const lookup = new cr.AwsCustomResource(this, 'VpcEndpointServiceNameLookup', {
+        onUpdate: {
+          service: 'DSQL',
+          action: 'GetVpcEndpointServiceName',
+          parameters: { identifier: clusterId },
+          physicalResourceId: cr.PhysicalResourceId.of(`${clusterId}-vpc-endpoint-service-name`),
+        },
+        policy: cr.AwsCustomResourcePolicy.fromStatements([new iam.PolicyStatement({ actions: ['dsql:GetVpcEndpointServiceName'], resources: [this.clusterArn] })]),
+        installLatestAwsSdk: false,
+      });
+      this.vpcEndpointServiceName = lookup.getResponseField('serviceName');
+    } else {
+      const resource = new dsql.CfnCluster(this, 'Resource', {
+        deletionProtectionEnabled: props.deletionProtection ?? true,
+        kmsEncryptionKey: props.kmsKeyArn,
+      });
+      resource.applyRemovalPolicy(props.removalPolicy ?? RemovalPolicy.RETAIN);
+      Tags.of(resource).add('Name', props.name ?? this.node.path.replace(/\//g, '-'));
+      this.resource = resource;
+      this.clusterIdentifier = resource.attrIdentifier;
+      this.clusterArn = resource.attrResourceArn;
+      this.publicEndpoint = resource.attrEndpoint;
+      this.vpcEndpointServiceName = resource.attrVpcEndpointServiceName;
+    }
 
     if (props.vpc) {
       const sg = new ec2.SecurityGroup(this, 'EndpointSecurityGroup', {
@@ -89,11 +122,47 @@ export class TemporalDsqlCluster extends Construct implements ec2.IConnectable {
         open: false,
       });
       this.connections = new ec2.Connections({ securityGroups: [sg], defaultPort: ec2.Port.tcp(DSQL_PORT) });
-      this.connectEndpoint = this.resource.attrVpcEndpoint;
+      // The VPC endpoint host: CloudFormation's `VpcEndpoint` attribute for a cluster created here;
+      // for an adopted one, the same shape derived from the service name
+      // (com.amazonaws.<region>.dsql-<suffix> -> <cluster-id>.dsql-<suffix>.<region>.on.aws).
+      this.connectEndpoint = this.resource
+        ? this.resource.attrVpcEndpoint
+        : Fn.join('', [this.clusterIdentifier, '.', Fn.select(3, Fn.split('.', this.vpcEndpointServiceName)), '.', stack.region, '.on.aws']);
     } else {
       this.connections = new ec2.Connections({ defaultPort: ec2.Port.tcp(DSQL_PORT) });
       this.connectEndpoint = this.publicEndpoint;
     }
+  }
+
+  /**
+   * Puts `policy` (an IAM policy document) on the cluster as its resource policy: the
+   * `PolicyDocument` property of a cluster created here, `dsql:PutClusterPolicy` at deploy time for
+   * an adopted one (removed again with `dsql:DeleteClusterPolicy` when it leaves the stack).
+   */
+  public setPolicy(policy: Record<string, unknown>): void {
+    const json = Stack.of(this).toJsonString(policy);
+    if (this.resource) {
+      this.resource.policyDocument = json;
+      return;
+    }
+    new cr.AwsCustomResource(this, 'ClusterPolicy', {
+      onUpdate: {
+        service: 'DSQL',
+        action: 'PutClusterPolicy',
+        parameters: { identifier: this.clusterIdentifier, policy: json },
+        physicalResourceId: cr.PhysicalResourceId.of(`${this.clusterIdentifier}-policy`),
+      },
+      onDelete: { service: 'DSQL', action: 'DeleteClusterPolicy', parameters: { identifier: this.clusterIdentifier } },
+      policy: cr.AwsCustomResourcePolicy.fromStatements([
+        new iam.PolicyStatement({ actions: ['dsql:PutClusterPolicy', 'dsql:DeleteClusterPolicy'], resources: [this.clusterArn] }),
+      ]),
+      installLatestAwsSdk: false,
+    });
+  }
+
+  /** Whether the cluster was adopted (`existingClusterId`) rather than created here. */
+  public get adopted(): boolean {
+    return this.existing;
   }
 
   /** Region of the cluster (the stack's region; a token in an environment-agnostic stack). */

@@ -9,7 +9,7 @@ import { buildApp } from './helpers';
 function template(envName: 'dev' | 'prod', overrides: Record<string, unknown> = {}): { t: Template; clusterId: string } {
   const { stack } = buildApp(envName, { ...ENVIRONMENTS, [envName]: { ...ENVIRONMENTS[envName], ...overrides } }, { quick: true });
   const t = Template.fromStack(stack);
-  const clusterId = stack.getLogicalId(stack.dsqlCluster.resource);
+  const clusterId = stack.getLogicalId(stack.dsqlCluster.resource!);
   return { t, clusterId };
 }
 
