@@ -122,6 +122,19 @@ export interface LocalStack {
    * token, `auth.clientOptions(address, token)` builds client options trusting the stack's CA.
    */
   readonly auth?: LocalAuth;
+  /**
+   * Stops every server process (the writers), leaving dsql-local, OpenSearch and the rest running:
+   * step 1 of the restore runbook (docs/operations.md). Idempotent.
+   */
+  stopServers(): Promise<void>;
+  /**
+   * Starts the server processes again, with the same ports, topology, security and dynamic config,
+   * connecting to `dsql` (a restored database; the stack's `dsql` then returns it) or to the current
+   * dsql-local. The local counterpart of `dsql.existingCluster`: the servers' persistence endpoint
+   * is the only thing that changes. The caller owns a `dsql` it passes (and stops it).
+   * @throws Error when servers are running (call {@link stopServers} first)
+   */
+  startServers(o?: { dsql?: DsqlLocal }): Promise<void>;
   /** Stops everything, in reverse order. Idempotent. */
   stop(): Promise<void>;
 }
@@ -221,12 +234,12 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
       archival: o.archival,
       security,
     };
-    const cred = dsql.credentials.find((c) => c.principalArn === dsql.principal('temporal-server'))!;
-    log(`starting the Temporal DSQL server (frontend, history, matching, worker; topology ${o.topology ?? 'combined'})`);
-    const fleet = await timed(timings, 'server', () =>
-      startServerFleet({
+    /** Starts the fleet on `db`: the config's persistence and the signing credential follow it. */
+    const startFleet = (db: DsqlLocal) => {
+      const cred = db.credentials.find((c) => c.principalArn === db.principal('temporal-server'))!;
+      return startServerFleet({
         binary: serverBin,
-        config: serverConfig,
+        config: { ...serverConfig, persistence: { kind: 'dsql-local', dsql: db, tokenLifetimeSeconds: o.tokenLifetimeSeconds } },
         logDir: dir,
         topology: o.topology,
         historyProcesses: o.historyProcesses,
@@ -234,15 +247,19 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
           AWS_ACCESS_KEY_ID: cred.accessKeyId,
           AWS_SECRET_ACCESS_KEY: cred.secretAccessKey,
           AWS_SESSION_TOKEN: '',
-          AWS_REGION: dsql.region,
+          AWS_REGION: db.region,
           AWS_EC2_METADATA_DISABLED: 'true',
           AWS_PROFILE: '',
         },
-      }),
-    );
+      });
+    };
+    log(`starting the Temporal DSQL server (frontend, history, matching, worker; topology ${o.topology ?? 'combined'})`);
+    const fleet = await timed(timings, 'server', () => startFleet(dsql));
     const server = { address: fleet.address, metricsUrl: fleet.metricsUrl };
     processes.push(...fleet.members.map((m) => m.process));
-    scope.onStop(() => fleet.stop(20_000));
+    // The current fleet and database: startServers() replaces both.
+    const current: { fleet: ServerFleet; running: boolean; dsql: DsqlLocal } = { fleet, running: true, dsql };
+    scope.onStop(() => (current.running ? current.fleet.stop(20_000) : Promise.resolve()));
 
     const uiUrl = o.ui === false ? undefined : await timed(timings, 'ui', async () =>
       startUi(scope, { binary: uiBin, temporalAddress: server.address, port: o.uiPort, extraArgs: await uiAuthArgs(auth, dir) }));
@@ -259,13 +276,31 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
       uiUrl,
       openSearchUrl: os.url,
       visibilityIndex: LOCAL_VISIBILITY_INDEX,
-      dsql,
+      get dsql() {
+        return current.dsql;
+      },
       dir,
       timings,
       processes,
-      servers: fleet,
+      get servers() {
+        return current.fleet;
+      },
       openSearch: os,
       auth,
+      stopServers: async () => {
+        if (!current.running) return;
+        current.running = false;
+        await current.fleet.stop(20_000);
+      },
+      startServers: async (so = {}) => {
+        if (current.running) throw new Error('startServers: the servers are running; call stopServers() first');
+        const db = so.dsql ?? current.dsql;
+        log(`starting the Temporal DSQL server again, on dsql-local ${db.host}:${db.port}`);
+        current.fleet = await startFleet(db);
+        current.dsql = db;
+        current.running = true;
+        processes.push(...current.fleet.members.map((m) => m.process));
+      },
       stop: () => (stopped ??= scope.stopAll()),
     };
     return stack;
