@@ -419,7 +419,13 @@ export class TemporalPlatformStack extends Stack {
           changeableFor: config.backup.vaultLock.changeableForDays === undefined ? undefined : Duration.days(config.backup.vaultLock.changeableForDays),
         },
         copyTo: config.backup.copyTo && { vaultArn: config.backup.copyTo.vaultArn, retention: Duration.days(config.backup.copyTo.retentionDays) },
+        optInCheck: config.backup.optInCheck,
+        logRetention,
+        logRemovalPolicy,
       });
+      if (this.backup.optInCheck) {
+        new CfnOutput(this, 'BackupOptIn', { value: this.backup.optInCheck.message, description: 'AWS Backup opt-in for Aurora DSQL in this Region, as checked during the deploy' });
+      }
     }
 
     // Metrics out of the server tasks: ADOT collector sidecars (lib/observability/otel-collector.ts).

@@ -2,7 +2,7 @@
  * The `backup` section of the configuration: AWS Backup of the DSQL cluster (lib/dsql/backup.ts).
  * Checked here rather than in `lib/config.ts` (which is near its ~600-line split point).
  */
-import { bool, checkKeys, ConfigError, int, isObject, optObject, str } from '../config-checks';
+import { bool, checkKeys, ConfigError, int, isObject, oneOf, optObject, str } from '../config-checks';
 
 /** AWS Backup of the DSQL cluster (full backups; a restore creates a new cluster: docs/operations.md). */
 export interface BackupInput {
@@ -43,6 +43,13 @@ export interface BackupInput {
    * many hours (2-168). @default 26 (a daily schedule plus two hours)
    */
   readonly alarmAfterHours?: number;
+  /**
+   * A deploy-time check that AWS Backup is opted in to Aurora DSQL in the stack's Region
+   * (lib/dsql/backup-opt-in.ts): `fail` stops the deploy with the command that fixes it, `warn`
+   * deploys and says so in the `BackupOptIn` output, `off` does not check.
+   * @default 'fail' in an environment marked `production`, else 'warn'
+   */
+  readonly optInCheck?: 'fail' | 'warn' | 'off';
 }
 
 /** The resolved `backup` section. */
@@ -54,6 +61,7 @@ export interface BackupConfig {
   readonly vaultLock?: { readonly minRetentionDays: number; readonly maxRetentionDays?: number; readonly changeableForDays?: number };
   readonly copyTo?: { readonly vaultArn: string; readonly retentionDays: number };
   readonly alarmAfterHours: number;
+  readonly optInCheck: 'fail' | 'warn' | 'off';
 }
 
 /** A backup vault ARN: partition, Region, account, vault name (2-50 letters, digits, hyphens, underscores). */
@@ -70,7 +78,7 @@ export const DEFAULT_BACKUP_RETENTION_DAYS = 35;
  */
 export function resolveBackup(p: (f: string) => string, input: unknown, production = false): BackupConfig {
   const b = optObject(p('backup'), input);
-  checkKeys(p('backup'), b, ['enabled', 'schedule', 'retentionDays', 'blockRecoveryPointDeletion', 'vaultLock', 'copyTo', 'alarmAfterHours']);
+  checkKeys(p('backup'), b, ['enabled', 'schedule', 'retentionDays', 'blockRecoveryPointDeletion', 'vaultLock', 'copyTo', 'alarmAfterHours', 'optInCheck']);
   const enabled = bool(p('backup.enabled'), b.enabled, true);
   const schedule = b.schedule === undefined ? DEFAULT_BACKUP_SCHEDULE
     : str(p('backup.schedule'), b.schedule, /^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$/,
@@ -110,5 +118,6 @@ export function resolveBackup(p: (f: string) => string, input: unknown, producti
     const copyDays = int(p('backup.copyTo.retentionDays'), b.copyTo.retentionDays === undefined ? retentionDays : b.copyTo.retentionDays, 1, 36500);
     copyTo = { vaultArn, retentionDays: copyDays };
   }
-  return { enabled, schedule, retentionDays, blockRecoveryPointDeletion, vaultLock, copyTo, alarmAfterHours };
+  const optInCheck = oneOf(p('backup.optInCheck'), b.optInCheck, ['fail', 'warn', 'off'] as const, production ? 'fail' : 'warn');
+  return { enabled, schedule, retentionDays, blockRecoveryPointDeletion, vaultLock, copyTo, alarmAfterHours, optInCheck };
 }

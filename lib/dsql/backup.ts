@@ -2,7 +2,9 @@ import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as backup from 'aws-cdk-lib/aws-backup';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { TemporalBackupOptInCheck } from './backup-opt-in';
 
 /** Properties of {@link TemporalDsqlBackup}. */
 export interface TemporalDsqlBackupProps {
@@ -31,6 +33,12 @@ export interface TemporalDsqlBackupProps {
   readonly vaultLock?: { readonly minRetention: Duration; readonly maxRetention?: Duration; readonly changeableFor?: Duration };
   /** Copy each recovery point to this vault (another Region or account), kept `retention` there. @default - no copy */
   readonly copyTo?: { readonly vaultArn: string; readonly retention: Duration };
+  /** Check at deploy time that AWS Backup is opted in to Aurora DSQL (lib/dsql/backup-opt-in.ts). @default 'warn' */
+  readonly optInCheck?: 'fail' | 'warn' | 'off';
+  /** Retention of the opt-in check's log groups. @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+  /** Removal policy of the opt-in check's log groups. @default RemovalPolicy.DESTROY */
+  readonly logRemovalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -49,6 +57,8 @@ export class TemporalDsqlBackup extends Construct {
   public readonly plan: backup.BackupPlan;
   /** The selection (and its IAM role) that puts the cluster in the plan. */
   public readonly selection: backup.BackupSelection;
+  /** The deploy-time opt-in check, unless `optInCheck` is `off`. */
+  public readonly optInCheck?: TemporalBackupOptInCheck;
 
   constructor(scope: Construct, id: string, props: TemporalDsqlBackupProps) {
     super(scope, id);
@@ -74,6 +84,12 @@ export class TemporalDsqlBackup extends Construct {
         copyActions,
       })],
     });
+    const mode = props.optInCheck ?? 'warn';
+    if (mode !== 'off') {
+      this.optInCheck = new TemporalBackupOptInCheck(this, 'OptInCheck', { mode, logRetention: props.logRetention, logRemovalPolicy: props.logRemovalPolicy });
+      // In mode fail, the plan is never created while its jobs could not run.
+      this.plan.node.addDependency(this.optInCheck.resource);
+    }
     this.selection = this.plan.addSelection('Cluster', {
       resources: [backup.BackupResource.fromArn(props.clusterArn)],
       allowRestores: true,

@@ -125,6 +125,22 @@ describe('backups you cannot miss', () => {
     expect(policy).toEqual(expect.arrayContaining([expect.objectContaining({ Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Action: 'sns:Publish' })]));
   });
 
+  test('the opt-in check runs before the plan exists: prod fails the deploy, dev warns, off has none', () => {
+    const check = Object.entries(res()).filter(([, r]) => r.Type === 'Custom::TemporalBackupOptIn');
+    expect(check).toHaveLength(1);
+    expect(check[0][1].Properties.Mode).toBe('fail');
+    const plan = Object.values(res()).find((r) => r.Type === 'AWS::Backup::BackupPlan');
+    expect(plan.DependsOn).toContain(check[0][0]);
+    const fn = Object.values(res()).find((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties.PolicyDocument).includes('backup:DescribeRegionSettings'));
+    expect(fn.Properties.PolicyDocument.Statement).toEqual(expect.arrayContaining([{ Action: 'backup:DescribeRegionSettings', Effect: 'Allow', Resource: '*' }]));
+    expect(prod.t.toJSON().Outputs.BackupOptIn.Value).toEqual({ 'Fn::GetAtt': [check[0][0], 'Message'] });
+    const dev = template('dev');
+    dev.t.hasResourceProperties('Custom::TemporalBackupOptIn', { Mode: 'warn' });
+    const off = template('prod', { backup: { optInCheck: 'off' } });
+    off.t.resourceCountIs('Custom::TemporalBackupOptIn', 0);
+    expect(off.t.toJSON().Outputs.BackupOptIn).toBeUndefined();
+  });
+
   test('backup.enabled false: neither the alarm nor the rule', () => {
     const { t } = template('dev', { backup: { enabled: false } });
     expect(Object.values(t.toJSON().Resources as Record<string, any>).filter((r) => r.Type === 'AWS::Events::Rule' && JSON.stringify(r.Properties.EventPattern).includes('aws.backup'))).toEqual([]);
@@ -136,13 +152,14 @@ describe('backup configuration', () => {
   const base = { numHistoryShards: 4, security: { allowNoAuth: true } };
 
   test('defaults: on, daily at 05:00 UTC, 35 days', () => {
-    expect(resolveConfig('dev', base).backup).toEqual({ enabled: true, schedule: 'cron(0 5 * * ? *)', retentionDays: 35, blockRecoveryPointDeletion: false, alarmAfterHours: 26 });
+    expect(resolveConfig('dev', base).backup).toEqual({ enabled: true, schedule: 'cron(0 5 * * ? *)', retentionDays: 35, blockRecoveryPointDeletion: false, alarmAfterHours: 26, optInCheck: 'warn' });
     expect(resolveConfig('prod', ENVIRONMENTS.prod).backup.blockRecoveryPointDeletion).toBe(true);
+    expect(resolveConfig('prod', ENVIRONMENTS.prod).backup.optInCheck).toBe('fail');
   });
 
   test('an hourly schedule and a retention of 1 day are accepted', () => {
     expect(resolveConfig('dev', { ...base, backup: { schedule: 'cron(0 * * * ? *)', retentionDays: 1 } }).backup)
-      .toEqual({ enabled: true, schedule: 'cron(0 * * * ? *)', retentionDays: 1, blockRecoveryPointDeletion: false, alarmAfterHours: 26 });
+      .toEqual({ enabled: true, schedule: 'cron(0 * * * ? *)', retentionDays: 1, blockRecoveryPointDeletion: false, alarmAfterHours: 26, optInCheck: 'warn' });
   });
 
   test.each([
@@ -159,6 +176,7 @@ describe('backup configuration', () => {
     [{ copyTo: { vaultArn: 'temporal-dr' } }, 'Invalid configuration: dev.backup.copyTo.vaultArn = "temporal-dr"; allowed: a backup vault ARN, arn:aws:backup:<region>:<account>:backup-vault:<name>'],
     [{ copyTo: 'arn:aws:backup:us-west-2:210987654321:backup-vault:dr' }, 'Invalid configuration: dev.backup.copyTo = "arn:aws:backup:us-west-2:210987654321:backup-vault:dr"; allowed: an object { vaultArn, retentionDays? }'],
     [{ alarmAfterHours: 200 }, 'Invalid configuration: dev.backup.alarmAfterHours = 200; allowed: an integer from 2 to 168'],
+    [{ optInCheck: 'strict' }, 'Invalid configuration: dev.backup.optInCheck = "strict"; allowed: \'fail\' or \'warn\' or \'off\''],
   ])('refuses %j', (backup, message) => {
     expect(() => resolveConfig('dev', { ...base, backup } as any)).toThrow(message);
   });

@@ -1,0 +1,105 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CfnElement, CustomResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as cr from 'aws-cdk-lib/custom-resources';
+import { Construct } from 'constructs';
+import { hashDirectory } from '../../lambda/dsql/schema/schema-dir';
+import { REPO_ROOT } from '../repo-root';
+
+const HANDLER_DIR = join(REPO_ROOT, 'lambda', 'dsql', 'backup-opt-in');
+
+/** Properties of {@link TemporalBackupOptInCheck}. */
+export interface TemporalBackupOptInCheckProps {
+  /** `fail`: the deploy fails while AWS Backup is not opted in to Aurora DSQL; `warn`: it goes on and says so. */
+  readonly mode: 'fail' | 'warn';
+  /** Retention of the function's log groups. @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+  /** Removal policy of those log groups. @default RemovalPolicy.DESTROY */
+  readonly logRemovalPolicy?: RemovalPolicy;
+}
+
+/**
+ * A deploy-time check that AWS Backup in the stack's Region is opted in to Aurora DSQL
+ * (`backup:DescribeRegionSettings`, handler lambda/dsql/backup-opt-in): without the opt-in every
+ * backup job of the cluster fails and the first sign would be the missing recovery point a day
+ * later. Make the backup plan depend on {@link resource} so that mode `fail` stops the deploy
+ * before the plan exists. `Message` (a `Fn::GetAtt` attribute) says what was found.
+ */
+export class TemporalBackupOptInCheck extends Construct {
+  /** The custom resource. */
+  public readonly resource: CustomResource;
+  /** What the check found, e.g. `AWS Backup in us-east-1 is opted in to Aurora DSQL`. */
+  public readonly message: string;
+
+  constructor(scope: Construct, id: string, props: TemporalBackupOptInCheckProps) {
+    super(scope, id);
+    const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const removalPolicy = props.logRemovalPolicy ?? RemovalPolicy.DESTROY;
+    const logGroup = new logs.LogGroup(this, 'HandlerLogs', { retention, removalPolicy });
+    const role = new iam.Role(this, 'HandlerRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Temporal AWS Backup opt-in check: its logs and backup:DescribeRegionSettings',
+    });
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [`${logGroup.logGroupArn}:*`] }));
+    // DescribeRegionSettings has no resource type: IAM only accepts "*" for it (Service Authorization Reference, AWS Backup).
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['backup:DescribeRegionSettings'], resources: ['*'] }));
+
+    const handler = new NodejsFunction(this, 'Handler', {
+      entry: join(HANDLER_DIR, 'index.ts'),
+      handler: 'handler',
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 256,
+      timeout: Duration.minutes(1),
+      description: 'Checks that AWS Backup is opted in to Aurora DSQL in this Region',
+      role,
+      logGroup,
+      environment: { NODE_OPTIONS: '--enable-source-maps' },
+      bundling: {
+        forceDockerBundling: false,
+        format: OutputFormat.CJS,
+        target: 'node24',
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        externalModules: [],
+        assetHash: createHash('sha256').update('temporal-backup-opt-in-handler/1\0').update(hashDirectory(HANDLER_DIR))
+          .update(readFileSync(join(REPO_ROOT, 'package-lock.json'))).digest('hex'),
+      },
+    });
+    const provider = new cr.Provider(this, 'Provider', {
+      onEventHandler: handler,
+      logGroup: new logs.LogGroup(this, 'ProviderLogs', { retention, removalPolicy }),
+    });
+    this.resource = new CustomResource(this, 'Resource', {
+      serviceToken: provider.serviceToken,
+      resourceType: 'Custom::TemporalBackupOptIn',
+      // The Region is part of the properties so that a stack moved to another Region checks again.
+      properties: { Mode: props.mode, Region: Stack.of(this).region },
+    });
+    this.message = this.resource.getAttString('Message');
+
+    const logicalId = (c: Construct) => Stack.of(this).getLogicalId(c.node.defaultChild as CfnElement);
+    Validations.of(role).acknowledge(
+      { id: 'AwsSolutions-IAM5[Resource::*]', reason: 'backup:DescribeRegionSettings is a read of account settings with no resource type; IAM only accepts "*" for it' },
+      { id: `AwsSolutions-IAM5[Resource::<${logicalId(logGroup)}.Arn>:*]`, reason: 'log streams of the handler\'s own log group (stream names are generated by Lambda)' },
+    );
+    Validations.of(provider).acknowledge(
+      {
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason: 'CDK Provider framework function (aws-cdk-lib internal) uses AWSLambdaBasicExecutionRole',
+      },
+      {
+        id: `AwsSolutions-IAM5[Resource::<${logicalId(handler)}.Arn>:*]`,
+        reason: 'CDK Provider framework (aws-cdk-lib internal) may invoke any version (:*) of this construct\'s handler only',
+      },
+    );
+  }
+}
