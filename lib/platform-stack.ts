@@ -207,7 +207,7 @@ export class TemporalPlatformStack extends Stack {
     // Data guard: with PrivateLink every caller (servers, schema job) is in our VPC, so the cluster's
     // resource policy denies DbConnect/DbConnectAdmin from anywhere else (lib/security/temporal-auth.ts).
     if (config.dsql.privateLink) {
-      this.dsqlCluster.setPolicy(dsqlVpcOnlyPolicy(this.vpc.vpcId));
+      this.dsqlCluster.setPolicy(dsqlVpcOnlyPolicy(this.vpc.vpcId, config.dsql.adminPrincipals));
     }
 
     // TLS material (lib/security/certificates.ts): the servers fetch their two certificate secrets themselves;

@@ -25,6 +25,14 @@ export interface DsqlInput {
    * @default - the stack creates the cluster
    */
   readonly existingCluster?: string;
+  /**
+   * Break-glass: IAM role or user ARNs (`arn:aws:iam::<account>:role/<name>` or `:user/<name>`)
+   * that the cluster's resource policy does not deny from outside the VPC: the console query
+   * editor, `npm run local -- --dsql-endpoint`, psql on a laptop. Only with `privateLink` (without
+   * it there is no VPC-only policy). They still need `dsql:DbConnect`/`DbConnectAdmin` in their own
+   * IAM policies. @default [] (nobody from outside the VPC; docs/security.md)
+   */
+  readonly adminPrincipals?: string[];
 }
 
 /** The resolved `dsql` section. */
@@ -35,6 +43,8 @@ export interface DsqlConfig {
   readonly privateLink: boolean;
   /** Identifier of the adopted cluster (from `existingCluster`), or undefined. */
   readonly existingCluster?: string;
+  /** IAM principals exempt from the VPC-only resource policy (break-glass). */
+  readonly adminPrincipals: string[];
 }
 
 /** An Aurora DSQL cluster identifier: 26 lowercase letters and digits (e.g. from the console or `aws dsql list-clusters`). */
@@ -50,7 +60,7 @@ const CLUSTER_ARN = /^arn:aws(?:-[a-z]+)*:dsql:([a-z]{2}(?:-[a-z]+)+-\d):(\d{12}
 export function resolveDsql(p: (f: string) => string, v: DsqlInput | undefined, o: { region?: string; account?: string }): DsqlConfig {
   const { region, account } = o;
   const dsqlIn = optObject(p('dsql'), v);
-  checkKeys(p('dsql'), dsqlIn, ['deletionProtection', 'kmsKeyArn', 'databaseRole', 'privateLink', 'existingCluster']);
+  checkKeys(p('dsql'), dsqlIn, ['deletionProtection', 'kmsKeyArn', 'databaseRole', 'privateLink', 'existingCluster', 'adminPrincipals']);
   let existingCluster: string | undefined;
   if (dsqlIn.existingCluster !== undefined) {
     const f = p('dsql.existingCluster');
@@ -78,11 +88,22 @@ export function resolveDsql(p: (f: string) => string, v: DsqlInput | undefined, 
     : str(p('dsql.databaseRole'), dsqlIn.databaseRole, /^[a-z_][a-z0-9_]{0,62}$/, 'a PostgreSQL role name: lowercase letters, digits, underscores, at most 63 chars');
   if (databaseRole === 'admin') throw new ConfigError(p('dsql.databaseRole'), databaseRole, 'a non-admin role (the servers must not log in as admin)');
 
+  const privateLink = bool(p('dsql.privateLink'), dsqlIn.privateLink, true);
+  const adminPrincipals: string[] = [];
+  if (dsqlIn.adminPrincipals !== undefined) {
+    if (!Array.isArray(dsqlIn.adminPrincipals)) throw new ConfigError(p('dsql.adminPrincipals'), dsqlIn.adminPrincipals, 'a list of IAM role or user ARNs');
+    dsqlIn.adminPrincipals.forEach((a: unknown, i: number) => adminPrincipals.push(
+      str(p(`dsql.adminPrincipals[${i}]`), a, /^arn:aws(-cn|-us-gov)?:iam::\d{12}:(role|user)\/[\w+=,.@/-]{1,512}$/, 'an IAM role or user ARN, arn:aws:iam::<account>:role/<name> or :user/<name>')));
+    if (adminPrincipals.length > 0 && !privateLink) {
+      throw new ConfigError(p('dsql.adminPrincipals'), adminPrincipals, 'nothing without dsql.privateLink: the cluster then has no VPC-only policy to make exceptions to');
+    }
+  }
   return {
     deletionProtection: bool(p('dsql.deletionProtection'), dsqlIn.deletionProtection, true),
     kmsKeyArn,
     databaseRole,
-    privateLink: bool(p('dsql.privateLink'), dsqlIn.privateLink, true),
+    privateLink,
     existingCluster,
+    adminPrincipals,
   };
 }

@@ -168,14 +168,20 @@ export function uiSecurityContainerSettings(ui: TemporalUiSecurity | undefined, 
  * resource-based policy examples", Block public internet access, narrowed to one VPC with
  * `aws:SourceVpc`). A request from outside any VPC has no `aws:SourceVpc` (first statement); one
  * from another VPC has a different value (second statement).
+ *
+ * @param adminPrincipals IAM role or user ARNs left out of both denials (`aws:PrincipalArn`, with
+ *   `ArnNotEquals`, ANDed with the VPC condition): the break-glass list `dsql.adminPrincipals`,
+ *   e.g. an operator role for the console query editor. They still need `dsql:DbConnect[Admin]` in
+ *   their own IAM policies; the resource policy only stops denying them. @default [] (nobody)
  */
-export function dsqlVpcOnlyPolicy(vpcId: string): Record<string, unknown> {
+export function dsqlVpcOnlyPolicy(vpcId: string, adminPrincipals: readonly string[] = []): Record<string, unknown> {
   const common = { Effect: 'Deny', Principal: { AWS: '*' }, Resource: '*', Action: ['dsql:DbConnect', 'dsql:DbConnectAdmin'] };
+  const exempt = adminPrincipals.length > 0 ? { ArnNotEquals: { 'aws:PrincipalArn': [...adminPrincipals] } } : {};
   return {
     Version: '2012-10-17',
     Statement: [
-      { Sid: 'DenyConnectFromOutsideAnyVpc', ...common, Condition: { Null: { 'aws:SourceVpc': 'true' } } },
-      { Sid: 'DenyConnectFromOtherVpcs', ...common, Condition: { StringNotEquals: { 'aws:SourceVpc': vpcId } } },
+      { Sid: 'DenyConnectFromOutsideAnyVpc', ...common, Condition: { Null: { 'aws:SourceVpc': 'true' }, ...exempt } },
+      { Sid: 'DenyConnectFromOtherVpcs', ...common, Condition: { StringNotEquals: { 'aws:SourceVpc': vpcId }, ...exempt } },
     ],
   };
 }

@@ -32,7 +32,7 @@ describe('resolveConfig: defaults', () => {
     expect(c.temporalVersion).toBe('1.31.2');
     expect(c.uiVersion).toBe('2.56.1');
     expect(c.network).toMatchObject({ azCount: 2, natGateways: 'perAz', cidr: '10.0.0.0/16', createVpcEndpoints: true });
-    expect(c.dsql).toEqual({ deletionProtection: true, kmsKeyArn: undefined, databaseRole: 'temporal_server', privateLink: true });
+    expect(c.dsql).toEqual({ deletionProtection: true, kmsKeyArn: undefined, databaseRole: 'temporal_server', privateLink: true, adminPrincipals: [] });
     expect(c.opensearch).toMatchObject({
       engineVersion: '2.19', dataNodes: 2, masterNodes: 3, domainName: 'temporal-test', visibilityIndex: 'temporal_visibility_v1_test',
     });

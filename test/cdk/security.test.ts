@@ -284,6 +284,31 @@ describe('template guards (prod and dev)', () => {
     expect(env.TEMPORAL_DISABLE_WRITE_ACTIONS).toBe('true');
   });
 
+  test('DSQL: dsql.adminPrincipals are left out of both denials (break-glass), and only they', () => {
+    const ops = 'arn:aws:iam::210987654321:role/temporal-dba';
+    const { stack } = buildApp('prod', { ...ENVIRONMENTS, prod: { ...ENVIRONMENTS.prod, dsql: { ...ENVIRONMENTS.prod.dsql, adminPrincipals: [ops] } } }, { quick: true });
+    const doc = Object.values(Template.fromStack(stack).findResources('AWS::DSQL::Cluster'))[0].Properties.PolicyDocument;
+    const text = JSON.stringify(stack.resolve(doc));
+    // both deny statements carry the exemption (the rendered policy is a JSON string joined with the VPC id)
+    expect(text.split('ArnNotEquals').length - 1).toBe(2);
+    expect(text.split('arn:aws:iam::210987654321:role/temporal-dba').length - 1).toBe(2);
+    const plain = dsqlVpcOnlyPolicy('vpc-1', [ops]) as any;
+    expect(plain.Statement.map((st: any) => st.Condition)).toEqual([
+      { Null: { 'aws:SourceVpc': 'true' }, ArnNotEquals: { 'aws:PrincipalArn': [ops] } },
+      { StringNotEquals: { 'aws:SourceVpc': 'vpc-1' }, ArnNotEquals: { 'aws:PrincipalArn': [ops] } },
+    ]);
+    expect((dsqlVpcOnlyPolicy('vpc-1') as any).Statement.map((st: any) => Object.keys(st.Condition))).toEqual([['Null'], ['StringNotEquals']]);
+  });
+
+  test.each([
+    [{ adminPrincipals: ['temporal-dba'] }, 'Invalid configuration: prod.dsql.adminPrincipals[0] = "temporal-dba"; allowed: an IAM role or user ARN'],
+    [{ adminPrincipals: 'arn:aws:iam::210987654321:role/x' }, 'Invalid configuration: prod.dsql.adminPrincipals = "arn:aws:iam::210987654321:role/x"; allowed: a list of IAM role or user ARNs'],
+    [{ adminPrincipals: ['arn:aws:iam::210987654321:group/admins'] }, 'allowed: an IAM role or user ARN'],
+    [{ adminPrincipals: ['arn:aws:iam::210987654321:role/x'], privateLink: false }, 'allowed: nothing without dsql.privateLink'],
+  ])('DSQL: refuses adminPrincipals %j', (dsql, message) => {
+    expect(() => resolveConfig('prod', { ...ENVIRONMENTS.prod, production: false, security: { allowNoAuth: true }, dsql: { ...ENVIRONMENTS.prod.dsql, ...dsql } } as any)).toThrow(message);
+  });
+
   test('DSQL: resource policy denies DbConnect and DbConnectAdmin from outside our VPC', () => {
     const clusters = prod.findResources('AWS::DSQL::Cluster');
     expect(Object.keys(clusters)).toHaveLength(1);
