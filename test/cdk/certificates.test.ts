@@ -26,7 +26,7 @@ type Resources = Record<string, { Type: string; Properties?: any; DependsOn?: st
  */
 function build(props: TemporalCertificatesProps = {}, o: { key?: boolean; bundle?: boolean } = {}) {
   const outdir = tempDir('certs');
-  const context = { ...cdkJsonContext({ quick: true }), ...(o.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }) };
+  const context = { ...cdkJsonContext({ quick: true }), ...(o.bundle ? { 'aws:cdk:bundling-stacks': ['**'] } : {}) };
   const app = new App({ context, outdir });
   const stack = new Stack(app, 'Temporal-certs', { env: { account: '123456789012', region: 'eu-west-1' } });
   const nlb = new CfnParameter(stack, 'NlbDnsName', { default: 'temporal-frontend-0123456789abcdef.elb.eu-west-1.amazonaws.com' });

@@ -17,13 +17,19 @@ export const TEST_SERVER_IMAGE = '000000000000.dkr.ecr.us-east-1.amazonaws.com/t
 /**
  * The `context` of cdk.json (feature flags), without `env`; version reporting off for stable
  * templates. `quick` also turns off aws-cdk-lib's built-in template validation (about 6 s per
- * synth), for the auxiliary synths whose templates the full prod/dev synths already cover.
+ * synth) and Lambda bundling, for the auxiliary synths whose templates the full prod/dev synths
+ * (bundled and validated) already cover.
  */
 export function cdkJsonContext(options: { quick?: boolean } = {}): Record<string, unknown> {
   const ctx = { ...JSON.parse(fs.readFileSync(path.join(REPO, 'cdk.json'), 'utf8')).context };
   delete ctx.env;
   ctx['aws:cdk:version-reporting'] = false;
-  if (options.quick) ctx['@aws-cdk/core:validateAgainstDefaultRules'] = false;
+  if (options.quick) {
+    ctx['@aws-cdk/core:validateAgainstDefaultRules'] = false;
+    // No esbuild bundling of the five Lambda handlers (a second or two per synth): the asset
+    // hashes are computed from the sources either way, so the templates are the same.
+    ctx['aws:cdk:bundling-stacks'] = [];
+  }
   return ctx;
 }
 
