@@ -1,14 +1,12 @@
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CfnElement, CustomResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import { hashDirectory } from '../../lambda/dsql/schema/schema-dir';
+import { handlerAssetHash, handlerBundling } from '../handler-bundle';
 import { REPO_ROOT } from '../repo-root';
 
 const HANDLER_DIR = join(REPO_ROOT, 'lambda', 'dsql', 'backup-opt-in');
@@ -62,17 +60,7 @@ export class TemporalBackupOptInCheck extends Construct {
       role,
       logGroup,
       environment: { NODE_OPTIONS: '--enable-source-maps' },
-      bundling: {
-        forceDockerBundling: false,
-        format: OutputFormat.CJS,
-        target: 'node24',
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        externalModules: [],
-        assetHash: createHash('sha256').update('temporal-backup-opt-in-handler/1\0').update(hashDirectory(HANDLER_DIR))
-          .update(readFileSync(join(REPO_ROOT, 'package-lock.json'))).digest('hex'),
-      },
+      bundling: handlerBundling(handlerAssetHash('temporal-backup-opt-in-handler', HANDLER_DIR)),
     });
     const provider = new cr.Provider(this, 'Provider', {
       onEventHandler: handler,

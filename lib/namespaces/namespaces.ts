@@ -1,16 +1,14 @@
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CfnElement, CustomResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct, IDependable } from 'constructs';
-import { hashDirectory } from '../../lambda/dsql/schema/schema-dir';
 import { PROPERTY } from '../../lambda/namespaces/properties';
+import { handlerAssetHash, handlerBundling } from '../handler-bundle';
 import { REPO_ROOT } from '../repo-root';
 import type { NamespaceAdminInput, NamespaceConfig, SearchAttributeConfig } from './config';
 
@@ -128,17 +126,7 @@ export class TemporalNamespaces extends Construct implements ec2.IConnectable {
       vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
       allowAllOutbound: true,
       environment: { NODE_OPTIONS: '--enable-source-maps' },
-      bundling: {
-        // Local esbuild only, never Docker; everything bundled so the code that runs is the code tested.
-        forceDockerBundling: false,
-        format: OutputFormat.CJS,
-        target: 'node24',
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        externalModules: [],
-        assetHash: namespacesHandlerAssetHash(),
-      },
+      bundling: handlerBundling(namespacesHandlerAssetHash()),
     });
     this.connections = this.handler.connections;
     props.frontendConnections?.connections.allowFrom(this.handler, ec2.Port.tcp(port), 'Temporal namespaces custom resource to the frontend');
@@ -201,9 +189,5 @@ export class TemporalNamespaces extends Construct implements ec2.IConnectable {
  * file (which pins @temporalio/client, the AWS SDK and esbuild). Same inputs, same hash, on any machine.
  */
 export function namespacesHandlerAssetHash(): string {
-  return createHash('sha256')
-    .update('temporal-namespaces-handler/1\0')
-    .update(hashDirectory(HANDLER_DIR))
-    .update(readFileSync(join(ROOT, 'package-lock.json')))
-    .digest('hex');
+  return handlerAssetHash('temporal-namespaces-handler', HANDLER_DIR);
 }
