@@ -7,10 +7,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import { createHash } from 'crypto';
-import * as fs from 'fs';
 import * as path from 'path';
-import { hashDirectory } from '../../lambda/dsql/schema/schema-dir';
+import { handlerAssetHash } from '../handler-bundle';
 import { REPO_ROOT } from '../repo-root';
 
 const HANDLER_DIR = path.join(REPO_ROOT, 'lambda', 'security', 'certificates');
@@ -91,7 +89,7 @@ function wholeDays(name: string, d: Duration, min: number, max: number): number 
  * clientAuth, SAN internode.temporal.internal) for mutual TLS between roles, and a frontend
  * certificate (serverAuth; SANs frontend.temporal.internal and `frontendDnsNames`) for clients.
  * Each lives in its own Secrets Manager secret (SecretString `{certificate, privateKey, caBundle}`),
- * created here with a placeholder value and filled by the handler, so IAM names exact ARNs.
+ * created here with an initial value that the handler replaces, so IAM names exact ARNs.
  *
  * Issued by an AWS Private CA (`privateCaArn`) or by a CA the stack creates: an ECDSA P-256 key and
  * self-signed certificate kept in the CA secret, never in the template, a log or a response.
@@ -148,7 +146,7 @@ export class TemporalCertificates extends Construct {
     const secret = (sid: string, description: string) => new secretsmanager.Secret(this, sid, {
       description,
       encryptionKey: props.encryptionKey,
-      // Filled by the handler; CloudFormation's generated placeholder is never used. Kept when the
+      // Filled by the handler; the random value CloudFormation generates at creation is never used. Kept when the
       // stack goes, deleted when a first deploy rolls back (nothing can depend on it yet).
       removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
@@ -289,9 +287,5 @@ export class TemporalCertificates extends Construct {
  * file (which pins the AWS SDK clients, @peculiar/x509 and esbuild).
  */
 export function certificatesHandlerAssetHash(): string {
-  return createHash('sha256')
-    .update('temporal-certificates-handler/1\0')
-    .update(hashDirectory(HANDLER_DIR))
-    .update(fs.readFileSync(path.join(REPO_ROOT, 'package-lock.json')))
-    .digest('hex');
+  return handlerAssetHash('temporal-certificates-handler', HANDLER_DIR);
 }
