@@ -31,12 +31,12 @@ const PATTERNS: ReadonlyArray<{ re: RegExp; reason: (m: string) => string }> = [
   { re: /(^|[.@/])example\.(com|net|org)(?![a-z0-9-])/i, reason: (m) => `${m.replace(/^[.@/]/, '')} is a domain reserved for documentation (RFC 2606)` },
   // AWS's documentation marks example identifiers with EXAMPLE (AKIAIOSFODNN7EXAMPLE, us-east-1_EXAMPLE11,
   // 1example23456789 as a Cognito app client id); so does our own example config.
-  { re: /example/i, reason: () => 'it contains "example", the marker of a placeholder in AWS\'s documentation and config/prod.ts' },
+  { re: /example/i, reason: () => 'it contains "example", which marks an example value in AWS\'s documentation and config/prod.ts' },
 ];
 
 /**
- * Fields whose example values do no harm in a deploy: free text that only people read. Their values
- * are still placeholders, but a deploy with them works as intended.
+ * Fields whose example values do no harm in a deploy: free text that only people read (a deploy
+ * with an example description or owner e-mail works as intended), so they are not checked.
  */
 const FREE_TEXT = [/^namespaces\[\d+\]\.(description|ownerEmail)$/, /^tags\./];
 

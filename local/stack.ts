@@ -222,10 +222,10 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
       // TLS files re-read every 5 s (1 m in the image) so a test sees a renewed certificate quickly.
       security = { tlsDir: auth.tls.dir, jwksUris: [auth.oidc.jwksUri], audience: auth.oidc.audience, issuer: auth.oidc.issuer, internalFrontend: { grpc, membership, http }, tlsRefresh: '5s' };
     }
-    const serverConfig: ServerConfigInput = {
+    // Everything but the database; startFleet adds the persistence of the dsql-local it is given.
+    const serverConfig: Omit<ServerConfigInput, 'persistence'> = {
       dir,
       ports,
-      persistence: { kind: 'dsql-local', dsql, tokenLifetimeSeconds: o.tokenLifetimeSeconds },
       openSearchUrl: os.url,
       visibilityIndex: LOCAL_VISIBILITY_INDEX,
       numHistoryShards: o.numHistoryShards,

@@ -70,12 +70,9 @@ export class TemporalDsqlCluster extends Construct implements ec2.IConnectable {
    */
   public readonly connections: ec2.Connections;
 
-  private readonly existing: boolean;
-
   constructor(scope: Construct, id: string, props: TemporalDsqlClusterProps = {}) {
     super(scope, id);
     const stack = Stack.of(this);
-    this.existing = props.existingClusterId !== undefined;
     if (props.existingClusterId !== undefined) {
       const clusterId = props.existingClusterId;
       this.clusterIdentifier = clusterId;
@@ -162,7 +159,7 @@ export class TemporalDsqlCluster extends Construct implements ec2.IConnectable {
 
   /** Whether the cluster was adopted (`existingClusterId`) rather than created here. */
   public get adopted(): boolean {
-    return this.existing;
+    return this.resource === undefined;
   }
 
   /** Region of the cluster (the stack's region; a token in an environment-agnostic stack). */
