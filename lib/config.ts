@@ -54,7 +54,7 @@ export interface PlatformConfigInput {
    * `config/<env>.lock.json` pins it (see README, "numHistoryShards is immutable").
    */
   readonly numHistoryShards: number;
-  /** Temporal server version the image is built from (recorded as a tag). @default '1.31.2' */
+  /** Temporal server version the image is built from (recorded as a tag). @default '1.32.2' */
   readonly temporalVersion?: string;
   /** `temporalio/ui` image tag. @default '2.56.1' */
   readonly uiVersion?: string;

@@ -14,7 +14,10 @@ const run = promisify(execFile);
 export async function goBuild(moduleDir: string, pkg: string, out: string): Promise<string> {
   mkdirSync(BIN_DIR, { recursive: true });
   try {
-    await run('flock', [join(BIN_DIR, '.go-build.lock'), 'go', 'build', '-o', out, pkg], { cwd: moduleDir, maxBuffer: 1 << 24 });
+    // GOTOOLCHAIN=auto: docker/temporal-server/go.mod's go line asks for a newer Go than the
+    // machine's; the go command fetches that toolchain from the Go module proxy (not with local).
+    const env = { ...process.env, GOTOOLCHAIN: 'auto' };
+    await run('flock', [join(BIN_DIR, '.go-build.lock'), 'go', 'build', '-o', out, pkg], { cwd: moduleDir, env, maxBuffer: 1 << 24 });
   } catch (e) {
     const err = e as { stderr?: string; message: string };
     throw new Error(`go build ${pkg} in ${moduleDir} failed: ${err.stderr || err.message}`);

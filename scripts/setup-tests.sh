@@ -9,6 +9,9 @@
 #        SETUP_SKIP_APT=1 bash scripts/setup-tests.sh   # skip apt-get (machines without root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# docker/temporal-server/go.mod needs a newer Go than the machine's (its go line): let the go
+# command fetch that toolchain from the Go module proxy (the machine's go env says local).
+export GOTOOLCHAIN=auto
 ROOT=$(pwd)
 
 log() { printf '[setup] %s\n' "$*"; }

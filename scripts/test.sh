@@ -28,6 +28,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .cache/test
+# docker/temporal-server/go.mod needs a newer Go than the machine's (its go line): let the go
+# command fetch that toolchain from the Go module proxy (the machine's go env says local).
+export GOTOOLCHAIN=auto
 t_start=$(date +%s)
 
 # The test tools (PostgreSQL, OpenSearch, Chromium, Prometheus, Go builds, Python tools): installed

@@ -67,8 +67,8 @@ export interface ImagesConfig {
 export function resolveImages(p: (f: string) => string, input: {
   temporalVersion?: unknown; uiVersion?: unknown; uiImage?: unknown; serverImage?: unknown;
 }): ImagesConfig {
-  const temporalVersion = input.temporalVersion === undefined ? '1.31.2'
-    : str(p('temporalVersion'), input.temporalVersion, /^\d+\.\d+\.\d+$/, 'a Temporal server version such as 1.31.2');
+  const temporalVersion = input.temporalVersion === undefined ? '1.32.2'
+    : str(p('temporalVersion'), input.temporalVersion, /^\d+\.\d+\.\d+$/, 'a Temporal server version such as 1.32.2');
   const uiVersion = input.uiVersion === undefined ? '2.56.1'
     : str(p('uiVersion'), input.uiVersion, /^\d+\.\d+\.\d+$/, 'a pinned temporalio/ui tag such as 2.56.1 (never latest)');
   if (input.uiImage !== undefined && input.uiVersion !== undefined) {

@@ -29,7 +29,12 @@ describe('resolveConfig: defaults', () => {
       worker: { cpu: 512, memoryMiB: 1024, desiredCount: 2 },
       ui: { cpu: 256, memoryMiB: 512, desiredCount: 2 },
     });
-    expect(c.temporalVersion).toBe('1.31.2');
+    // The recorded version is the one the image is built from: go.temporal.io/server in the
+    // server module's go.mod (an upgrade is that line, and this default follows it).
+    const goMod = fs.readFileSync(path.join(REPO, 'docker', 'temporal-server', 'go.mod'), 'utf8');
+    const pinned = /^\s*go\.temporal\.io\/server v(\d+\.\d+\.\d+)$/m.exec(goMod)?.[1];
+    expect(pinned).toBeDefined();
+    expect(c.temporalVersion).toBe(pinned);
     expect(c.uiVersion).toBe('2.56.1');
     expect(c.network).toMatchObject({ azCount: 2, natGateways: 'perAz', cidr: '10.0.0.0/16', createVpcEndpoints: true });
     expect(c.dsql).toEqual({ deletionProtection: true, kmsKeyArn: undefined, databaseRole: 'temporal_server', privateLink: true, adminPrincipals: [] });

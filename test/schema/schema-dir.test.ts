@@ -49,6 +49,9 @@ test.each([
   ['ALTER TABLE tasks DROP COLUMN data', /destructive statements/],
   ['CREATE INDEX i ON t (a)', /DSQL refuses synchronous CREATE INDEX; write CREATE \[UNIQUE\] INDEX ASYNC IF NOT EXISTS/],
   ['CREATE UNIQUE INDEX ASYNC i ON t (a)', /CREATE INDEX ASYNC must say IF NOT EXISTS/],
+  // upstream main's step that widens workflow_id: DSQL cannot change a column's type.
+  ['ALTER TABLE executions ALTER COLUMN workflow_id TYPE VARCHAR(1000)', /DSQL refuses ALTER COLUMN \.\.\. TYPE \(a column's type cannot change\); add a new column or table and move the data: see docs\/upgrades\.md/],
+  ['ALTER TABLE executions ALTER workflow_id SET DATA TYPE TEXT', /DSQL refuses ALTER COLUMN \.\.\. TYPE/],
 ])('refused: %s', (sql, message) => {
   expect(() => classifyStatement(sql, 'v1.0/s.sql:3')).toThrow(message);
   expect(() => classifyStatement(sql, 'v1.0/s.sql:3')).toThrow(/^v1\.0\/s\.sql:3: /);

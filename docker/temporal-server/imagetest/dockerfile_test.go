@@ -27,7 +27,7 @@ import (
 const contextDir = ".."
 
 const (
-	builderImage = "docker.io/library/golang:1.26.8-bookworm"
+	builderImage = "docker.io/library/golang:1.26.10-bookworm"
 	runtimeImage = "gcr.io/distroless/static-debian12:nonroot"
 	binaryPath   = "/usr/local/bin/temporal-dsql-server"
 )

@@ -111,6 +111,9 @@ const DESTRUCTIVE_RE = /^\s*(DROP|TRUNCATE)\b|\bDROP\s+(COLUMN|CONSTRAINT|INDEX|
 const ASYNC_INDEX_RE =
   /^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+ASYNC\s+(?:IF\s+NOT\s+EXISTS\s+)?("?[A-Za-z_][\w$]*"?)\s+ON\s+(?:ONLY\s+)?((?:"?[A-Za-z_][\w$]*"?\.)?"?[A-Za-z_][\w$]*"?)/i;
 const SYNC_INDEX_RE = /^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\b(?!\s+ASYNC\b)/i;
+// ALTER TABLE t ALTER [COLUMN] c [SET DATA] TYPE ...: DSQL has no column type change (upstream
+// widens workflow_id this way); refused here, before any statement of the version runs.
+const ALTER_TYPE_RE = /\bALTER\s+(?:COLUMN\s+)?"?[A-Za-z_][\w$]*"?\s+(?:SET\s+DATA\s+)?TYPE\b/i;
 const DML_RE = /^\s*(INSERT|UPDATE|DELETE|UPSERT|WITH|SELECT)\b/i;
 
 function unquote(ident: string): string {
@@ -143,10 +146,13 @@ export function splitStatements(text: string, file: string): Array<{ sql: string
   return out;
 }
 
-/** Classifies one statement; refuses what the runner must never apply (DROP, TRUNCATE, synchronous CREATE INDEX). */
+/** Classifies one statement; refuses what the runner must never apply (DROP, TRUNCATE, synchronous CREATE INDEX, ALTER COLUMN TYPE). */
 export function classifyStatement(sql: string, where: string): Pick<SchemaStatement, 'kind' | 'indexName' | 'tableName'> {
   if (DESTRUCTIVE_RE.test(sql)) {
     throw new SchemaDirError(`${where}: destructive statements (DROP, TRUNCATE) are not allowed in a schema version; the runner never removes data: ${sql.slice(0, 120)}`);
+  }
+  if (/^\s*ALTER\s+TABLE\b/i.test(sql) && ALTER_TYPE_RE.test(sql)) {
+    throw new SchemaDirError(`${where}: DSQL refuses ALTER COLUMN ... TYPE (a column's type cannot change); add a new column or table and move the data: see docs/upgrades.md: ${sql.slice(0, 120)}`);
   }
   const idx = ASYNC_INDEX_RE.exec(sql);
   if (idx) {

@@ -25,7 +25,7 @@ type Pin struct {
 	File, Decl, Why, Fingerprint string
 }
 
-// Pins are the upstream v1.31.2 declarations the dsql plugin depends on.
+// Pins are the upstream v1.32.2 declarations the dsql plugin depends on.
 var Pins = []Pin{
 	// prefetch.go: the one-round-trip load serves these reads' results in their place.
 	{"common/persistence/sql/execution.go", "sqlExecutionStore.GetWorkflowExecution", "dsql/prefetch.go: the load's call order (executions row, then the maps, same context) that the batch serves", "bcd021edf976"},
@@ -45,7 +45,7 @@ var Pins = []Pin{
 	// bulkdelete.go: fenced transactions start with ReadLockShards; DeleteWorkflowExecution and
 	// DeleteHistoryBranch are not fenced, so their bulk deletes may run as chunks outside them.
 	{"common/persistence/sql/execution.go", "sqlExecutionStore.txExecuteShardLocked", "dsql/bulkdelete.go and pipeline_tx.go: a fenced transaction reads the shard row first", "4194f501a2d7"},
-	{"common/persistence/sql/execution.go", "sqlExecutionStore.DeleteWorkflowExecution", "dsql/bulkdelete.go: the whole-run deletes of an unfenced transaction run as chunks", "5ca5152a0cbd"},
+	{"common/persistence/sql/execution.go", "sqlExecutionStore.DeleteWorkflowExecution", "dsql/bulkdelete.go: the whole-run deletes of an unfenced transaction run as chunks", "7df587833f56"},
 	{"common/persistence/sql/history_store.go", "sqlExecutionStore.DeleteHistoryBranch", "dsql/bulkdelete.go: RangeDeleteFromHistoryNode runs as chunks", "a4be4d44d82b"},
 	// guard.go: the refusal must be "definitely not committed" and end the workflow.
 	{"common/persistence/sql/common.go", "SqlStore.txExecute", "dsql/guard.go: errors inside the store's transaction become Unavailable, so the guard sits in front of the store", "dcdfe416e45a"},
