@@ -30,7 +30,7 @@ import { LocalStack, startLocalStack } from '../../local/stack';
 import { collectorConfig, EMF_METRICS, EmfMetricSpec } from '../../lib/observability/otel-collector';
 import { GRPC_ROLES, TEMPORAL_DIMENSION_VALUES } from '../../lib/observability/observability';
 import * as activities from './activities';
-import { helloActivity } from './workflows';
+import { helloActivity, helloMatchedActivity } from './workflows';
 
 const ROOT = resolve(__dirname, '..', '..');
 const DIR = join(ROOT, 'test-results', 'e2e-metrics');
@@ -143,7 +143,10 @@ beforeAll(async () => {
   // Workload: workflows with activities, some of them through a window where every COMMIT fails.
   t = Date.now();
   const run = async () => (await client.workflow.start(helloActivity, { taskQueue: TASK_QUEUE, workflowId: `metrics-${randomUUID()}`, args: ['metrics'] })).result();
-  await Promise.all(Array.from({ length: 4 }, run));
+  // Two of them with the activity through matching: since v1.32 an eagerly dispatched activity
+  // records no task_type="Activity" schedule-to-start latency (see helloMatchedActivity).
+  const runMatched = async () => (await client.workflow.start(helloMatchedActivity, { taskQueue: TASK_QUEUE, workflowId: `metrics-matched-${randomUUID()}`, args: ['metrics'] })).result();
+  await Promise.all([...Array.from({ length: 4 }, run), runMatched(), runMatched()]);
   await stack.dsql.failCommits(1, 'OC000');
   const during = Array.from({ length: 3 }, run);
   await new Promise((r) => setTimeout(r, 1500));

@@ -36,7 +36,7 @@ import { collectorConfig, EMF_METRICS, EmfMetricSpec } from '../../lib/observabi
 import { GRPC_ROLES, TEMPORAL_DIMENSION_VALUES } from '../../lib/observability/observability';
 import { MotoServer, startMoto } from '../support/moto';
 import * as activities from './activities';
-import { helloActivity } from './workflows';
+import { helloActivity, helloMatchedActivity } from './workflows';
 
 const ROOT = resolve(__dirname, '..', '..');
 const OTELCOL = join(ROOT, '.cache', 'bin', 'otelcol');
@@ -224,7 +224,10 @@ maybe('the collector exports EMF to CloudWatch Logs (moto) from a live scrape', 
     workerRun = worker.run();
     t = Date.now();
     const run = async () => (await client.workflow.start(helloActivity, { taskQueue: 'otel', workflowId: `otel-${randomUUID()}`, args: ['otel'] })).result();
-    await Promise.all(Array.from({ length: 3 }, run));
+    // One with its activity through matching: an eagerly dispatched activity (upstream's default
+    // since v1.32) records no task_type="Activity" schedule-to-start latency.
+    const runMatched = async () => (await client.workflow.start(helloMatchedActivity, { taskQueue: 'otel', workflowId: `otel-matched-${randomUUID()}`, args: ['otel'] })).result();
+    await Promise.all([...Array.from({ length: 3 }, run), runMatched()]);
     // Persistence errors (each COMMIT fails for 1.5 s; Temporal retries) and ResourceExhausted refusals.
     await stack.dsql.failCommits(1, 'OC000');
     const during = Array.from({ length: 2 }, run);

@@ -9,6 +9,25 @@ export { helloActivity } from '../../samples/hello-activity/workflows';
 
 const { greet, tick } = proxyActivities<typeof activities>({ startToCloseTimeout: '30 seconds' });
 
+/**
+ * `greet` with eager dispatch refused, so the activity always goes through the matching service.
+ * Since v1.32 upstream enables eager activity execution by default
+ * (`system.enableActivityEagerExecution`, go.temporal.io/server common/dynamicconfig/constants.go):
+ * a worker with free slots gets the activity in its workflow-task reply, and such an activity
+ * never records `task_schedule_to_start_latency{task_type="Activity"}` (only
+ * service/history/api/recordactivitytaskstarted does).
+ */
+const { greet: greetThroughMatching } = proxyActivities<typeof activities>({ startToCloseTimeout: '30 seconds', allowEagerDispatch: false });
+
+/**
+ * Like the hello-activity sample, but its one activity is dispatched through matching (never
+ * eagerly), so the run records the activity schedule-to-start latency the alarm watches.
+ * Returns `"Hello, <name>!"`.
+ */
+export async function helloMatchedActivity(name: string): Promise<string> {
+  return await greetThroughMatching(name);
+}
+
 /** Signal carrying an approver's name. */
 export const approveSignal = defineSignal<[string]>('approve');
 /** Query returning the workflow's current stage. */
