@@ -44,6 +44,8 @@ export interface ServerMember {
   readonly metricsUrl: string;
   /** Its config file. */
   readonly configFile: string;
+  /** The server binary this process runs (changed by {@link ServerFleet.replace}). */
+  readonly binary: string;
   /** The running process, or the last one when killed. Replaced on each {@link ServerFleet.start}. */
   readonly process: ManagedProcess;
   /** True between a kill and the next start. */
@@ -75,6 +77,16 @@ export interface ServerFleet {
    * @throws Error with the process's log tail when it exits or is not up within `timeoutMs` (default 180 s)
    */
   start(role: ServerRole, index?: number, timeoutMs?: number): Promise<void>;
+  /**
+   * Replaces one process as an ECS rolling deployment replaces a task: stops it gracefully
+   * (SIGTERM, SIGKILL after `graceMs`, default 20 s; ECS's stopTimeout is 30 s), then starts
+   * `binary` with the same config and ports and resolves when it is up, as {@link start} does.
+   * Here the new process starts only after the old one has exited (they share ports); on ECS the new
+   * task starts first. Other roles keep running, so two binaries serve side by side.
+   * @returns milliseconds spent stopping and starting
+   * @throws Error as {@link start} does; the member is then down
+   */
+  replace(role: ServerRole, index: number, binary: string, graceMs?: number): Promise<{ stopMs: number; startMs: number }>;
   /** Stops every process (SIGTERM, SIGKILL after `graceMs`, default 20 s). */
   stop(graceMs?: number): Promise<void>;
 }
@@ -103,6 +115,7 @@ interface MemberState {
   metricsUrl: string;
   configFile: string;
   env: NodeJS.ProcessEnv;
+  binary: string;
   process?: ManagedProcess;
   down: boolean;
 }
@@ -149,6 +162,7 @@ export async function startServerFleet(o: ServerFleetOptions): Promise<ServerFle
       configFile,
       env: { ...env, ...o.env, ...(services ? { SERVICES: services } : {}) },
       metricsUrl: `http://127.0.0.1:${ports.metrics}/metrics`,
+      binary: o.binary,
       down: true,
     });
   };
@@ -185,11 +199,11 @@ export async function startServerFleet(o: ServerFleetOptions): Promise<ServerFle
     if (!m.down) return;
     const logFile = join(o.logDir, `${m.name}.log`);
     if (m.role === 'all' || m.role === 'frontend') {
-      m.process = (await startServer(o.binary, m.configFile, m.ports, logFile, m.env, timeoutMs)).process;
+      m.process = (await startServer(m.binary, m.configFile, m.ports, logFile, m.env, timeoutMs)).process;
     } else {
       const proc = startProcess({
         name: m.name,
-        command: o.binary,
+        command: m.binary,
         args: ['--config-file', m.configFile, 'start'],
         env: { ...process.env, ...m.env },
         logFile,
@@ -238,6 +252,7 @@ export async function startServerFleet(o: ServerFleetOptions): Promise<ServerFle
     ports: m.ports,
     metricsUrl: m.metricsUrl,
     configFile: m.configFile,
+    binary: m.binary,
     process: m.process!,
     down: m.down,
   });
@@ -251,6 +266,19 @@ export async function startServerFleet(o: ServerFleetOptions): Promise<ServerFle
     member: (role, index = 0) => view(find(role, index)),
     kill: (role, index = 0) => kill(find(role, index)),
     start: (role, index = 0, timeoutMs) => launch(find(role, index), timeoutMs),
+    replace: async (role, index, binary, graceMs = 20_000) => {
+      const m = find(role, index);
+      let t = Date.now();
+      if (!m.down) {
+        m.down = true;
+        await m.process?.stop(graceMs);
+      }
+      const stopMs = Date.now() - t;
+      t = Date.now();
+      m.binary = binary;
+      await launch(m);
+      return { stopMs, startMs: Date.now() - t };
+    },
     stop: stopAll,
   };
 }

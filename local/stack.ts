@@ -81,6 +81,12 @@ export interface LocalStackOptions {
    * (local/roles.ts). @default 'combined'
    */
   readonly topology?: ServerTopology;
+  /**
+   * A prebuilt server binary to run instead of building docker/temporal-server (e.g. the upgrade
+   * rehearsal's previous version, local/build.ts buildPreviousTemporalServer). @default - built from
+   * the working tree into .cache/bin/temporal-dsql-server
+   */
+  readonly serverBinary?: string;
   /** History processes sharing the shards, with `topology: 'per-role'` (1-8). @default 1 */
   readonly historyProcesses?: number;
 }
@@ -173,7 +179,7 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
     const { dir, processes } = scope;
     log('building the server and UI; starting dsql-local and OpenSearch');
     const builds = Promise.all([
-      timed(timings, 'buildServer', buildTemporalServer),
+      o.serverBinary ? Promise.resolve(o.serverBinary) : timed(timings, 'buildServer', buildTemporalServer),
       o.ui === false ? Promise.resolve('') : timed(timings, 'buildUi', buildUiServer),
     ]);
     // dsql-local, then the DSQL schema through the schema custom resource's runner.

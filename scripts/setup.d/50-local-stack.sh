@@ -8,6 +8,10 @@
 #   - Our Temporal DSQL server (docker/temporal-server) built into .cache/bin/temporal-dsql-server,
 #     the binary the local stack runs, so that its first build (minutes on 2 cores) happens here and
 #     not inside a test's time limit. The stack rebuilds it incrementally when the sources change.
+#   - The same server built against the previous upstream pin (docker/temporal-server/upgrade/
+#     <version>.mod, `go build -modfile`) into .cache/bin/temporal-dsql-server-<version>: the old
+#     binary of the upgrade rehearsal (test/upgrade). Same path and flags as local/build.ts
+#     buildPreviousTemporalServer().
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 log() { printf '[setup:local-stack] %s\n' "$*"; }
@@ -47,3 +51,17 @@ if [ ! -x "$bin" ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$hash" ]; the
   (cd docker/temporal-server && go build -o "../../$bin" ./cmd/temporal-dsql-server)
   echo "$hash" > "$stamp"
 fi
+
+# The previous upstream pin's build (upgrade rehearsal): one .mod/.sum pair in docker/temporal-server/upgrade.
+for mod in docker/temporal-server/upgrade/*.mod; do
+  [ -f "$mod" ] || continue
+  version=$(basename "$mod" .mod)
+  bin=.cache/bin/temporal-dsql-server-$version
+  stamp=.cache/bin/.temporal-dsql-server-$version.hash
+  hash=$( (find docker/temporal-server -name '*.go' | LC_ALL=C sort | xargs cat; cat "$mod" "${mod%.mod}.sum") | sha256sum | cut -d' ' -f1)
+  if [ ! -x "$bin" ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$hash" ]; then
+    log "go build -modfile=upgrade/$version.mod docker/temporal-server/cmd/temporal-dsql-server -> $bin"
+    (cd docker/temporal-server && go build -modfile="upgrade/$version.mod" -o "../../$bin" ./cmd/temporal-dsql-server)
+    echo "$hash" > "$stamp"
+  fi
+done
