@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond the main job's setup (scripts/setup.sh): Debian packages
-# (PostgreSQL 15 behind dsql-local, openssl, python3-venv), the Python test tools (.venv), and each
+# (PostgreSQL 15 behind dsql-local, openssl, python3-venv), the Python test tools (.venv, and .venv-checkov for checkov), and each
 # component's own installer in scripts/setup.d/ (dsql-local, OpenSearch from Maven Central, the Go
 # builds of our server and the UI server, Chromium, Prometheus, the test collector). Run by
 # `npm test` (scripts/test.sh) before the suites; idempotent, and quick when already installed.
@@ -33,13 +33,21 @@ if [ "${SETUP_SKIP_APT:-0}" != 1 ]; then
   fi
 fi
 
-# --- Python tools (cfn-lint) --------------------------------------------------------------------
+# --- Python tools (cfn-lint, moto, checkov) --------------------------------------------------------------------
 req_hash=$(sha256sum requirements-dev.txt | cut -d' ' -f1)
 if [ ! -f .venv/.setup-req-hash ] || [ "$(cat .venv/.setup-req-hash)" != "$req_hash" ]; then
   log "pip install -r requirements-dev.txt into .venv"
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
   echo "$req_hash" > .venv/.setup-req-hash
+fi
+# checkov in a venv of its own (its pinned boto3/packaging would downgrade moto's; see the file).
+ckv_hash=$(sha256sum requirements-checkov.txt | cut -d' ' -f1)
+if [ ! -f .venv-checkov/.setup-req-hash ] || [ "$(cat .venv-checkov/.setup-req-hash)" != "$ckv_hash" ]; then
+  log "pip install -r requirements-checkov.txt into .venv-checkov"
+  python3 -m venv .venv-checkov
+  .venv-checkov/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+  echo "$ckv_hash" > .venv-checkov/.setup-req-hash
 fi
 
 # --- Per-component installers (Maven artifacts, Go modules, ...) --------------------------------

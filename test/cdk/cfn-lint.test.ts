@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { ENVIRONMENTS } from '../../config';
-import { buildApp, REPO, TEST_SERVER_IMAGE, tempDir } from './helpers';
+import { buildApp, REPO, synthProdWithCli, tempDir, templatesIn } from './helpers';
 
 const CFN_LINT = path.join(REPO, '.venv', 'bin', 'cfn-lint');
 const CDK = path.join(REPO, 'node_modules', '.bin', 'cdk');
@@ -19,10 +19,6 @@ const CDK = path.join(REPO, 'node_modules', '.bin', 'cdk');
  *   dependencies itself (ECS service -> listener, custom resource provider -> role); harmless.
  */
 const IGNORED_CHECKS = ['W3005'];
-
-function templatesIn(dir: string): string[] {
-  return fs.readdirSync(dir).filter((f) => f.endsWith('.template.json')).map((f) => path.join(dir, f));
-}
 
 function cfnLint(templates: string[]): { status: number | null; output: string } {
   const r = spawnSync(CFN_LINT, ['--format', 'parseable', '--ignore-checks', ...IGNORED_CHECKS, '--', ...templates], { encoding: 'utf8' });
@@ -43,10 +39,7 @@ describe('cfn-lint', () => {
     prodDir = tempDir('cli-prod');
     dirs.push(prodDir);
     // The README's main job, with an explicit image so the test does not need the Dockerfile.
-    execFileSync(CDK, ['synth', '-c', 'env=prod', '-c', `serverImage=${TEST_SERVER_IMAGE}`, '-o', prodDir, '--quiet'], {
-      cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CDK_DISABLE_VERSION_CHECK: '1' },
-    });
-    templates.push(...templatesIn(prodDir));
+    templates.push(...synthProdWithCli(prodDir));
 
     const devDir = tempDir('dev');
     dirs.push(devDir);

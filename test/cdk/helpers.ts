@@ -3,6 +3,7 @@
  * context and feature flags), with a temporary numHistoryShards lock directory and an explicit
  * registry image so that the tests do not depend on docker/temporal-server/Dockerfile.
  */
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -77,4 +78,23 @@ export function redactAssetHashes<T>(template: T): T {
     return value;
   };
   return redact(template) as T;
+}
+
+/**
+ * Synthesizes the prod app through the real CDK CLI exactly as the README's main job runs it
+ * (cdk.json, bin/app.ts, cdk-nag registered), with {@link TEST_SERVER_IMAGE} so that no Dockerfile
+ * is built, into `outdir`; returns the paths of the `*.template.json` files written there.
+ * Throws (with the CLI's output) when synth fails. Shared by the cfn-lint and checkov suites.
+ */
+export function synthProdWithCli(outdir: string): string[] {
+  const cdk = path.join(REPO, 'node_modules', '.bin', 'cdk');
+  execFileSync(cdk, ['synth', '-c', 'env=prod', '-c', `serverImage=${TEST_SERVER_IMAGE}`, '-o', outdir, '--quiet'], {
+    cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CDK_DISABLE_VERSION_CHECK: '1' },
+  });
+  return templatesIn(outdir);
+}
+
+/** The `*.template.json` files directly in `dir` (absolute paths). */
+export function templatesIn(dir: string): string[] {
+  return fs.readdirSync(dir).filter((f) => f.endsWith('.template.json')).map((f) => path.join(dir, f));
 }
