@@ -249,6 +249,13 @@ export class TemporalCertificates extends Construct {
       });
       rotation.node.addDependency(this.resource);
     }
+    // aws-cdk-lib's RotationSchedule lets secretsmanager.amazonaws.com invoke the function from any
+    // account (a confused deputy). Only this account's Secrets Manager may: the Secrets Manager user
+    // guide ("Lambda rotation function permissions", confused-deputy prevention) names
+    // SourceAccount for this permission; one permission serves both secrets, so no SourceArn.
+    for (const child of fn.node.children) {
+      if (child instanceof lambda.CfnPermission && child.principal === 'secretsmanager.amazonaws.com') child.sourceAccount = stack.account;
+    }
 
     if (ca) {
       Validations.of(ca).acknowledge({

@@ -96,6 +96,11 @@ describe('stack CA mode (default)', () => {
     }
   });
 
+  test('only this account\'s Secrets Manager may invoke the rotation function (SourceAccount; checkov CKV_AWS_364)', () => {
+    const perms = Object.values(b.resources).filter((r) => r.Type === 'AWS::Lambda::Permission' && r.Properties.Principal === 'secretsmanager.amazonaws.com');
+    expect(perms.map((p) => p.Properties.SourceAccount)).toEqual(['123456789012']);
+  });
+
   test('the custom resource and the rotation read the same configuration: both secrets, the CA secret, the NLB name', () => {
     const props = b.resources[cr].Properties;
     const fnId = Object.keys(b.resources).find((k) => b.resources[k].Type === 'AWS::Lambda::Function' && k.startsWith('CertificatesHandler'))!;
