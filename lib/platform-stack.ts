@@ -1,6 +1,6 @@
 import * as path from 'path';
 import { exampleValueMessage } from './example-values';
-import { Annotations, CfnOutput, CfnRule, Duration, Fn, RemovalPolicy, Stack, StackProps, Tags, Token } from 'aws-cdk-lib';
+import { Annotations, Aspects, CfnOutput, CfnRule, Duration, Fn, RemovalPolicy, Stack, StackProps, Tags, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -15,6 +15,7 @@ import { TemporalAccessLogs } from './observability/access-logs';
 import { TemporalArchival } from './archival/archival';
 import { TemporalDsqlBackup } from './dsql/backup';
 import { TemporalCertificates } from './security/certificates';
+import { EncryptLogGroups, TemporalPlatformKey } from './security/platform-key';
 import { PlatformConfig } from './config';
 import { TEMPORAL_ROLES, TemporalRole } from './services/roles';
 import { TemporalDsqlCluster } from './dsql/dsql-cluster';
@@ -124,6 +125,8 @@ export class TemporalPlatformStack extends Stack {
   public readonly observability?: TemporalObservability;
   /** TLS certificates of the roles (CA, internode, frontend), unless `security.allowPlaintext` (docs/security.md). */
   public readonly certificates?: TemporalCertificates;
+  /** The platform KMS key (`security.kmsKeyArn`, or created in production), or undefined. */
+  public readonly platformKey?: kms.IKey;
   /** The ADOT collector sidecars (Temporal metrics to CloudWatch EMF and optionally AMP), unless `observability.metricsCollector` is false. */
   public readonly metricsCollector?: TemporalMetricsCollector;
 
@@ -190,6 +193,17 @@ export class TemporalPlatformStack extends Stack {
     this.vpc = this.network.vpc;
     this.privateSubnets = this.network.privateSubnets;
 
+    // The platform KMS key (production, or security.kmsKeyArn): certificate secrets, every log
+    // group (aspect), backup vault, archival bucket, alarm topic (lib/security/platform-key.ts).
+    if (config.security.platformKey) {
+      this.platformKey = new TemporalPlatformKey(this, 'PlatformKey', {
+        envName: config.envName,
+        keyArn: config.security.platformKey === 'create' ? undefined : config.security.platformKey,
+      }).key;
+      Aspects.of(this).add(new EncryptLogGroups(this.platformKey));
+    }
+    const dataKeyArn = config.dsql.kmsKeyArn ?? this.platformKey?.keyArn;
+
     this.dsqlCluster = new TemporalDsqlCluster(this, 'Dsql', {
       deletionProtection: config.dsql.deletionProtection,
       kmsKeyArn: config.dsql.kmsKeyArn,
@@ -216,7 +230,7 @@ export class TemporalPlatformStack extends Stack {
     if (config.security.tls) {
       this.certificates = new TemporalCertificates(this, 'Certificates', {
         privateCaArn: config.security.tls.privateCaArn,
-        encryptionKey: config.security.tls.kmsKeyArn ? kms.Key.fromKeyArn(this, 'CertificatesKey', config.security.tls.kmsKeyArn) : undefined,
+        encryptionKey: config.security.tls.kmsKeyArn ? kms.Key.fromKeyArn(this, 'CertificatesKey', config.security.tls.kmsKeyArn) : this.platformKey,
         logRetention,
         logRemovalPolicy,
       });
@@ -373,7 +387,7 @@ export class TemporalPlatformStack extends Stack {
     // The bucket outlives the stack whatever the environment's removal policies say.
     if (config.archival.enabled) {
       this.archival = new TemporalArchival(this, 'Archival', {
-        kmsKeyArn: config.dsql.kmsKeyArn,
+        kmsKeyArn: dataKeyArn,
         transitionDays: config.archival.transitionDays,
         storageClass: config.archival.storageClass,
         accessLogsBucket: this.accessLogs?.bucket,
@@ -410,7 +424,7 @@ export class TemporalPlatformStack extends Stack {
         vaultName: `temporal-${config.envName}-dsql`,
         schedule: config.backup.schedule,
         retention: Duration.days(config.backup.retentionDays),
-        kmsKeyArn: config.dsql.kmsKeyArn,
+        kmsKeyArn: dataKeyArn,
         removalPolicy: removal(config.removalPolicies.dsqlCluster),
         blockRecoveryPointDeletion: config.backup.blockRecoveryPointDeletion,
         vaultLock: config.backup.vaultLock && {
@@ -455,6 +469,7 @@ export class TemporalPlatformStack extends Stack {
         envName: config.envName,
         alarmEmails: config.observability.alarmEmails,
         alarmTopicArn: config.observability.alarmTopicArn,
+        alarmTopicKey: this.platformKey,
         dsqlClusterId: this.dsqlCluster.clusterIdentifier,
         ecsCluster: this.services.cluster,
         services: this.services.services,

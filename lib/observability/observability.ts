@@ -5,6 +5,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
@@ -23,6 +24,11 @@ export interface TemporalObservabilityProps {
   readonly alarmEmails?: string[];
   /** An existing SNS topic for the alarms (in the stack's Region) instead of one created here. @default - a new topic */
   readonly alarmTopicArn?: string;
+  /**
+   * KMS key of the created topic; its policy must let cloudwatch.amazonaws.com kms:Decrypt and
+   * kms:GenerateDataKey* (lib/security/platform-key.ts). @default - the topic is not encrypted
+   */
+  readonly alarmTopicKey?: kms.IKey;
   /** DSQL cluster identifier (dimension `ClusterId`). */
   readonly dsqlClusterId: string;
   /** The ECS cluster of the services (dimension `ClusterName`; Container Insights must be on). */
@@ -157,7 +163,7 @@ export class TemporalObservability extends Construct {
     if (props.alarmTopicArn) {
       this.topic = sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn);
     } else {
-      const topic = new sns.Topic(this, 'AlarmTopic', { displayName: `Temporal ${props.envName} alarms`, enforceSSL: true });
+      const topic = new sns.Topic(this, 'AlarmTopic', { displayName: `Temporal ${props.envName} alarms`, enforceSSL: true, masterKey: props.alarmTopicKey });
       Validations.of(topic).acknowledge({
         id: 'AwsSolutions-SNS2',
         reason: 'Alarm notifications carry no data beyond alarm names and states; CloudWatch cannot publish to a topic encrypted with the AWS managed SNS key, and a customer key only for this is not worth its cost.',

@@ -213,6 +213,18 @@ export class TemporalCertificates extends Construct {
       ca.grantRead(role);
       iam.Grant.addToPrincipal({ grantee: role, actions: ['secretsmanager:PutSecretValue'], resourceArns: [ca.secretArn] });
       props.encryptionKey?.grant(role, 'kms:GenerateDataKey', 'kms:Encrypt');
+      // Only the certificates function reads the CA (its key mints internode certificates, which
+      // internal-frontend treats as admin); the account root stays as break-glass. A Deny in the
+      // secret's resource policy overrides any identity policy of the account (IAM User Guide,
+      // "Policy evaluation logic"), so broad secretsmanager:GetSecretValue grants do not reach it.
+      ca.addToResourcePolicy(new iam.PolicyStatement({
+        sid: 'OnlyTheCertificatesFunctionReadsTheCa',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: ['*'],
+        conditions: { StringNotEquals: { 'aws:PrincipalArn': [role.roleArn, `arn:${stack.partition}:iam::${stack.account}:root`] } },
+      }));
     }
     if (props.privateCaArn) {
       role.addToPrincipalPolicy(new iam.PolicyStatement({

@@ -65,6 +65,15 @@ export interface SecurityInput {
   readonly tls?: TlsInput;
   /** Plain gRPC between the roles and to clients (`TEMPORAL_ALLOW_PLAINTEXT=true`). Refused in production. @default false */
   readonly allowPlaintext?: boolean;
+  /**
+   * The platform KMS key (`arn:aws:kms:<region>:<account>:key/<id>`, in `env.region`): encrypts the
+   * certificate secrets, every log group, the backup vault, the archival bucket and the alarm topic
+   * (lib/security/platform-key.ts). Its key policy must already allow what the created key's policy
+   * allows (CloudWatch Logs of this Region and account, CloudWatch alarms publishing to SNS).
+   * `security.tls.kmsKeyArn` and `dsql.kmsKeyArn`, when set, still take precedence for their resources.
+   * @default - production: a key the stack creates (retained, yearly rotation); otherwise none (AWS managed keys)
+   */
+  readonly kmsKeyArn?: string;
 }
 
 /** Login to the UI through the Temporal UI server's own OIDC settings. */
@@ -118,6 +127,8 @@ export interface SecurityConfig {
   /** TLS, or undefined when `allowPlaintext`. */
   readonly tls?: { readonly privateCaArn?: string; readonly kmsKeyArn?: string };
   readonly allowPlaintext: boolean;
+  /** `'create'`: the stack creates the platform key; an ARN: that key; undefined: none. */
+  readonly platformKey?: 'create' | string;
 }
 
 /** Resolved `ui` section. */
@@ -189,7 +200,7 @@ export function resolveSecurity(
   p: (f: string) => string, securityInput: unknown, uiInput: unknown, ctx: SecurityContext,
 ): { security: SecurityConfig; ui: UiConfig } {
   const s = optObject(p('security'), securityInput);
-  checkKeys(p('security'), s, ['auth', 'allowNoAuth', 'tls', 'allowPlaintext']);
+  checkKeys(p('security'), s, ['auth', 'allowNoAuth', 'tls', 'allowPlaintext', 'kmsKeyArn']);
   const allowNoAuth = bool(p('security.allowNoAuth'), s.allowNoAuth, false);
   const allowPlaintext = bool(p('security.allowPlaintext'), s.allowPlaintext, false);
   if (ctx.production && allowNoAuth) {
@@ -262,6 +273,10 @@ export function resolveSecurity(
     throw new ConfigError(p('security.allowPlaintext'), true, 'false when security.tls is configured');
   }
   const tls = allowPlaintext ? undefined : { privateCaArn, kmsKeyArn: tlsKmsKeyArn };
+  const platformKeyArn = s.kmsKeyArn === undefined ? undefined
+    : str(p('security.kmsKeyArn'), s.kmsKeyArn, KMS_ARN, 'a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), not an alias');
+  if (platformKeyArn) arnIn(p('security.kmsKeyArn'), platformKeyArn, ctx.region, 'a KMS key');
+  const platformKey = platformKeyArn ?? (ctx.production ? 'create' : undefined);
 
   // ui
   const u = optObject(p('ui'), uiInput);
@@ -309,7 +324,7 @@ export function resolveSecurity(
       '{ clientId, clientSecretArn } when the frontend authorizes (security.auth): the UI calls the frontend with the logged-in user\'s token and can do nothing without one');
   }
   return {
-    security: { auth, allowNoAuth, tls, allowPlaintext },
+    security: { auth, allowNoAuth, tls, allowPlaintext, platformKey },
     ui: { certificateArn, domainName, oidc, readOnly },
   };
 }

@@ -35,13 +35,13 @@ const variant = synth('prod', { dsql: { ...ENVIRONMENTS.prod.dsql, kmsKeyArn: KE
 describe('archive bucket', () => {
   const bucketId = prod.stack.getLogicalId(prod.stack.archival!.bucket.node.defaultChild as never);
 
-  test('versioned, SSE-S3 without a DSQL key, no public access, bucket owner enforced, retained (except by a rolled-back create)', () => {
+  test('versioned, SSE-KMS with the platform key when no DSQL key is set (lib/security/platform-key.ts), no public access, bucket owner enforced, retained (except by a rolled-back create)', () => {
     prod.t.hasResource('AWS::S3::Bucket', {
       DeletionPolicy: 'RetainExceptOnCreate',
       UpdateReplacePolicy: 'Retain',
       Properties: Match.objectLike({
         VersioningConfiguration: { Status: 'Enabled' },
-        BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+        BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: { 'Fn::GetAtt': [Match.stringLikeRegexp('^PlatformKey'), 'Arn'] } }, BucketKeyEnabled: true }] },
         PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
         OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
       }),
@@ -101,12 +101,14 @@ describe('server role and containers', () => {
       { Effect: 'Allow', Action: [...ARCHIVER_BUCKET_ACTIONS][0], Resource: bucketArn },
       { Effect: 'Allow', Action: [...ARCHIVER_OBJECT_ACTIONS], Resource: objectsArn },
     ]);
-    expect(serverRoleStatements(prod.t, prod.stack).some((s) => actionsOf(s).some((a) => a.startsWith('kms:')))).toBe(false);
+    // The platform key, through S3 only (the other kms: statements are the certificate secrets', through Secrets Manager).
+    expect(serverRoleStatements(prod.t, prod.stack).filter((s) => actionsOf(s).some((a) => a.startsWith('kms:')) && JSON.stringify(s.Condition).includes('s3.'))
+      .map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [prod.stack.getLogicalId(prod.stack.platformKey!.node.defaultChild as never), 'Arn'] }]);
   });
 
   test('with a KMS key: kms:Decrypt and kms:GenerateDataKey on that key, through S3 only', () => {
     const { t, stack } = variant;
-    const kms = serverRoleStatements(t, stack).filter((s) => actionsOf(s).some((a) => a.startsWith('kms:')));
+    const kms = serverRoleStatements(t, stack).filter((s) => actionsOf(s).some((a) => a.startsWith('kms:')) && JSON.stringify(s.Condition).includes('s3.'));
     expect(kms).toEqual([{
       Effect: 'Allow',
       Action: [...ARCHIVER_KMS_ACTIONS],

@@ -47,10 +47,10 @@ describe('backup plan of the DSQL cluster', () => {
     });
   });
 
-  test('prod vault: retained (except by a rolled-back create: its name is fixed), AWS Backup key when no DSQL key is configured', () => {
+  test('prod vault: retained (except by a rolled-back create: its name is fixed), the platform key when no DSQL key is configured', () => {
     prod.t.hasResource('AWS::Backup::BackupVault', {
       DeletionPolicy: 'RetainExceptOnCreate',
-      Properties: { BackupVaultName: 'temporal-prod-dsql', EncryptionKeyArn: Match.absent() },
+      Properties: { BackupVaultName: 'temporal-prod-dsql', EncryptionKeyArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^PlatformKey'), 'Arn'] } },
     });
   });
 
