@@ -109,6 +109,7 @@ describe('resolveConfig: each kind of bad input names the field, the value and w
     ['dynamic config item without value', { dynamicConfig: { 'history.persistenceMaxQPS': [{ constraints: {} }] } }, 'test.dynamicConfig["history.persistenceMaxQPS"][0]', /with a value/],
     ['cpu architecture', { cpuArchitecture: 'arm' }, 'test.cpuArchitecture', /'arm64' or 'x86_64'/],
     ['tag key', { tags: { 'aws:owner': 'x' } }, 'test.tags["aws:owner"]', /not starting with aws:/],
+    ['security.kmsKeyArn alias', { security: { allowNoAuth: true, kmsKeyArn: 'alias/x' } }, 'test.security.kmsKeyArn', /a KMS key ARN .*not an alias/],
   ];
   test.each(cases)('%s', (_name, extra, field, message) => {
     let error: unknown;
