@@ -110,6 +110,12 @@ export class TemporalNetwork extends Construct {
         ['ecr.dkr', 'EcrDockerEndpoint', ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER],
         ['logs', 'LogsEndpoint', ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS],
         ['sts', 'StsEndpoint', ec2.InterfaceVpcEndpointAwsService.STS],
+        // The servers read their certificate secrets and the ECS agent the UI's client secret
+        // (issue 24 item 5): without an endpoint those calls leave through the NAT gateways.
+        ['secretsmanager', 'SecretsManagerEndpoint', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
+        // KMS for any caller in the VPC using the platform key directly (issue 24 item 5); the
+        // secret, S3 and Logs decryptions are made by those services, not from the VPC.
+        ['kms', 'KmsEndpoint', ec2.InterfaceVpcEndpointAwsService.KMS],
       ];
       if (props.enableEcsExec) {
         services.push(['ssmmessages', 'SsmMessagesEndpoint', ec2.InterfaceVpcEndpointAwsService.SSM_MESSAGES]);

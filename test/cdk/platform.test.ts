@@ -137,10 +137,10 @@ describe('prod: network', () => {
     expect(subnets.every((s) => s.Properties.MapPublicIpOnLaunch === false)).toBe(true);
   });
 
-  test('endpoints for ECR api and dkr, CloudWatch Logs, STS (interface) and S3 (gateway); no SSM messages without ECS Exec', () => {
+  test('endpoints for ECR api and dkr, CloudWatch Logs, STS, Secrets Manager, KMS (interface) and S3 (gateway); no SSM messages without ECS Exec', () => {
     const names = Object.values(prod.resources).filter((r) => r.Type === 'AWS::EC2::VPCEndpoint')
       .map((r) => JSON.stringify(r.Properties.ServiceName));
-    for (const svc of ['ecr.api', 'ecr.dkr', 'logs', 'sts', 's3']) {
+    for (const svc of ['ecr.api', 'ecr.dkr', 'logs', 'sts', 'secretsmanager', 'kms', 's3']) {
       expect(names.some((n) => n.includes(`.${svc}`))).toBe(true);
     }
     expect(names.some((n) => n.includes('ssmmessages'))).toBe(false);
