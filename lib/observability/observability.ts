@@ -25,8 +25,9 @@ export interface TemporalObservabilityProps {
   /** An existing SNS topic for the alarms (in the stack's Region) instead of one created here. @default - a new topic */
   readonly alarmTopicArn?: string;
   /**
-   * KMS key of the created topic; its policy must let cloudwatch.amazonaws.com kms:Decrypt and
-   * kms:GenerateDataKey* (lib/security/platform-key.ts). @default - the topic is not encrypted
+   * KMS key of the created topic; its policy must let cloudwatch.amazonaws.com (the alarms) and
+   * events.amazonaws.com (the EventBridge rules below; aws-cdk-lib adds this one to a created key)
+   * kms:Decrypt and kms:GenerateDataKey* (lib/security/platform-key.ts). @default - the topic is not encrypted
    */
   readonly alarmTopicKey?: kms.IKey;
   /** DSQL cluster identifier (dimension `ClusterId`). */

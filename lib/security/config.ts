@@ -69,7 +69,7 @@ export interface SecurityInput {
    * The platform KMS key (`arn:aws:kms:<region>:<account>:key/<id>`, in `env.region`): encrypts the
    * certificate secrets, every log group, the backup vault, the archival bucket and the alarm topic
    * (lib/security/platform-key.ts). Its key policy must already allow what the created key's policy
-   * allows (CloudWatch Logs of this Region and account, CloudWatch alarms publishing to SNS).
+   * allows (CloudWatch Logs of this Region and account, CloudWatch alarms and EventBridge publishing to SNS).
    * `security.tls.kmsKeyArn` and `dsql.kmsKeyArn`, when set, still take precedence for their resources.
    * @default - production: a key the stack creates (retained, yearly rotation); otherwise none (AWS managed keys)
    */

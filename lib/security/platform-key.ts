@@ -29,7 +29,9 @@ export interface TemporalPlatformKeyProps {
  *   "Encrypt log data in CloudWatch Logs using AWS Key Management Service", step 2).
  * - the alarm topic: CloudWatch alarms publish to an encrypted topic only when the key policy lets
  *   `cloudwatch.amazonaws.com` kms:Decrypt and kms:GenerateDataKey* (Amazon SNS Developer Guide,
- *   "Configure AWS KMS permissions for AWS services").
+ *   "Configure AWS KMS permissions for AWS services"); and the EventBridge rules that publish to it
+ *   (failed backup jobs, failed certificate rotation) only when it lets `events.amazonaws.com` do the
+ *   same: aws-cdk-lib's SnsTopic target adds that statement to a created key through `grantPublish`.
  * - the backup vault and the archival bucket: AWS Backup and S3 use the key for the calling role
  *   (backup selection role, task roles), through IAM under the account-root statement.
  */

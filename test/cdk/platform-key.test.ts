@@ -42,6 +42,17 @@ describe('prod: the created platform key', () => {
       Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } } });
   });
 
+  test('key policy: EventBridge may use it, so the rules that publish to the encrypted alarm topic (backup jobs, certificate rotation) deliver', () => {
+    const topicArn = { Ref: ofType(r, 'AWS::SNS::Topic')[0][0] };
+    const rules = ofType(r, 'AWS::Events::Rule').filter(([, v]) => (v.Properties.Targets ?? []).some((t: any) => JSON.stringify(t.Arn) === JSON.stringify(topicArn)));
+    expect(rules.map(([id]) => id).sort()).toEqual([expect.stringMatching(/^ObservabilityBackupJobFailures/), expect.stringMatching(/^ObservabilityCertificateRotationFailures/)]);
+    // Published by EventBridge itself (no target role), so SNS asks KMS on behalf of events.amazonaws.com:
+    // the key policy must name it (Amazon EventBridge User Guide, "Amazon SNS permissions", encrypted topics).
+    expect(rules.every(([, v]) => v.Properties.Targets.every((t: any) => t.RoleArn === undefined))).toBe(true);
+    const st = keys[0][1].Properties.KeyPolicy.Statement;
+    expect(st).toContainEqual({ Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'], Resource: '*' });
+  });
+
   test('every log group, the three secrets, the vault, the archival bucket and the alarm topic use it', () => {
     const groups = ofType(r, 'AWS::Logs::LogGroup');
     expect(groups.length).toBeGreaterThanOrEqual(19);
