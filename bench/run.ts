@@ -3,7 +3,7 @@
  * (with pg_stat_statements) and one OpenSearch node, with the same TypeScript worker and
  * workload (bench/workload.ts):
  *
- *   upstream              upstream Temporal v1.31.2, its postgres12 plugin and schema (the baseline)
+ *   upstream              upstream Temporal (our server's version), its postgres12 plugin and schema (the baseline)
  *   ours-pg               our server (the dsql plugin) directly on PostgreSQL, no TLS, password auth
  *   ours-dsql             our server on dsql-local: TLS, IAM tokens, DSQL rules, DSQL's concurrency
  *                         (nobody waits, one of two conflicting transactions fails) and the latency

@@ -1,12 +1,13 @@
 /**
- * The benchmark baseline: upstream Temporal server v1.31.2 with its own `postgres12` persistence
- * plugin and schema, built from Go modules (bench/upstream/go.mod pins it), all four roles in one
+ * The benchmark baseline: upstream Temporal server, the same version as our server's
+ * (docker/temporal-server/go.mod; bench/upstream/go.mod pins it and {@link upstreamVersion} checks
+ * they agree), with its own `postgres12` persistence plugin and schema, all four roles in one
  * process on free loopback ports. Its schema is applied with upstream's own `temporal-sql-tool`
  * (that is the baseline being measured, not our schema); visibility goes to the same OpenSearch
  * node as our server's, in its own index created by our visibility-index code.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
@@ -16,17 +17,39 @@ import { pickServerPorts, singleClusterConfig } from '../local/server-config';
 const run = promisify(execFile);
 const ROOT = resolve(__dirname, '..');
 const MODULE_DIR = join(ROOT, 'bench', 'upstream');
-/** Where {@link buildUpstream} puts the binaries. */
-export const UPSTREAM_BIN_DIR = join(ROOT, '.cache', 'bin', 'upstream-v1.31.2');
+/** The `go.temporal.io/server` version a go.mod requires, e.g. `v1.32.2`; undefined when absent. */
+export function requiredTemporalVersion(goModPath: string): string | undefined {
+  return /^\s*go\.temporal\.io\/server (v\S+)/m.exec(readFileSync(goModPath, 'utf8'))?.[1];
+}
 
-/** Builds upstream's server and temporal-sql-tool (cached by Go; about 0.5 s when up to date). */
+/**
+ * The upstream version the baseline runs: bench/upstream/go.mod's, which must equal our server's
+ * (docker/temporal-server/go.mod), so a ratio never compares two Temporal versions.
+ * @throws Error naming both versions and the command that aligns them, when they differ.
+ */
+export function upstreamVersion(): string {
+  const ours = requiredTemporalVersion(join(ROOT, 'docker', 'temporal-server', 'go.mod'));
+  const baseline = requiredTemporalVersion(join(MODULE_DIR, 'go.mod'));
+  if (!ours || ours !== baseline) {
+    throw new Error(
+      `bench/upstream/go.mod requires go.temporal.io/server ${baseline ?? '(none)'} but docker/temporal-server/go.mod ` +
+        `requires ${ours ?? '(none)'}; run \`cd bench/upstream && GOTOOLCHAIN=auto go get go.temporal.io/server@${ours} && go mod tidy\``,
+    );
+  }
+  return ours;
+}
+
+/** Builds upstream's server and temporal-sql-tool into .cache/bin/upstream-<version> (cached by Go; about 0.5 s when up to date). */
 export async function buildUpstream(): Promise<{ server: string; sqlTool: string; schemaDir: string }> {
-  mkdirSync(UPSTREAM_BIN_DIR, { recursive: true });
-  const server = join(UPSTREAM_BIN_DIR, 'temporal-server');
-  const sqlTool = join(UPSTREAM_BIN_DIR, 'temporal-sql-tool');
-  await run('go', ['build', '-o', server, 'go.temporal.io/server/cmd/server'], { cwd: MODULE_DIR, maxBuffer: 1 << 24 });
-  await run('go', ['build', '-o', sqlTool, 'go.temporal.io/server/cmd/tools/sql'], { cwd: MODULE_DIR, maxBuffer: 1 << 24 });
-  const { stdout } = await run('go', ['list', '-m', '-f', '{{.Dir}}', 'go.temporal.io/server'], { cwd: MODULE_DIR });
+  const binDir = join(ROOT, '.cache', 'bin', `upstream-${upstreamVersion()}`);
+  mkdirSync(binDir, { recursive: true });
+  const server = join(binDir, 'temporal-server');
+  const sqlTool = join(binDir, 'temporal-sql-tool');
+  // GOTOOLCHAIN=auto: the module's go line may ask for a newer Go than the machine's (docs/upgrades.md).
+  const opts = { cwd: MODULE_DIR, maxBuffer: 1 << 24, env: { ...process.env, GOTOOLCHAIN: 'auto' } };
+  await run('go', ['build', '-o', server, 'go.temporal.io/server/cmd/server'], opts);
+  await run('go', ['build', '-o', sqlTool, 'go.temporal.io/server/cmd/tools/sql'], opts);
+  const { stdout } = await run('go', ['list', '-m', '-f', '{{.Dir}}', 'go.temporal.io/server'], opts);
   return { server, sqlTool, schemaDir: join(stdout.trim(), 'schema', 'postgresql', 'v12', 'temporal', 'versioned') };
 }
 

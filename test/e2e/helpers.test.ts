@@ -8,6 +8,10 @@ import { freePorts, PORT_MAX, PORT_MIN } from '../../local/process';
 import { readCounter } from '../../local/server';
 import { quantile } from '../../bench/workload';
 import { summarize, TargetRound } from '../../bench/run';
+import { requiredTemporalVersion, upstreamVersion } from '../../bench/upstream';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 describe('sample settings', () => {
   test('defaults to the local frontend, namespace default and task queue hello-activity', () => {
@@ -112,4 +116,20 @@ test('the benchmark table gives medians and ratios against upstream of the same 
   // against upstream's 100 statements per workflow: 0.60.
   expect(rows[0]).toBe('| upstream | 20.0 | 1.00 | 100 | 200 | 100.0 | 18.0 | 1.00 | 99.0 | 1.00 | 10.0 | - | - | - | - | 0 |');
   expect(rows[1]).toBe('| ours-dsql | 10.0 | 0.50 | 100 | 200 | 50.0 | 18.0 | 0.50 | 49.0 | 0.49 | 10.0 | 60.0 (58.0) | 0.60 | 50.0 | 40.0 | 0 |');
+});
+
+describe('benchmark baseline version', () => {
+  test('the upstream baseline runs the same Temporal version as our server', () => {
+    // A ratio between two Temporal versions would measure the version, not the plugin.
+    expect(upstreamVersion()).toMatch(/^v1\.\d+\.\d+$/);
+    expect(upstreamVersion()).toBe(requiredTemporalVersion(join(__dirname, '..', '..', 'docker', 'temporal-server', 'go.mod')));
+  });
+
+  test('reads the required version from a go.mod, or none', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gomod-'));
+    writeFileSync(join(dir, 'a.mod'), 'module x\n\nrequire (\n\tgo.temporal.io/server v1.32.2\n\tgo.temporal.io/api v1.60.0\n)\n');
+    writeFileSync(join(dir, 'b.mod'), 'module x\n\nrequire go.temporal.io/api v1.60.0\n');
+    expect(requiredTemporalVersion(join(dir, 'a.mod'))).toBe('v1.32.2');
+    expect(requiredTemporalVersion(join(dir, 'b.mod'))).toBeUndefined();
+  });
 });
