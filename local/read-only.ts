@@ -32,6 +32,12 @@ export interface ReadOnlySandboxOptions {
   readonly writable: readonly WritablePath[];
   /** The container's user, `uid:gid` (lib/services/read-only.ts CONTAINER_USERS). */
   readonly user: string;
+  /**
+   * Writable paths backed by a directory of this machine instead of a tmpfs (`--bind`), by
+   * container path, so that a test can read what the process wrote after it exits; the directory
+   * must be writable by `user`. @default - every writable path is a tmpfs
+   */
+  readonly hostDirs?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -49,7 +55,7 @@ export function readOnlySandbox(o: ReadOnlySandboxOptions): ProcessWrapper {
     if (!p.containerPath.startsWith('/')) throw new Error(`writable path ${p.volumeName} must be absolute, got '${p.containerPath}'`);
     mkdirSync(p.containerPath, { recursive: true });
   }
-  const mounts = o.writable.flatMap((p) => ['--tmpfs', p.containerPath]);
+  const mounts = o.writable.flatMap((p) => (o.hostDirs?.[p.containerPath] ? ['--bind', o.hostDirs[p.containerPath], p.containerPath] : ['--tmpfs', p.containerPath]));
   const etc = mkdtempSync(join(tmpdir(), 'read-only-sandbox-'));
   chmodSync(etc, 0o755); // bwrap opens the files as the container's user
   for (const [file, id, line] of [['passwd', m[1], `container:x:${m[1]}:${m[2]}:container user:/nonexistent:/usr/sbin/nologin\n`], ['group', m[2], `container:x:${m[2]}:\n`]]) {
