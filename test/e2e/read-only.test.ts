@@ -187,3 +187,9 @@ test('TLS at start: the certificate secrets are written, and ringpop TLS turned 
   }
   expect(readdirSync(runtimeDir).sort()).toEqual(['dynamicconfig.yaml', 'tls']);
 });
+
+test('the sandbox refuses a root or malformed user and a relative path, naming the value', () => {
+  expect(() => readOnlySandbox({ writable: [], user: '0:0' })).toThrow("user must be 'uid:gid' with a non-zero uid, got '0:0'");
+  expect(() => readOnlySandbox({ writable: [], user: 'nonroot' })).toThrow("got 'nonroot'");
+  expect(() => readOnlySandbox({ writable: [{ volumeName: 'v', containerPath: 'tmp/x', what: '' }], user: '1:1' })).toThrow("writable path v must be absolute, got 'tmp/x'");
+});
