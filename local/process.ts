@@ -7,6 +7,17 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 
+/**
+ * Rewrites a child's command line (and user) before it is spawned, e.g. to run it in a read-only
+ * sandbox (local/read-only.ts). Gets the command as the caller gave it.
+ */
+export type ProcessWrapper = (p: { readonly name: string; readonly command: string; readonly args: readonly string[] }) => {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly uid?: number;
+  readonly gid?: number;
+};
+
 /** Options of {@link startProcess}. */
 export interface StartProcessOptions {
   /** Short name used in messages, e.g. `temporal-server`. */
@@ -21,6 +32,8 @@ export interface StartProcessOptions {
   /** Run as this uid/gid (PostgreSQL refuses to run as root). @default - the current user */
   readonly uid?: number;
   readonly gid?: number;
+  /** Rewrites the command line before spawning (its uid/gid win over `uid`/`gid`). @default - none */
+  readonly wrap?: ProcessWrapper;
 }
 
 /** A running child process. */
@@ -86,16 +99,17 @@ export function startProcess(o: StartProcessOptions): ManagedProcess {
     process.on('exit', killAllNow);
     exitHookInstalled = true;
   }
+  const run = o.wrap ? o.wrap(o) : o;
   const fd = openSync(o.logFile, 'a');
   let child: ChildProcess;
   try {
-    child = spawn(o.command, [...o.args], {
+    child = spawn(run.command, [...run.args], {
       cwd: o.cwd,
       env: o.env ?? process.env,
       stdio: ['ignore', fd, fd],
       detached: true,
-      uid: o.uid,
-      gid: o.gid,
+      uid: run.uid ?? o.uid,
+      gid: run.gid ?? o.gid,
     });
   } finally {
     closeSync(fd);

@@ -17,7 +17,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { freePort, killGroup, ManagedProcess, startProcess, tcpOpen, waitFor } from './process';
+import { freePort, killGroup, ManagedProcess, ProcessWrapper, startProcess, tcpOpen, waitFor } from './process';
 import { startServer } from './server';
 import { ServerConfigInput, ServerPorts, writeServerConfig } from './server-config';
 
@@ -105,6 +105,8 @@ export interface ServerFleetOptions {
   readonly topology?: ServerTopology;
   /** History processes in the `per-role` topology, 1-{@link MAX_HISTORY_PROCESSES}. @default 1 */
   readonly historyProcesses?: number;
+  /** Rewrites every server command line (a read-only sandbox, local/read-only.ts). @default - none */
+  readonly wrap?: ProcessWrapper;
 }
 
 interface MemberState {
@@ -199,7 +201,7 @@ export async function startServerFleet(o: ServerFleetOptions): Promise<ServerFle
     if (!m.down) return;
     const logFile = join(o.logDir, `${m.name}.log`);
     if (m.role === 'all' || m.role === 'frontend') {
-      m.process = (await startServer(m.binary, m.configFile, m.ports, logFile, m.env, timeoutMs)).process;
+      m.process = (await startServer(m.binary, m.configFile, m.ports, logFile, m.env, timeoutMs, o.wrap)).process;
     } else {
       const proc = startProcess({
         name: m.name,
@@ -207,6 +209,7 @@ export async function startServerFleet(o: ServerFleetOptions): Promise<ServerFle
         args: ['--config-file', m.configFile, 'start'],
         env: { ...process.env, ...m.env },
         logFile,
+        wrap: o.wrap,
       });
       const port = m.role === 'history' ? m.ports.history : m.role === 'matching' ? m.ports.matching : m.ports.worker;
       try {

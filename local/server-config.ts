@@ -116,6 +116,13 @@ export interface ServerConfigInput {
   /** Archival to S3 (local/archival.ts). @default - off */
   readonly archival?: LocalArchivalOptions;
   /**
+   * Where the server writes its dynamic config at start (`TEMPORAL_DYNAMIC_CONFIG_FILE`, and the
+   * config's `dynamicConfigClient.filepath`), e.g. the image's path inside a read-only sandbox
+   * (local/read-only.ts); nothing is written there from here. @default - `<dir>/dynamicconfig.yaml`,
+   * also written here
+   */
+  readonly dynamicConfigFile?: string;
+  /**
    * Authorization, TLS and internal-frontend (local/auth.ts). @default - none: plaintext, no
    * authorizer (the env then carries TEMPORAL_ALLOW_PLAINTEXT and TEMPORAL_ALLOW_NO_AUTH)
    */
@@ -139,9 +146,9 @@ export function writeServerConfig(o: ServerConfigInput): { configFile: string; e
     ...(parseYaml(readFileSync(join(ROOT, 'docker', 'temporal-server', 'config', 'dynamicconfig', 'default.yaml'), 'utf8')) ?? {}),
     ...(parseYaml(o.dynamicConfig ?? '') ?? {}),
   };
-  const dynamicConfigFile = join(o.dir, 'dynamicconfig.yaml');
+  const dynamicConfigFile = o.dynamicConfigFile ?? join(o.dir, 'dynamicconfig.yaml');
   const dynamicYaml = stringifyYaml(dynamic);
-  writeFileSync(dynamicConfigFile, dynamicYaml);
+  if (!o.dynamicConfigFile) writeFileSync(dynamicConfigFile, dynamicYaml);
   let sql: Record<string, unknown>;
   if (o.persistence.kind === 'dsql-local' || o.persistence.kind === 'dsql') {
     const pers = o.persistence;

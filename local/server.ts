@@ -4,7 +4,7 @@
  */
 import { Connection } from '@temporalio/client';
 import { tlsClientOptions } from './auth';
-import { ManagedProcess, startProcess, tcpOpen, waitFor } from './process';
+import { ManagedProcess, ProcessWrapper, startProcess, tcpOpen, waitFor } from './process';
 import type { ServerPorts } from './server-config';
 
 /** A running server process. */
@@ -18,6 +18,7 @@ export interface ServerHandle {
  * Starts our server (all four roles) with `configFile` and resolves when the frontend's port
  * accepts connections and `GetSystemInfo` succeeds.
  * @param env extra environment (AWS credentials for token signing)
+ * @param wrap rewrites the command line (a read-only sandbox, local/read-only.ts)
  * @throws Error with the server's log tail when it exits or is not up within `timeoutMs`
  */
 export async function startServer(
@@ -27,6 +28,7 @@ export async function startServer(
   logFile: string,
   env: NodeJS.ProcessEnv,
   timeoutMs = 180_000,
+  wrap?: ProcessWrapper,
 ): Promise<ServerHandle> {
   const proc = startProcess({
     name: 'temporal-dsql-server',
@@ -34,6 +36,7 @@ export async function startServer(
     args: ['--config-file', configFile, 'start'],
     env: { ...process.env, ...env },
     logFile,
+    wrap,
   });
   const address = `127.0.0.1:${ports.frontend}`;
   try {

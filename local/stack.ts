@@ -33,7 +33,7 @@ import { FRONTEND_SERVER_NAME } from './certs';
 import { ensureNamespace, LocalClientOptions } from './client';
 import type { OidcProviderOptions } from './oidc';
 import { LOCAL_VISIBILITY_INDEX } from './paths';
-import { freePorts, ManagedProcess } from './process';
+import { freePorts, ManagedProcess, ProcessWrapper } from './process';
 import { ServerFleet, ServerTopology, startServerFleet } from './roles';
 import { pickServerPorts, ServerConfigInput } from './server-config';
 import { startUi, withStartupScope } from './startup';
@@ -89,6 +89,17 @@ export interface LocalStackOptions {
   readonly serverBinary?: string;
   /** History processes sharing the shards, with `topology: 'per-role'` (1-8). @default 1 */
   readonly historyProcesses?: number;
+  /**
+   * Extra environment of every server process, over the stack's own. A `TEMPORAL_DYNAMIC_CONFIG_FILE`
+   * here also becomes the config's `dynamicConfigClient.filepath` (the server writes the file there
+   * at start), e.g. the task definition's paths (lib/services/read-only.ts SERVER_RUNTIME_ENV).
+   * @default - none
+   */
+  readonly serverEnv?: Readonly<Record<string, string>>;
+  /** Rewrites the server processes' command lines (a read-only sandbox, local/read-only.ts). @default - none */
+  readonly wrapServer?: ProcessWrapper;
+  /** Rewrites the UI server's command line. @default - none */
+  readonly wrapUi?: ProcessWrapper;
 }
 
 /** A running local stack. */
@@ -239,6 +250,7 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
       logLevel: o.logLevel,
       archival: o.archival,
       security,
+      dynamicConfigFile: o.serverEnv?.TEMPORAL_DYNAMIC_CONFIG_FILE,
     };
     /** Starts the fleet on `db`: the config's persistence and the signing credential follow it. */
     const startFleet = (db: DsqlLocal) => {
@@ -256,7 +268,9 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
           AWS_REGION: db.region,
           AWS_EC2_METADATA_DISABLED: 'true',
           AWS_PROFILE: '',
+          ...o.serverEnv,
         },
+        wrap: o.wrapServer,
       });
     };
     log(`starting the Temporal DSQL server (frontend, history, matching, worker; topology ${o.topology ?? 'combined'})`);
@@ -268,7 +282,7 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
     scope.onStop(() => (current.running ? current.fleet.stop(20_000) : Promise.resolve()));
 
     const uiUrl = o.ui === false ? undefined : await timed(timings, 'ui', async () =>
-      startUi(scope, { binary: uiBin, temporalAddress: server.address, port: o.uiPort, extraArgs: await uiAuthArgs(auth, dir) }));
+      startUi(scope, { binary: uiBin, temporalAddress: server.address, port: o.uiPort, extraArgs: await uiAuthArgs(auth, dir), wrap: o.wrapUi }));
 
     const clientOptions: LocalClientOptions = auth ? auth.clientOptions(server.address, await auth.token(ADMIN_PERMISSIONS)) : { address: server.address };
     await timed(timings, 'namespace', () => ensureNamespace(clientOptions, 'default'));

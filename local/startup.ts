@@ -6,7 +6,7 @@
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './paths';
-import { freePorts, ManagedProcess, startProcess, waitFor } from './process';
+import { freePorts, ManagedProcess, ProcessWrapper, startProcess, waitFor } from './process';
 
 /**
  * What a start-up has started so far: its directory, its processes and how to stop each part.
@@ -66,7 +66,7 @@ export async function withStartupScope<T>(
  * @throws Error with the UI's log tail when it does not answer within 60 s
  */
 export async function startUi(scope: StartupScope, o: {
-  binary: string; temporalAddress: string; port?: number; extraArgs?: string[];
+  binary: string; temporalAddress: string; port?: number; extraArgs?: string[]; wrap?: ProcessWrapper;
 }): Promise<string> {
   const port = o.port ?? (await freePorts(1))[0];
   const ui = startProcess({
@@ -74,6 +74,7 @@ export async function startUi(scope: StartupScope, o: {
     command: o.binary,
     args: ['-temporal-address', o.temporalAddress, '-port', String(port), '-namespace', 'default', ...(o.extraArgs ?? [])],
     logFile: join(scope.dir, 'temporal-ui.log'),
+    wrap: o.wrap,
   });
   scope.processes.push(ui);
   scope.onStop(() => ui.stop(5_000));

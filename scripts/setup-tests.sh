@@ -18,8 +18,9 @@ log() { printf '[setup] %s\n' "$*"; }
 
 # --- Debian packages -------------------------------------------------------------------------
 # postgresql-15: the real database behind dsql-local. postgresql-contrib: pg_stat_statements
-# for the benchmarks. openssl: dsql-local's self-signed certificates.
-APT_PACKAGES=(postgresql-15 postgresql-contrib openssl python3-venv)
+# for the benchmarks. openssl: dsql-local's self-signed certificates. bubblewrap: the read-only
+# sandbox of test/e2e/read-only.test.ts (local/read-only.ts).
+APT_PACKAGES=(postgresql-15 postgresql-contrib openssl python3-venv bubblewrap)
 if [ "${SETUP_SKIP_APT:-0}" != 1 ]; then
   missing=()
   for p in "${APT_PACKAGES[@]}"; do

@@ -41,6 +41,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { addWritablePaths, COLLECTOR_WRITABLE_PATHS, CONTAINER_USERS } from '../services/read-only';
 import { TEMPORAL_ROLES, TemporalRole } from '../services/roles';
 
 /** Prometheus port of the server in every role's task (lib/services/temporal-services.ts METRICS_PORT). */
@@ -301,15 +302,19 @@ export class TemporalMetricsCollector extends Construct {
     });
     const content = JSON.stringify(this.config);
     for (const r of TEMPORAL_ROLES) {
-      props.taskDefinitions[r].addContainer(COLLECTOR_CONTAINER_NAME, {
+      const collector = props.taskDefinitions[r].addContainer(COLLECTOR_CONTAINER_NAME, {
         image: ecs.ContainerImage.fromRegistry(props.image),
         essential: false,
+        // Read-only root and the image's non-root user (lib/services/read-only.ts): it writes no file.
+        readonlyRootFilesystem: true,
+        user: CONTAINER_USERS.collector,
         memoryReservationMiB: 64,
         environment: { AOT_CONFIG_CONTENT: content },
         logging: ecs.LogDrivers.awsLogs({ logGroup: props.roleLogGroups[r], streamPrefix: 'otel' }),
         // ADOT images ship /healthcheck, which asks the health_check extension on 13133.
         healthCheck: { command: ['CMD', '/healthcheck'], interval: Duration.seconds(30), timeout: Duration.seconds(5), retries: 3, startPeriod: Duration.seconds(30) },
       });
+      addWritablePaths(props.taskDefinitions[r], collector, COLLECTOR_WRITABLE_PATHS);
     }
   }
 }

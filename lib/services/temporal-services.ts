@@ -8,6 +8,7 @@ import * as cloudmap from 'aws-cdk-lib/aws-servicediscovery';
 import { Construct, IDependable } from 'constructs';
 import { PlatformService, ServiceSizing, TEMPORAL_ROLES, TemporalRole } from './roles';
 import { AUTOSCALED_ROLES, AutoscaledRole, FRONTEND_DEREGISTRATION_DELAY_SECONDS, MIN_STOP_TIMEOUT_SECONDS } from './scaling';
+import { addWritablePaths, CONTAINER_USERS, SERVER_RUNTIME_ENV, SERVER_WRITABLE_PATHS, UI_WRITABLE_PATHS } from './read-only';
 import {
   grantTlsSecrets, INTERNAL_FRONTEND_PORTS, serverSecurityEnvironment, TemporalServerAuth, TemporalServerTls, TemporalUiSecurity, uiSecurityContainerSettings,
 } from '../security/temporal-auth';
@@ -318,12 +319,16 @@ export class TemporalServices extends Construct {
       });
       const ports = [TEMPORAL_PORTS[role].grpc, TEMPORAL_PORTS[role].membership, METRICS_PORT];
       if (role === 'frontend') ports.push(FRONTEND_HTTP_PORT, INTERNAL_FRONTEND_PORTS.grpc, INTERNAL_FRONTEND_PORTS.membership, INTERNAL_FRONTEND_PORTS.http);
-      taskDefinition.addContainer(SERVER_CONTAINER_NAME, {
+      const server = taskDefinition.addContainer(SERVER_CONTAINER_NAME, {
         image: props.serverImage,
         essential: true,
+        // Read-only root, the image's non-root user; writes go to SERVER_WRITABLE_PATHS only (lib/services/read-only.ts).
+        readonlyRootFilesystem: true,
+        user: CONTAINER_USERS.server,
         environment: {
           SERVICES: role === 'frontend' ? 'frontend,internal-frontend' : role,
           GOMEMLIMIT: `${serverGoMemLimitMiB(size.memoryMiB)}MiB`,
+          ...SERVER_RUNTIME_ENV,
           ...common,
         },
         portMappings: ports.map((containerPort) => ({ containerPort, protocol: ecs.Protocol.TCP })),
@@ -331,6 +336,7 @@ export class TemporalServices extends Construct {
         stopTimeout,
         healthCheck: SERVER_HEALTH_CHECK,
       });
+      addWritablePaths(taskDefinition, server, SERVER_WRITABLE_PATHS);
       Validations.of(taskDefinition).acknowledge({
         id: 'AwsSolutions-ECS2',
         reason: 'The server container contract (docs/server-container.md) passes endpoints, shard count, dynamic config, JWKS URLs and certificate secret ARNs as environment variables so that every change shows in cdk diff; none of them is a secret (DSQL and OpenSearch use IAM; the server fetches its keys from Secrets Manager itself).',
@@ -442,9 +448,11 @@ export class TemporalServices extends Construct {
       runtimePlatform,
     });
     const uiSecurity = uiSecurityContainerSettings(props.uiSecurity, props.tls);
-    uiTask.addContainer('ui', {
+    const ui = uiTask.addContainer('ui', {
       image: ecs.ContainerImage.fromRegistry(props.uiImage ?? `temporalio/ui:${props.uiVersion ?? '2.56.1'}`),
       essential: true,
+      readonlyRootFilesystem: true,
+      user: CONTAINER_USERS.ui,
       environment: {
         TEMPORAL_ADDRESS: this.frontendAddress,
         TEMPORAL_UI_PORT: String(UI_PORT),
@@ -454,6 +462,7 @@ export class TemporalServices extends Construct {
       portMappings: [{ containerPort: UI_PORT, protocol: ecs.Protocol.TCP }],
       logging: ecs.LogDrivers.awsLogs({ logGroup: logGroups.ui, streamPrefix: 'ui' }),
     });
+    addWritablePaths(uiTask, ui, UI_WRITABLE_PATHS);
     Validations.of(uiTask).acknowledge({
       id: 'AwsSolutions-ECS2',
       reason: 'The environment holds plain settings (frontend address, port, OIDC issuer, client id and callback, the public CA bundle); the OIDC client secret is an ECS secret from Secrets Manager.',

@@ -20,6 +20,8 @@
  *     awsemf `endpoint` = moto, scrape target = the stack's metrics port, scrape interval 1 s and
  *     batch timeout 1 s (production: 60 s each), and the `ecs` resource detector removed (it needs
  *     the ECS task metadata endpoint; log stream `{TaskId}` then stays unresolved).
+ *     The collector runs as its container does (lib/services/read-only.ts): read-only root, no
+ *     writable path, the ADOT image's user (4317), in bubblewrap (local/read-only.ts).
  *
  * Skipped with a message when .cache/bin/otelcol is missing (run scripts/setup.d/70-otelcol.sh).
  */
@@ -33,6 +35,8 @@ import { join, resolve } from 'node:path';
 import { freePort, ManagedProcess, startProcess, waitFor } from '../../local/process';
 import { LocalStack, startLocalStack } from '../../local/stack';
 import { collectorConfig, EMF_METRICS, EmfMetricSpec } from '../../lib/observability/otel-collector';
+import { COLLECTOR_WRITABLE_PATHS, CONTAINER_USERS } from '../../lib/services/read-only';
+import { readOnlySandbox } from '../../local/read-only';
 import { GRPC_ROLES, TEMPORAL_DIMENSION_VALUES } from '../../lib/observability/observability';
 import { MotoServer, startMoto } from '../support/moto';
 import * as activities from './activities';
@@ -213,6 +217,7 @@ maybe('the collector exports EMF to CloudWatch Logs (moto) from a live scrape', 
       args: [`--config=file:${file}`],
       env: { ...process.env, AWS_ACCESS_KEY_ID: moto.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: moto.credentials.secretAccessKey, AWS_REGION: moto.region, AWS_EC2_METADATA_DISABLED: 'true' },
       logFile: join(DIR, 'run', 'collector.log'),
+      wrap: readOnlySandbox({ writable: COLLECTOR_WRITABLE_PATHS, user: CONTAINER_USERS.collector }),
     });
     await waitFor('collector health_check', async () => (await fetch(`http://127.0.0.1:${healthPort}/`)).ok, { timeoutMs: 20_000, proc: collector });
 

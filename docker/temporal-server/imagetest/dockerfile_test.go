@@ -30,6 +30,8 @@ const (
 	builderImage = "docker.io/library/golang:1.26.10-bookworm"
 	runtimeImage = "gcr.io/distroless/static-debian12:nonroot"
 	binaryPath   = "/usr/local/bin/temporal-dsql-server"
+	// runtimeDir is the only directory the server writes (lib/services/read-only.ts SERVER_RUNTIME_DIR).
+	runtimeDir = "/tmp/temporal"
 )
 
 var (
@@ -195,6 +197,8 @@ func (c *compiled) goBuild(t *testing.T) (*pb.Op, shellRun) {
 type copied struct {
 	src, dest string
 	from      *pb.Op
+	// owner is "uid:gid" of a COPY --chown by id, "" without --chown.
+	owner string
 }
 
 // finalStage walks the final image's file system back to its base: the image source op and
@@ -213,7 +217,11 @@ func (c *compiled) finalStage(t *testing.T) (base *pb.Op, copies []copied, execs
 			for i := len(actions) - 1; i >= 0; i-- {
 				a := actions[i]
 				if cp := a.GetCopy(); cp != nil {
-					copies = append(copies, copied{src: cp.Src, dest: cp.Dest, from: c.input(op, a.SecondaryInput)})
+					owner := ""
+					if o := cp.GetOwner(); o != nil {
+						owner = fmt.Sprintf("%d:%d", o.GetUser().GetByID(), o.GetGroup().GetByID())
+					}
+					copies = append(copies, copied{src: cp.Src, dest: cp.Dest, from: c.input(op, a.SecondaryInput), owner: owner})
 				}
 				if in := c.input(op, a.Input); in != nil {
 					next = in
@@ -285,7 +293,8 @@ func TestDockerfileBuildGraph(t *testing.T) {
 				t.Errorf("go build builds %q, want ./cmd/temporal-dsql-server", last)
 			}
 
-			// The final stage: the distroless base for the target, three files, no RUN.
+			// The final stage: the distroless base for the target, three files and the runtime
+			// directory (the one path the server writes, owned by its user), no RUN.
 			base, copies, execs := c.finalStage(t)
 			if id := base.GetSource().Identifier; id != "docker-image://"+runtimeImage || !samePlatform(base, tc.target) {
 				t.Errorf("final stage starts from %s on %v, want %s on %v", id, base.Platform, runtimeImage, tc.target)
@@ -293,10 +302,11 @@ func TestDockerfileBuildGraph(t *testing.T) {
 			if execs != 0 {
 				t.Errorf("final stage runs %d commands; the distroless base has no shell", execs)
 			}
-			want := []struct{ src, dest, from string }{
-				{"/out/temporal-dsql-server", binaryPath, "go build"},
-				{"/config/config_template.yaml", "/etc/temporal/config.yaml", "local://context"},
-				{"/config/dynamicconfig/default.yaml", "/etc/temporal/dynamicconfig/default.yaml", "local://context"},
+			want := []struct{ src, dest, from, owner string }{
+				{"/out/temporal-dsql-server", binaryPath, "go build", ""},
+				{"/config/config_template.yaml", "/etc/temporal/config.yaml", "local://context", ""},
+				{"/config/dynamicconfig/default.yaml", "/etc/temporal/dynamicconfig/default.yaml", "local://context", ""},
+				{"/out/runtime", runtimeDir + "/", "go build", "65532:65532"},
 			}
 			if len(copies) != len(want) {
 				t.Fatalf("final stage copies %d files, want %d: %+v", len(copies), len(want), copies)
@@ -310,8 +320,8 @@ func TestDockerfileBuildGraph(t *testing.T) {
 				case got.from != nil && got.from.GetSource() != nil:
 					from = got.from.GetSource().Identifier
 				}
-				if got.src != w.src || got.dest != w.dest || from != w.from {
-					t.Errorf("copy %d: %s -> %s from %q, want %s -> %s from %q", i, got.src, got.dest, from, w.src, w.dest, w.from)
+				if got.src != w.src || got.dest != w.dest || from != w.from || got.owner != w.owner {
+					t.Errorf("copy %d: %s -> %s from %q owner %q, want %s -> %s from %q owner %q", i, got.src, got.dest, from, got.owner, w.src, w.dest, w.from, w.owner)
 				}
 			}
 
@@ -325,7 +335,11 @@ func TestDockerfileBuildGraph(t *testing.T) {
 			if !slices.Equal(c.config.Entrypoint, []string{binaryPath}) || !slices.Equal(c.config.Cmd, []string{"start"}) {
 				t.Errorf("entrypoint %q cmd %q, want [%s] [start]", c.config.Entrypoint, c.config.Cmd, binaryPath)
 			}
-			for _, e := range []string{"TEMPORAL_CONFIG_FILE=/etc/temporal/config.yaml", "TEMPORAL_DYNAMIC_CONFIG_FILE=/tmp/temporal/dynamicconfig.yaml"} {
+			// The runtime directory is a VOLUME: ECS copies it (and its owner) into the task's volume there.
+			if _, ok := c.config.Volumes[runtimeDir]; !ok || len(c.config.Volumes) != 1 {
+				t.Errorf("image volumes %v, want exactly %s", c.config.Volumes, runtimeDir)
+			}
+			for _, e := range []string{"TEMPORAL_CONFIG_FILE=/etc/temporal/config.yaml", "TEMPORAL_DYNAMIC_CONFIG_FILE=" + runtimeDir + "/dynamicconfig.yaml"} {
 				if !slices.Contains(c.config.Env, e) {
 					t.Errorf("image env lacks %s: %q", e, c.config.Env)
 				}
