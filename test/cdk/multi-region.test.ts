@@ -9,7 +9,8 @@ import { ENVIRONMENTS } from '../../config';
 import type { PlatformConfigInput } from '../../lib/config';
 import { createApp, createMultiRegionApp, createPlatformApp, MultiRegionApp } from '../../lib/app';
 import { MultiRegionInput } from '../../lib/multi-region/config';
-import { serverRoleArns } from '../../lambda/dsql/schema/handler';
+import { onEvent, resetSchemaCache, serverRoleArns } from '../../lambda/dsql/schema/handler';
+import { DEFAULT_DSQL_SCHEMA_DIR } from '../../lib/dsql/dsql-schema';
 import { cdkJsonContext, tempDir, TEST_SERVER_IMAGE } from './helpers';
 
 const ACTIVE = 'us-east-1';
@@ -181,10 +182,23 @@ describe('multi-Region: the three phases', () => {
   });
 });
 
-test('the schema handler maps its own task role and the peers\' (so neither Region revokes the other)', () => {
+test('the schema handler maps its own task role and the peers\' (so neither Region revokes the other), and refuses a bad peer list', async () => {
   const base = { SchemaName: 's', TargetVersion: '1', ContentHash: 'h', ClusterEndpoint: 'e', ServerRoleName: 'r' };
   expect(serverRoleArns({ ...base, ServerTaskRoleArn: 'a', PeerServerTaskRoleArns: ['b'] })).toEqual(['a', 'b']);
   expect(serverRoleArns({ ...base, ServerTaskRoleArn: 'a' })).toEqual(['a']);
+  // onEvent checks the properties before any connection (no database needed).
+  process.env.SCHEMA_DIR = DEFAULT_DSQL_SCHEMA_DIR;
+  resetSchemaCache();
+  const event = (extra: Record<string, unknown>) => ({
+    RequestType: 'Create', ServiceToken: 't', ResponseURL: 'u', StackId: 's', RequestId: 'r', LogicalResourceId: 'Schema', ResourceType: 'Custom::TemporalDsqlSchema',
+    ResourceProperties: { ServiceToken: 't', ...base, TargetVersion: '1.0', ServerTaskRoleArn: 'arn:aws:iam::111122223333:role/a', ...extra },
+  }) as never;
+  await expect(onEvent(event({ PeerServerTaskRoleArns: ['arn:aws:iam::111122223333:role/temporal-mr-us-east-2-server'] }))).resolves.toBeDefined();
+  await expect(onEvent(event({ PeerServerTaskRoleArns: 'arn:aws:iam::111122223333:role/b' })))
+    .rejects.toThrow('property PeerServerTaskRoleArns must be a list of IAM role ARNs, got "arn:aws:iam::111122223333:role/b"');
+  await expect(onEvent(event({ PeerServerTaskRoleArns: ['role/b'] }))).rejects.toThrow('server IAM principal must be an IAM role or user ARN');
+  delete process.env.SCHEMA_DIR;
+  resetSchemaCache();
 });
 
 describe('multi-Region configuration errors', () => {
