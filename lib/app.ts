@@ -44,7 +44,12 @@ export interface PlatformApp {
  * @throws Error when numHistoryShards differs from the lock, or the server image is missing
  */
 export function createPlatformApp(options: PlatformAppOptions): PlatformApp {
-  const { app, envName, input } = selectEnvironment(options);
+  return buildPlatformApp(options, selectEnvironment(options));
+}
+
+type Selected = { app: App; envName: string; input: PlatformConfigInput };
+
+function buildPlatformApp(options: PlatformAppOptions, { app, envName, input }: Selected): PlatformApp {
   if (input.multiRegion !== undefined) {
     throw new ConfigError(`${envName}.multiRegion`, input.multiRegion, 'nothing for createPlatformApp (one stack); build a multi-Region environment with createApp or createMultiRegionApp');
   }
@@ -61,7 +66,7 @@ export function createPlatformApp(options: PlatformAppOptions): PlatformApp {
 }
 
 /** The App, the environment's name and its input (`-c serverImage=<uri>` applied: e.g. a tag built by CI). */
-function selectEnvironment(options: PlatformAppOptions): { app: App; envName: string; input: PlatformConfigInput } {
+function selectEnvironment(options: PlatformAppOptions): Selected {
   const app = new App(options.appProps);
   const envName: string = options.envName ?? app.node.tryGetContext('env') ?? 'dev';
   const input = options.environments[envName];
@@ -104,7 +109,10 @@ export interface MultiRegionApp {
  * @throws Error when numHistoryShards differs from the lock, or the server image is missing
  */
 export function createMultiRegionApp(options: PlatformAppOptions): MultiRegionApp {
-  const { app, envName, input } = selectEnvironment(options);
+  return buildMultiRegionApp(options, selectEnvironment(options));
+}
+
+function buildMultiRegionApp(options: PlatformAppOptions, { app, envName, input }: Selected): MultiRegionApp {
   const p = (f: string) => `${envName}.${f}`;
   if (input.multiRegion === undefined) throw new ConfigError(p('multiRegion'), undefined, 'a multiRegion section for createMultiRegionApp');
   const { multiRegion, regions: plans } = resolveMultiRegion(p, input, app.node.tryGetContext('multiRegionPhase'));
@@ -140,12 +148,11 @@ export function createMultiRegionApp(options: PlatformAppOptions): MultiRegionAp
  * @returns the app, the (active Region's) configuration, the shard lock result and every stack
  */
 export function createApp(options: PlatformAppOptions): { app: App; config: PlatformConfig; lock: ShardLockResult; stacks: Stack[] } {
-  const probe = new App(options.appProps);
-  const envName: string = options.envName ?? probe.node.tryGetContext('env') ?? 'dev';
-  if (options.environments[envName]?.multiRegion !== undefined) {
-    const mr = createMultiRegionApp(options);
+  const selected = selectEnvironment(options);
+  if (selected.input.multiRegion !== undefined) {
+    const mr = buildMultiRegionApp(options, selected);
     return { app: mr.app, config: mr.config, lock: mr.lock, stacks: mr.regions.map((r) => r.stack) };
   }
-  const single = createPlatformApp(options);
+  const single = buildPlatformApp(options, selected);
   return { app: single.app, config: single.config, lock: single.lock, stacks: [single.stack] };
 }
