@@ -1,15 +1,17 @@
 #!/usr/bin/env node
 /**
  * CDK app entry (`cdk.json`: `npx tsx bin/app.ts`). `-c env=<name>` selects config/<name>.ts
- * (default dev). Main job: `npx cdk synth --all -c env=prod`.
+ * (default dev). Main job: `npx cdk synth --all -c env=prod`. An environment with `multiRegion`
+ * makes one stack per Region, in the phase `-c multiRegionPhase=witness|peer` selects (default:
+ * the whole platform; docs/multi-region.md).
  */
 import { ENVIRONMENTS } from '../config';
-import { createPlatformApp } from '../lib/app';
+import { createApp } from '../lib/app';
 import { shardLockPath } from '../lib/dsql/shard-lock';
 import * as path from 'path';
 
 try {
-  const { config, lock } = createPlatformApp({ environments: ENVIRONMENTS });
+  const { config, lock } = createApp({ environments: ENVIRONMENTS });
   if (lock === 'created') {
     process.stderr.write(
       `NOTE: pinned numHistoryShards=${config.numHistoryShards} for environment ${config.envName} in ` +

@@ -23,6 +23,7 @@ import {
 } from './services/config';
 import { DynamicConfigValue, PlatformService, ServiceSizing, SizingPreset } from './services/roles';
 import { ExampleValue, findExampleValues } from './example-values';
+import type { MultiRegionInput } from './multi-region/config';
 import { OpenSearchConfig, OpenSearchInput, resolveOpenSearch } from './visibility/config';
 
 export { ConfigError } from './config-checks';
@@ -122,6 +123,12 @@ export interface PlatformConfigInput {
   readonly cpuArchitecture?: 'arm64' | 'x86_64';
   /** Tags applied to every resource. @default {} */
   readonly tags?: Record<string, string>;
+  /**
+   * Two peered Regions and a witness: one stack per Region, `Temporal-<env>-<region>`, on one
+   * multi-Region DSQL database (lib/multi-region/config.ts, docs/multi-region.md).
+   * @default - single-Region: one stack, `Temporal-<env>`
+   */
+  readonly multiRegion?: MultiRegionInput;
 }
 
 /** A fully resolved environment: every default filled in, every value checked. */
@@ -178,6 +185,7 @@ const TOP_LEVEL_KEYS: ReadonlyArray<keyof PlatformConfigInput> = [
   'env', 'numHistoryShards', 'temporalVersion', 'uiVersion', 'uiImage', 'serverImage', 'sizing', 'services', 'autoscaling', 'network',
   'dsql', 'opensearch', 'ui', 'logRetentionDays', 'removalPolicies', 'backup', 'archival', 'observability', 'dynamicConfig', 'logLevel',
   'stopTimeoutSeconds', 'enableEcsExec', 'cpuArchitecture', 'tags', 'namespaces', 'searchAttributes', 'namespaceAdmin', 'production', 'security',
+  'multiRegion',
 ];
 
 /**

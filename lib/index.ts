@@ -13,6 +13,7 @@
  * - {@link TemporalArchival}: S3 bucket for history and visibility archival (upstream's s3store archiver), `grantArchiver`
  * - {@link TemporalObservability}: alarms to an SNS topic and the dashboard, on AWS metrics ({@link AWS_METRICS})
  * - {@link TemporalPlatformStack}: all of the above for one environment
+ * - multi-Region: {@link createMultiRegionApp}, {@link resolveMultiRegion}, {@link TemporalClusterOnlyStack} (docs/multi-region.md)
  * - configuration: {@link resolveConfig}, {@link checkShardLock}, {@link buildDynamicConfig}
  * - scaling: {@link AUTOSCALING_PRESETS} and the shutdown timings; capacity model {@link planCapacity} (docs/capacity.md)
  *
@@ -30,3 +31,4 @@ export * from './observability';
 export * from './namespaces';
 export * from './archival';
 export * from './capacity';
+export * from './multi-region';

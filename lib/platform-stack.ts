@@ -32,6 +32,8 @@ import { dsqlVpcOnlyPolicy, TemporalServerTls } from './security/temporal-auth';
 import { TemporalServices } from './services/temporal-services';
 import { TemporalVisibilityDomain } from './visibility/visibility-domain';
 import { TemporalVisibilityIndex } from './visibility/visibility-index';
+import { MultiRegionStackProps, serverTaskRoleName } from './multi-region/config';
+import { TemporalDsqlClusterProps } from './dsql/dsql-cluster';
 
 import { REPO_ROOT } from './repo-root';
 
@@ -50,6 +52,13 @@ export interface TemporalPlatformStackProps extends StackProps {
   readonly serverImageContext?: string;
   /** The default dynamic config file. @default `<repo>/docker/temporal-server/config/dynamicconfig/default.yaml` */
   readonly dynamicConfigFile?: string;
+  /**
+   * One Region of a multi-Region environment (lib/multi-region/config.ts): the cluster is peered
+   * (`MultiRegionProperties`), the server task role has a fixed name and the schema job maps the
+   * peer Region's task role too, the dashboard name carries the Region, and the cluster ARN is an
+   * output. @default - single-Region
+   */
+  readonly multiRegion?: MultiRegionStackProps;
 }
 
 /**
@@ -62,6 +71,32 @@ export interface TemporalPlatformStackProps extends StackProps {
  * use: a deletion-protected DSQL cluster and the access-logs bucket.
  */
 const removal = (p: 'retain' | 'destroy') => (p === 'retain' ? RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE : RemovalPolicy.DESTROY);
+
+/**
+ * The properties of an environment's DSQL cluster that do not depend on other resources (shared by
+ * the platform stack and the multi-Region cluster-only stack of lib/multi-region/cluster-stack.ts,
+ * which must declare the very same cluster).
+ */
+export function dsqlClusterProps(config: PlatformConfig, multiRegion?: MultiRegionStackProps): TemporalDsqlClusterProps {
+  return {
+    deletionProtection: config.dsql.deletionProtection,
+    kmsKeyArn: config.dsql.kmsKeyArn,
+    name: `temporal-${config.envName}`,
+    // A deletion-protected cluster cannot be deleted by a rollback (DeleteCluster is refused), and
+    // RetainExceptOnCreate would turn a failed first deploy into ROLLBACK_FAILED. So it keeps plain
+    // Retain: its identifier is generated, a retry creates a new one beside it, and the leftover
+    // empty cluster is named in docs/operations.md ("A first deploy that failed") with its cleanup.
+    removalPolicy: config.dsql.deletionProtection && config.removalPolicies.dsqlCluster === 'retain'
+      ? RemovalPolicy.RETAIN : removal(config.removalPolicies.dsqlCluster),
+    existingClusterId: config.dsql.existingCluster,
+    multiRegion: multiRegion && { witnessRegion: multiRegion.witnessRegion, clusters: multiRegion.clusterArns },
+  };
+}
+
+/** The stack description (the same in every phase of a multi-Region environment). */
+export function platformStackDescription(config: PlatformConfig): string {
+  return `Temporal on Aurora DSQL (${config.envName}): DSQL persistence, OpenSearch visibility, ECS Fargate services`;
+}
 
 /**
  * The whole Temporal-on-DSQL platform of one environment: network, DSQL cluster (with its
@@ -134,7 +169,7 @@ export class TemporalPlatformStack extends Stack {
     super(scope, id, {
       ...props,
       env: props.env ?? (props.config.env.account || props.config.env.region ? props.config.env : undefined),
-      description: props.description ?? `Temporal on Aurora DSQL (${props.config.envName}): DSQL persistence, OpenSearch visibility, ECS Fargate services`,
+      description: props.description ?? platformStackDescription(props.config),
     });
     const config = props.config;
     this.config = config;
@@ -204,19 +239,11 @@ export class TemporalPlatformStack extends Stack {
     }
     const dataKeyArn = config.dsql.kmsKeyArn ?? this.platformKey?.keyArn;
 
+    const mr = props.multiRegion;
     this.dsqlCluster = new TemporalDsqlCluster(this, 'Dsql', {
-      deletionProtection: config.dsql.deletionProtection,
-      kmsKeyArn: config.dsql.kmsKeyArn,
-      name: `temporal-${config.envName}`,
-      // A deletion-protected cluster cannot be deleted by a rollback (DeleteCluster is refused), and
-      // RetainExceptOnCreate would turn a failed first deploy into ROLLBACK_FAILED. So it keeps plain
-      // Retain: its identifier is generated, a retry creates a new one beside it, and the leftover
-      // empty cluster is named in docs/operations.md ("A first deploy that failed") with its cleanup.
-      removalPolicy: config.dsql.deletionProtection && config.removalPolicies.dsqlCluster === 'retain'
-        ? RemovalPolicy.RETAIN : removal(config.removalPolicies.dsqlCluster),
+      ...dsqlClusterProps(config, mr),
       vpc: config.dsql.privateLink ? this.vpc : undefined,
       vpcSubnets: this.privateSubnets,
-      existingClusterId: config.dsql.existingCluster,
     });
     // Data guard: with PrivateLink every caller (servers, schema job) is in our VPC, so the cluster's
     // resource policy denies DbConnect/DbConnectAdmin from anywhere else (lib/security/temporal-auth.ts).
@@ -266,6 +293,7 @@ export class TemporalPlatformStack extends Stack {
 
     this.services = new TemporalServices(this, 'Temporal', {
       vpc: this.vpc,
+      serverTaskRoleName: mr && serverTaskRoleName(config.envName, this.region),
       // No task starts before both certificate secrets hold a certificate, the shard count is pinned and
       // (DSQL_ENDPOINT names the PrivateLink host, which only resolves once it exists) the endpoint is up.
       startupDependencies: [
@@ -347,6 +375,7 @@ export class TemporalPlatformStack extends Stack {
       securityGroups: [this.jobSecurityGroup],
       serverTaskRole: this.serverTaskRole,
       serverRoleName: this.databaseRoleName,
+      peerServerTaskRoleArns: mr && [this.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: serverTaskRoleName(config.envName, mr.peerRegion) })],
       logRetention,
       logRemovalPolicy,
     });
@@ -466,7 +495,8 @@ export class TemporalPlatformStack extends Stack {
         return found[0];
       };
       this.observability = new TemporalObservability(this, 'Observability', {
-        envName: config.envName,
+        // Dashboard names are unique per account, not per Region: a multi-Region stack's carries its Region.
+        envName: mr ? `${config.envName}-${this.region}` : config.envName,
         alarmEmails: config.observability.alarmEmails,
         alarmTopicArn: config.observability.alarmTopicArn,
         alarmTopicKey: this.platformKey,
@@ -493,6 +523,7 @@ export class TemporalPlatformStack extends Stack {
     new CfnOutput(this, 'FrontendServiceDiscoveryAddress', { value: this.services.frontendAddress, description: 'Temporal frontend gRPC through Cloud Map DNS' });
     new CfnOutput(this, 'UiUrl', { value: this.services.uiUrl, description: 'Temporal UI (internal ALB)' });
     new CfnOutput(this, 'DsqlClusterIdentifier', { value: this.dsqlCluster.clusterIdentifier });
+    if (mr) new CfnOutput(this, 'DsqlClusterArn', { value: this.dsqlCluster.clusterArn, description: 'multiRegion.clusterArns value of this Region' });
     new CfnOutput(this, 'DsqlEndpoint', { value: this.dsqlCluster.connectEndpoint, description: 'Host the servers connect to' });
     new CfnOutput(this, 'VisibilityDomainEndpoint', { value: this.visibility.domainEndpoint });
     new CfnOutput(this, 'VisibilityIndexName', { value: this.visibilityIndexName });

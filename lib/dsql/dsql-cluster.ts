@@ -34,6 +34,13 @@ export interface TemporalDsqlClusterProps {
    * (`dsql:PutClusterPolicy`). @default - a new cluster
    */
   readonly existingClusterId?: string;
+  /**
+   * Multi-Region peering (`MultiRegionProperties`; not with `existingClusterId`): the witness Region
+   * alone for AWS's first phase (the cluster waits in PENDING_SETUP), then also `clusters`, the ARNs
+   * of the peered clusters (this one's and its peer's), for the second. docs/multi-region.md.
+   * @default - a single-Region cluster
+   */
+  readonly multiRegion?: { readonly witnessRegion: string; readonly clusters?: readonly string[] };
 }
 
 /**
@@ -94,6 +101,10 @@ export class TemporalDsqlCluster extends Construct implements ec2.IConnectable {
       const resource = new dsql.CfnCluster(this, 'Resource', {
         deletionProtectionEnabled: props.deletionProtection ?? true,
         kmsEncryptionKey: props.kmsKeyArn,
+        multiRegionProperties: props.multiRegion && {
+          witnessRegion: props.multiRegion.witnessRegion,
+          clusters: props.multiRegion.clusters && [...props.multiRegion.clusters],
+        },
       });
       resource.applyRemovalPolicy(props.removalPolicy ?? RemovalPolicy.RETAIN);
       Tags.of(resource).add('Name', props.name ?? this.node.path.replace(/\//g, '-'));

@@ -46,6 +46,11 @@ export interface TemporalDsqlSchemaProps {
   readonly securityGroups?: ec2.ISecurityGroup[];
   /** IAM role of the Temporal server tasks, mapped to the server database role with `AWS IAM GRANT`. @default - no mapping */
   readonly serverTaskRole?: iam.IRole;
+  /**
+   * Multi-Region: the other Region's server task role ARNs, mapped to the database role too (the job
+   * revokes every mapping it is not given, and both Regions' servers share the one database). @default []
+   */
+  readonly peerServerTaskRoleArns?: string[];
   /** Database role the servers log in as (created with LOGIN and data privileges only). @default 'temporal_server' */
   readonly serverRoleName?: string;
   /** Versioned schema directory (Temporal layout: vX.Y/manifest.json + .sql files). @default DEFAULT_DSQL_SCHEMA_DIR */
@@ -210,6 +215,7 @@ export class TemporalDsqlSchema extends Construct implements ec2.IConnectable {
         ClusterEndpoint: props.cluster.connectEndpoint,
         ServerRoleName: props.serverRoleName ?? 'temporal_server',
         ...(props.serverTaskRole ? { ServerTaskRoleArn: props.serverTaskRole.roleArn } : {}),
+        ...(props.peerServerTaskRoleArns?.length ? { PeerServerTaskRoleArns: props.peerServerTaskRoleArns } : {}),
       },
     });
     this.schemaVersion = this.resource.getAttString('SchemaVersion');

@@ -9,7 +9,7 @@
  * one (a CloudFormation rollback of an Update) succeeds without changing the schema.
  *
  * Resource properties: SchemaName, TargetVersion, ContentHash, ClusterEndpoint, ServerRoleName,
- * ServerTaskRoleArn (optional). Environment: SCHEMA_DIR (default: `schema` next to the bundle),
+ * ServerTaskRoleArn (optional), PeerServerTaskRoleArns (optional list, multi-Region). Environment: SCHEMA_DIR (default: `schema` next to the bundle),
  * DATABASE_NAME (default postgres), INDEX_WAIT_CONCURRENCY (default 8), AWS_REGION; for dsql-local
  * only: DSQL_HOST (address to dial), DSQL_PORT, DSQL_TLS_CA_FILE.
  */
@@ -30,6 +30,13 @@ export interface SchemaResourceProperties {
   readonly ClusterEndpoint: string;
   readonly ServerRoleName: string;
   readonly ServerTaskRoleArn?: string;
+  /** Multi-Region: the other Region's server task role ARN(s), also mapped (and so not revoked). */
+  readonly PeerServerTaskRoleArns?: string[];
+}
+
+/** Every IAM ARN the server database role is mapped to: the own task role's and the peers'. */
+export function serverRoleArns(p: SchemaResourceProperties): string[] {
+  return [...(p.ServerTaskRoleArn ? [p.ServerTaskRoleArn] : []), ...(p.PeerServerTaskRoleArns ?? [])];
 }
 
 /** Response of onEvent (Provider framework). */
@@ -67,6 +74,9 @@ function properties(event: CloudFormationCustomResourceEvent): SchemaResourcePro
   for (const key of ['SchemaName', 'TargetVersion', 'ContentHash', 'ClusterEndpoint', 'ServerRoleName'] as const) {
     if (typeof p[key] !== 'string' || p[key] === '') fail(`property ${key} is required (a non-empty string), got ${JSON.stringify(p[key])}`);
   }
+  if (p.PeerServerTaskRoleArns !== undefined && (!Array.isArray(p.PeerServerTaskRoleArns) || !p.PeerServerTaskRoleArns.every((a) => typeof a === 'string'))) {
+    fail(`property PeerServerTaskRoleArns must be a list of IAM role ARNs, got ${JSON.stringify(p.PeerServerTaskRoleArns)}`);
+  }
   const props = p as SchemaResourceProperties;
   const schema = bundledSchema();
   if (props.ContentHash !== schema.contentHash) {
@@ -79,7 +89,7 @@ function properties(event: CloudFormationCustomResourceEvent): SchemaResourcePro
     fail(`property TargetVersion ${JSON.stringify(props.TargetVersion)} is not in the bundled schema; allowed: ${schema.versions.map((v) => v.version).join(', ')}`);
   }
   try {
-    validateServerRole({ roleName: props.ServerRoleName, iamArns: props.ServerTaskRoleArn ? [props.ServerTaskRoleArn] : [] });
+    validateServerRole({ roleName: props.ServerRoleName, iamArns: serverRoleArns(props) });
   } catch (e) {
     fail((e as Error).message);
   }
@@ -123,7 +133,7 @@ export async function isComplete(event: IsCompleteEvent, context: Pick<Context, 
       targetVersion: p.TargetVersion,
       deadline,
       dbName: process.env.DATABASE_NAME ?? 'postgres',
-      serverRole: { roleName: p.ServerRoleName, iamArns: p.ServerTaskRoleArn ? [p.ServerTaskRoleArn] : [] },
+      serverRole: { roleName: p.ServerRoleName, iamArns: serverRoleArns(p) },
       indexWaitConcurrency: process.env.INDEX_WAIT_CONCURRENCY ? Number(process.env.INDEX_WAIT_CONCURRENCY) : undefined,
       log: (m) => log({ phase: 'migrate', message: m }),
     });

@@ -1,0 +1,3 @@
+export * from './config';
+export * from './cluster-stack';
+export * from './standby';
