@@ -33,10 +33,15 @@ type db struct {
 	// holds a connection of; nil: on the main pool (tests that build a db without CreateDB).
 	chunks    *ops
 	chunkPool io.Closer
+	// poolStats exports the pools' wait statistics (poolstats.go); nil without CreateDB.
+	poolStats *poolSampler
 }
 
-// Close closes the chunk pool, then upstream's db.
+// Close stops the pool sampler (after a last sample), closes the chunk pool, then upstream's db.
 func (d *db) Close() error {
+	if d.poolStats != nil {
+		d.poolStats.Stop()
+	}
 	if d.chunkPool != nil {
 		_ = d.chunkPool.Close()
 	}

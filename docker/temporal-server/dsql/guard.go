@@ -74,13 +74,26 @@ type GuardedExecutionStore struct {
 	metrics metrics.Handler
 }
 
-// NewGuardedExecutionStore wraps s; logger and h may be nil.
+// guardedOperations and guardLimits are the tag values of dsql_limit_refusals.
+var (
+	guardedOperations = []string{"CreateWorkflowExecution", "UpdateWorkflowExecution", "ConflictResolveWorkflowExecution"}
+	guardLimits       = []string{"timers", "rows", "value", "bytes"}
+)
+
+// NewGuardedExecutionStore wraps s; logger and h may be nil. dsql_limit_refusals is recorded
+// once as 0 for every operation and limit (12 series), so that its series exist for the
+// dashboards before the first refusal.
 func NewGuardedExecutionStore(s persistence.ExecutionStore, logger log.Logger, h metrics.Handler) *GuardedExecutionStore {
 	if logger == nil {
 		logger = log.NewNoopLogger()
 	}
 	if h == nil {
 		h = metrics.NoopMetricsHandler
+	}
+	for _, op := range guardedOperations {
+		for _, l := range guardLimits {
+			metricLimitRefusals.With(h).Record(0, metrics.OperationTag(op), metrics.StringTag("limit", l))
+		}
 	}
 	return &GuardedExecutionStore{ExecutionStore: s, logger: logger, metrics: h}
 }
