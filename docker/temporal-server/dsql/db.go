@@ -24,10 +24,9 @@ type db struct {
 	upstreamAdmin
 	counters *Counters
 	// sqlDB is the pool upstream's db runs on (set by the plugin's Connect hook, replaced if
-	// upstream reconnects); prefetch turns on the mutable-state batch (prefetch.go).
+	// upstream reconnects); prefetch turns on the mutable-state batch of loads (prefetch.go).
 	sqlDB    *atomic.Pointer[sql.DB]
 	prefetch bool
-	cache    prefetchCache
 	// chunks runs the autocommit chunks of bulk deletes that a transaction hands off
 	// (bulkdelete.go) on its own small pool (chunkPool), never on the pool the transaction
 	// holds a connection of; nil: on the main pool (tests that build a db without CreateDB).
@@ -65,7 +64,6 @@ func newDB(upstream sqlplugin.DB, counters *Counters, chunk int) (*db, error) {
 	}
 	d := &db{ops: ops{q: q, chunkSize: chunk}, upstreamDB: upstreamDB{upstream}, upstreamAdmin: upstreamAdmin{admin}, counters: counters,
 		sqlDB: &atomic.Pointer[sql.DB]{}}
-	d.cache.counters = counters
 	return d, nil
 }
 

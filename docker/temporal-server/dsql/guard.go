@@ -34,7 +34,8 @@ var metricLimitRefusals = metrics.NewCounterDef("dsql_limit_refusals", metrics.W
 
 // DecorateFactoryProvider wraps upstream's persistence FactoryProviderFn so that every
 // persistence factory the server builds gets a data store factory whose execution store is
-// guarded (GuardedExecutionStore). Wire it with fx.Decorate next to temporal.TopLevelModule
+// guarded (GuardedExecutionStore) and loads mutable state in one round trip
+// (LoadBatchingExecutionStore). Wire it with fx.Decorate next to temporal.TopLevelModule
 // (temporal.NewServerFx). Refusals are logged to the factory's logger and counted in
 // dsql_limit_refusals on its metrics handler.
 func DecorateFactoryProvider(next persistenceclient.FactoryProviderFn) persistenceclient.FactoryProviderFn {
@@ -45,7 +46,8 @@ func DecorateFactoryProvider(next persistenceclient.FactoryProviderFn) persisten
 }
 
 // guardedFactory is a persistence.DataStoreFactory whose NewExecutionStore returns a
-// GuardedExecutionStore; every other store is the wrapped factory's own.
+// GuardedExecutionStore over a LoadBatchingExecutionStore (prefetch.go) over the wrapped
+// factory's store; every other store is the wrapped factory's own.
 type guardedFactory struct {
 	persistence.DataStoreFactory
 	logger  log.Logger
@@ -57,7 +59,7 @@ func (f *guardedFactory) NewExecutionStore() (persistence.ExecutionStore, error)
 	if err != nil {
 		return nil, err
 	}
-	return NewGuardedExecutionStore(s, f.logger, f.metrics), nil
+	return NewGuardedExecutionStore(NewLoadBatchingExecutionStore(s), f.logger, f.metrics), nil
 }
 
 // GuardedExecutionStore sizes CreateWorkflowExecution, UpdateWorkflowExecution and

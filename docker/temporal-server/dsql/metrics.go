@@ -27,6 +27,8 @@ type Counters struct {
 	Conflicts, Retries, Exhausted, Connections, ConnectRetryCount, Deferred atomic.Int64
 	// PoolWaits and PoolWaitNanos sum the pool waits of every pool (poolstats.go).
 	PoolWaits, PoolWaitNanos atomic.Int64
+	// PrefetchHits and PrefetchMisses count the map reads of loads served from the batch or not (prefetch.go).
+	PrefetchHits, PrefetchMisses atomic.Int64
 }
 
 // NewCounters returns counters that also record to h (nil: in memory only). The counters of
@@ -113,9 +115,17 @@ func (c *Counters) Pipelined(n int) {
 	}
 }
 
-// PrefetchRead records one map read served from the prefetched load (hit) or not; c may be nil.
+// PrefetchRead records one map read of a load served from its batch (hit) or not; c may be nil.
 func (c *Counters) PrefetchRead(hit bool) {
-	if c == nil || c.handler == nil {
+	if c == nil {
+		return
+	}
+	if hit {
+		c.PrefetchHits.Add(1)
+	} else {
+		c.PrefetchMisses.Add(1)
+	}
+	if c.handler == nil {
 		return
 	}
 	if hit {

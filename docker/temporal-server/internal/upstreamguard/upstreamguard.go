@@ -28,7 +28,15 @@ type Pin struct {
 // Pins are the upstream v1.32.2 declarations the dsql plugin depends on.
 var Pins = []Pin{
 	// prefetch.go: the one-round-trip load serves these reads' results in their place.
-	{"common/persistence/sql/execution.go", "sqlExecutionStore.GetWorkflowExecution", "dsql/prefetch.go: the load's call order (executions row, then the maps, same context) that the batch serves", "bcd021edf976"},
+	{"common/persistence/sql/execution.go", "sqlExecutionStore.GetWorkflowExecution", "dsql/prefetch.go LoadBatchingExecutionStore: the load's call order (executions row, then the maps) and its context, which carries the load to the plugin's db; its only caller of SelectFromExecutions", "bcd021edf976"},
+	// prefetch.go: each map read of the load passes the load's context on to the db unchanged.
+	{"common/persistence/sql/execution_state_map.go", "getActivityInfoMap", "dsql/prefetch.go: the activity map read of a load reaches the db with the load's context", "f9b06c26cc04"},
+	{"common/persistence/sql/execution_state_map.go", "getTimerInfoMap", "dsql/prefetch.go: the timer map read of a load reaches the db with the load's context", "1e668dae1ddc"},
+	{"common/persistence/sql/execution_state_map.go", "getChildExecutionInfoMap", "dsql/prefetch.go: the child map read of a load reaches the db with the load's context", "b5b2e0869046"},
+	{"common/persistence/sql/execution_state_map.go", "getRequestCancelInfoMap", "dsql/prefetch.go: the request-cancel map read of a load reaches the db with the load's context", "b215a7248196"},
+	{"common/persistence/sql/execution_state_map.go", "getSignalInfoMap", "dsql/prefetch.go: the signal map read of a load reaches the db with the load's context", "041047462220"},
+	{"common/persistence/sql/execution_state_non_map.go", "getSignalsRequested", "dsql/prefetch.go: the signals-requested read of a load reaches the db with the load's context", "e7249a9a00e1"},
+	{"common/persistence/sql/execution_state_non_map.go", "getBufferedEvents", "dsql/prefetch.go: the buffered-events read of a load reaches the db with the load's context", "8bad1c5a342d"},
 	{"common/persistence/sql/sqlplugin/postgresql/execution.go", "getExecutionQuery", "dsql/prefetch.go pfExecutionQry must read the same row", "b2ede9fe06d1"},
 	{"common/persistence/sql/sqlplugin/postgresql/execution.go", "executionsColumns", "dsql/prefetch.go pfExecutionQry column list", "1ab8034a31ef"},
 	{"common/persistence/sql/sqlplugin/postgresql/execution.go", "getBufferedEventsQuery", "dsql/prefetch.go pfBufferedQry", "d994bb1be44b"},
