@@ -122,12 +122,11 @@ func (d *db) VerifyVersion() error {
 // other connection, so the wait for it always ends. Each chunk changes at most chunkSize (<=
 // 3,000) rows; two deletes of the same run at once conflict on DSQL (first committer wins, the
 // other's chunk gets 40001 and is retried by the statement retry policy, then finds fewer
-// rows), and never conflict with the caller's transaction (disjoint rows, bulkdelete.go); fenced is set once the transaction has read the shard row.
+// rows), and never conflict with the caller's transaction (disjoint rows, bulkdelete.go).
 type tx struct {
 	ops
 	upstreamTx
-	pool   ops
-	fenced bool
+	pool ops
 	// locks: rows this transaction holds FOR UPDATE (pipeline_tx.go).
 	locks txLocks
 }

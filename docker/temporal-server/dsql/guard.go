@@ -34,8 +34,8 @@ var metricLimitRefusals = metrics.NewCounterDef("dsql_limit_refusals", metrics.W
 
 // DecorateFactoryProvider wraps upstream's persistence FactoryProviderFn so that every
 // persistence factory the server builds gets a data store factory whose execution store is
-// guarded (GuardedExecutionStore) and loads mutable state in one round trip
-// (LoadBatchingExecutionStore). Wire it with fx.Decorate next to temporal.TopLevelModule
+// guarded, loads mutable state in one round trip and deletes runs in chunks
+// (WrapExecutionStore). Wire it with fx.Decorate next to temporal.TopLevelModule
 // (temporal.NewServerFx). Refusals are logged to the factory's logger and counted in
 // dsql_limit_refusals on its metrics handler.
 func DecorateFactoryProvider(next persistenceclient.FactoryProviderFn) persistenceclient.FactoryProviderFn {
@@ -45,9 +45,9 @@ func DecorateFactoryProvider(next persistenceclient.FactoryProviderFn) persisten
 	}
 }
 
-// guardedFactory is a persistence.DataStoreFactory whose NewExecutionStore returns a
-// GuardedExecutionStore over a LoadBatchingExecutionStore (prefetch.go) over the wrapped
-// factory's store; every other store is the wrapped factory's own.
+// guardedFactory is a persistence.DataStoreFactory whose NewExecutionStore returns the wrapped
+// factory's execution store with the plugin's paths (WrapExecutionStore); every other store is
+// the wrapped factory's own.
 type guardedFactory struct {
 	persistence.DataStoreFactory
 	logger  log.Logger
@@ -59,7 +59,16 @@ func (f *guardedFactory) NewExecutionStore() (persistence.ExecutionStore, error)
 	if err != nil {
 		return nil, err
 	}
-	return NewGuardedExecutionStore(NewLoadBatchingExecutionStore(s), f.logger, f.metrics), nil
+	return WrapExecutionStore(s, f.logger, f.metrics), nil
+}
+
+// WrapExecutionStore is the one place the plugin's execution-store paths are wired, in this
+// order: GuardedExecutionStore (limits, before anything reaches the store) over
+// LoadBatchingExecutionStore (GetWorkflowExecution in one round trip, prefetch.go) over
+// ChunkedRunDeleteExecutionStore (DeleteWorkflowExecution's whole-run deletes in chunks,
+// bulkdelete.go) over s, upstream's SQL execution store. logger and h may be nil.
+func WrapExecutionStore(s persistence.ExecutionStore, logger log.Logger, h metrics.Handler) persistence.ExecutionStore {
+	return NewGuardedExecutionStore(NewLoadBatchingExecutionStore(NewChunkedRunDeleteExecutionStore(s)), logger, h)
 }
 
 // GuardedExecutionStore sizes CreateWorkflowExecution, UpdateWorkflowExecution and

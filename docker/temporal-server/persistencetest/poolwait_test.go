@@ -35,10 +35,11 @@ func TestBulkDeleteNeverWaitsOnASecondPoolConnection(t *testing.T) {
 		one := *cfg
 		one.MaxConns = 1
 		c := rawConn(t, b, cfg.DatabaseName)
-		store, err := newFactory(t, &one).NewExecutionStore()
+		upstreamStore, err := newFactory(t, &one).NewExecutionStore()
 		if err != nil {
 			t.Fatal(err)
 		}
+		store := dsql.WrapExecutionStore(upstreamStore, nil, nil) // as the server wires it: deletes in chunks
 		const shard, burst = int32(3), 6
 		ns := uuid.New()
 		runs := make([]uuid.UUID, burst)

@@ -50,10 +50,10 @@ var Pins = []Pin{
 	{"common/persistence/sql/sqlplugin/postgresql/execution.go", "createVisibilityTasksQuery", "dsql/pipeline_tx.go predicts RowsAffected = len(rows)", "28a898de6942"},
 	{"common/persistence/sql/sqlplugin/postgresql/execution.go", "createReplicationTasksQuery", "dsql/pipeline_tx.go predicts RowsAffected = len(rows)", "e70746954e11"},
 	{"common/persistence/sql/execution_util.go", "applyTasks", "dsql/pipeline_tx.go: which task inserts a mutation makes and how RowsAffected is compared", "bd832410614b"},
-	// bulkdelete.go: fenced transactions start with ReadLockShards; DeleteWorkflowExecution and
-	// DeleteHistoryBranch are not fenced, so their bulk deletes may run as chunks outside them.
+	// bulkdelete.go: DeleteWorkflowExecution and DeleteHistoryBranch are not fenced, so their bulk
+	// deletes may run as chunks outside them; fenced transactions keep theirs inside.
 	{"common/persistence/sql/execution.go", "sqlExecutionStore.txExecuteShardLocked", "dsql/bulkdelete.go and pipeline_tx.go: a fenced transaction reads the shard row first", "4194f501a2d7"},
-	{"common/persistence/sql/execution.go", "sqlExecutionStore.DeleteWorkflowExecution", "dsql/bulkdelete.go: the whole-run deletes of an unfenced transaction run as chunks", "7df587833f56"},
+	{"common/persistence/sql/execution.go", "sqlExecutionStore.DeleteWorkflowExecution", "dsql/bulkdelete.go ChunkedRunDeleteExecutionStore: one unfenced transaction whose whole-run deletes of the request's run get the call's context (which names the run) and may run as chunks", "7df587833f56"},
 	{"common/persistence/sql/history_store.go", "sqlExecutionStore.DeleteHistoryBranch", "dsql/bulkdelete.go: RangeDeleteFromHistoryNode runs as chunks", "a4be4d44d82b"},
 	// guard.go: the refusal must be "definitely not committed" and end the workflow.
 	{"common/persistence/sql/common.go", "SqlStore.txExecute", "dsql/guard.go: errors inside the store's transaction become Unavailable, so the guard sits in front of the store", "dcdfe416e45a"},
