@@ -304,7 +304,7 @@ func uuidBytes(u pgtype.UUID) primitives.UUID {
 // fromLoad returns ctx's load's kept result flag of run k, if it has one not handed out yet.
 func (d *db) fromLoad(ctx context.Context, k runKey, flag uint8) (*prefetched, bool) {
 	l := loadOf(ctx)
-	if l == nil {
+	if l == nil || !d.prefetch { // pipeline=off: no batch, nothing to count
 		return nil, false
 	}
 	return l.take(k, flag, d.counters)

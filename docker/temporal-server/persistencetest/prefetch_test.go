@@ -81,6 +81,12 @@ func TestMutableStateLoadInOneRoundTrip(t *testing.T) {
 			t.Errorf("pipeline=%v: loaded state %+v", tc.pipeline, st)
 		}
 		states = append(states, st)
+		// Two loads (warm-up and measured) of seven map reads each; counted only when batched.
+		counters := db.(interface{ Counters() *dsql.Counters }).Counters()
+		wantHits := map[bool]int64{true: 14, false: 0}[tc.pipeline && tc.batching]
+		if h, m := counters.PrefetchHits.Load(), counters.PrefetchMisses.Load(); h != wantHits || m != 0 {
+			t.Errorf("pipeline=%v batching store=%v: %d prefetch hits, %d misses; want %d and 0", tc.pipeline, tc.batching, h, m, wantHits)
+		}
 		// A missing run is still upstream's NotFound.
 		missing := *req
 		missing.RunID = primitives.NewUUID().String()
