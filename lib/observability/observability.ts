@@ -447,6 +447,19 @@ export class TemporalObservability extends Construct {
     this.alarm('DsqlConnectionRefusals', refusedTotal, ALARM_THRESHOLDS.dsqlConnectionRefusalsPer5Min, 2, ge,
       `DSQL refused >= ${ALARM_THRESHOLDS.dsqlConnectionRefusalsPer5Min} connections per 5 min (53400 rate or 53300 count limit) for 10 min`, 'connection-rate-errors-53400');
 
+    // The DSQL plugin's own counters (docs/temporal-server.md, "Metrics"): no alarms, for diagnosis.
+    const refusals = sumOf('dsqlLimitRefusals', 'lr_');
+    const conflicts = sumOf('dsqlOccConflicts', 'oc_');
+    const hits = sumOf('dsqlPrefetchHits', 'ph_');
+    const misses = sumOf('dsqlPrefetchMisses', 'pm_');
+    const waits = sumOf('dsqlPoolWaits', 'pw_');
+    const waitMs = sumOf('dsqlPoolWaitMs', 'pwm_');
+    const expr = (x: { expr: string; ms: Record<string, cloudwatch.IMetric> }, label: string) =>
+      new cloudwatch.MathExpression({ expression: x.expr, usingMetrics: x.ms, period: five, label });
+    const avgWait = new cloudwatch.MathExpression({
+      expression: `IF((${waits.expr}) > 0, (${waitMs.expr}) / (${waits.expr}), 0)`, usingMetrics: { ...waits.ms, ...waitMs.ms }, period: five, label: 'average wait (ms)',
+    });
+
     return [
       [
         new cloudwatch.GraphWidget({ title: 'Temporal requests per role (per 5 min)', left: perRole('serviceRequests', 'Sum', 'requests', GRPC_ROLES), width: 8 }),
@@ -465,6 +478,11 @@ export class TemporalObservability extends Construct {
       [
         new cloudwatch.GraphWidget({ title: 'History queue task lag, average (s)', left: [qLat], right: [moved], width: 12 }),
         new cloudwatch.GraphWidget({ title: 'DSQL connection refusals, panics, suspected deadlocks (per 5 min)', left: [refusedTotal], width: 12 }),
+      ],
+      [
+        new cloudwatch.GraphWidget({ title: 'DSQL plugin: writes refused at a DSQL limit, OCC conflicts (per 5 min)', left: [expr(refusals, 'limit refusals')], right: [expr(conflicts, 'OCC conflicts')], width: 8 }),
+        new cloudwatch.GraphWidget({ title: 'DSQL plugin: mutable-state map reads, one-round-trip load hits and misses (per 5 min)', left: [expr(hits, 'hits'), expr(misses, 'misses')], width: 8 }),
+        new cloudwatch.GraphWidget({ title: 'DSQL plugin: calls waiting for a pool connection (per 5 min), average wait (ms)', left: [expr(waits, 'pool waits')], right: [avgWait], width: 8 }),
       ],
     ];
   }

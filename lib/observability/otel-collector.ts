@@ -96,6 +96,12 @@ export const EMF_METRICS = {
   historyQueueLatency: { name: 'task_latency_queue', kind: 'histogram', dimensions: role, unit: 'seconds', what: 'time a history queue task (transfer, timer, visibility) waited past its scheduled time before it was processed' },
   shardsAcquired: { name: 'sharditem_created_count', kind: 'counter', dimensions: role, unit: 'count', what: 'history shards this host took ownership of (start-up, or a shard moving from another host)' },
   dsqlConnectRetries: { name: 'dsql_connect_retries', kind: 'counter', dimensions: role, unit: 'count', what: 'connections DSQL refused for its connection rate (53400) or count (53300) limit, retried by the plugin' },
+  dsqlOccConflicts: { name: 'dsql_occ_conflicts', kind: 'counter', dimensions: role, unit: 'count', what: 'optimistic-concurrency conflicts (SQLSTATE 40001) the plugin saw, each counted once (at its statement or at COMMIT)' },
+  dsqlLimitRefusals: { name: 'dsql_limit_refusals', kind: 'counter', dimensions: role, unit: 'count', what: "workflow writes the plugin's guard refused before COMMIT because they would exceed a DSQL limit (rows, timers, value or transaction bytes); the workflow ends, its shard does not move" },
+  dsqlPrefetchHits: { name: 'dsql_prefetch_hits', kind: 'counter', dimensions: role, unit: 'count', what: "mutable-state map reads served by the plugin's one-round-trip load" },
+  dsqlPrefetchMisses: { name: 'dsql_prefetch_misses', kind: 'counter', dimensions: role, unit: 'count', what: "mutable-state map reads of a load whose batch failed, read with upstream's statements instead" },
+  dsqlPoolWaits: { name: 'dsql_pool_waits', kind: 'counter', dimensions: role, unit: 'count', what: "persistence calls that waited for a free connection of one of the plugin's pools (main or chunk)" },
+  dsqlPoolWaitMs: { name: 'dsql_pool_wait_ms', kind: 'counter', dimensions: role, unit: 'count', what: 'milliseconds those calls waited, in total (divide by dsql_pool_waits for the average wait)' },
   servicePanics: {
     name: 'service_panics', kind: 'counter', dimensions: role, unit: 'count', what: 'panics recovered by the server (a bug or a corrupt input; the request failed)',
     eventOnly: 'docker/temporal-server/internal/upstreamguard TestEventOnlyMetricNames',

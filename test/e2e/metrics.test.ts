@@ -195,6 +195,15 @@ test('the workload produced the rare series: persistence errors, ResourceExhaust
   expect(rex.some((s) => s.operation === 'CountWorkflowExecutions' && s.service_name === 'frontend')).toBe(true);
 });
 
+test("history's mutable-state loads went through the plugin's one-round-trip load (dsql.WrapExecutionStore is wired)", async () => {
+  // The load is only batched on the named store path that the server's fx.Decorate wires
+  // (docs/temporal-server.md, "Named code paths"); without it every load is upstream's 9 round trips.
+  // The COMMIT-failure window above makes history reload the state of the workflows it touched.
+  const data = await prom('query', { query: 'sum(max_over_time(dsql_prefetch_hits{job="temporal",service_name="history"}[1h]))' });
+  const hits = data.result.length > 0 ? Number(data.result[0].value[1]) : 0;
+  expect(hits).toBeGreaterThan(0);
+});
+
 describe('the collector configuration (lib/observability/otel-collector.ts)', () => {
   const cfg = collectorConfig({ namespace: 'Temporal/test', logGroupName: 'unused', region: 'us-east-1' });
   const declarations: Array<{ dimensions: string[][]; metric_name_selectors: string[] }> = cfg.exporters.awsemf.metric_declarations;

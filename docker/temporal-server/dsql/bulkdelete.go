@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 
+	"go.temporal.io/server/common/persistence"
 	"go.temporal.io/server/common/persistence/sql/sqlplugin"
 	"go.temporal.io/server/common/primitives"
 )
@@ -19,7 +20,7 @@ import (
 //     executions row;
 //   - queue v2 RangeDeleteMessages: a whole range of messages plus the queue metadata.
 //
-// Here the unbounded part runs on the pool, outside the caller's transaction, as chunks of
+// Here the unbounded part runs on the chunk pool, outside the caller's transaction, as chunks of
 // at most chunkSize (<= 3,000) rows, each chunk its own autocommit statement, before the
 // caller's transaction commits. The transaction then changes only its few fixed rows
 // (the history_tree row; the executions row; the queue metadata row).
@@ -35,13 +36,14 @@ import (
 //     transaction reads or writes (its history_tree row, its executions row, the queue
 //     metadata and the last message it locks), so the transaction neither waits for them
 //     (PostgreSQL) nor conflicts with them at commit (DSQL).
-//   - Fencing is unchanged: upstream's DeleteWorkflowExecution and DeleteHistoryBranch do
-//     not fence on the shard row. Every transaction that does (create, update,
-//     conflict-resolve, set = reset) reads the shard row first with ReadLockShards, and
-//     in such a transaction these methods stay inside it: the delete-all-then-insert of
-//     a reset or conflict-resolve is never split. So a stale shard owner can still not
-//     commit a mutation; it can at most delete rows of a run or branch that is being
-//     deleted.
+//   - Only the named path splits: the whole-run map deletes leave the transaction only for
+//     the run that ChunkedRunDeleteExecutionStore.DeleteWorkflowExecution deletes (its
+//     context names the run); every other transaction keeps them inside, fenced ones
+//     (create, update, conflict-resolve, set = reset) included, so the delete-all-then-insert
+//     of a reset or conflict-resolve is never split, and a new upstream caller is never split
+//     by accident. Fencing is unchanged: upstream's DeleteWorkflowExecution and
+//     DeleteHistoryBranch do not fence on the shard row, so a stale shard owner can still not
+//     commit a mutation; it can at most delete rows of a run or branch being deleted.
 
 const runFilter = `shard_id = $1 AND namespace_id = $2 AND workflow_id = $3 AND run_id = $4`
 
@@ -77,11 +79,43 @@ func (o ops) deleteRunRows(ctx context.Context, query string, shardID int32, nam
 	})
 }
 
-// ReadLockShards marks the transaction as fenced (see the file comment) and reads the
-// shard row FOR UPDATE.
-func (t *tx) ReadLockShards(ctx context.Context, filter sqlplugin.ShardsFilter) (int64, error) {
-	t.fenced = true
-	return t.ops.ReadLockShards(ctx, filter)
+// ChunkedRunDeleteExecutionStore is the explicit entry of the chunked whole-run delete: its
+// DeleteWorkflowExecution marks the call's context with the run being deleted (runDeletion) and
+// runs the wrapped store's DeleteWorkflowExecution with it. In the plugin's transaction, a
+// whole-run delete (DeleteAllFrom*Maps, DeleteFromBufferedEvents, DeleteAllFromChasmNodeMaps)
+// of exactly that run then runs as autocommit chunks on the chunk pool; a whole-run delete of
+// any other run, or without the mark (a reset or conflict-resolve rewriting a run, a caller
+// other than this store), stays in the transaction as upstream runs it. Every other method is
+// the wrapped store's. DecorateFactoryProvider wires it (WrapExecutionStore, guard.go).
+type ChunkedRunDeleteExecutionStore struct {
+	persistence.ExecutionStore
+}
+
+// NewChunkedRunDeleteExecutionStore wraps s.
+func NewChunkedRunDeleteExecutionStore(s persistence.ExecutionStore) *ChunkedRunDeleteExecutionStore {
+	return &ChunkedRunDeleteExecutionStore{ExecutionStore: s}
+}
+
+// DeleteWorkflowExecution deletes the run with its whole-run deletes in chunks (see the type).
+// A request whose ids do not parse goes to the wrapped store unmarked (it reports the error).
+func (s *ChunkedRunDeleteExecutionStore) DeleteWorkflowExecution(ctx context.Context, r *persistence.DeleteWorkflowExecutionRequest) error {
+	ns, nsErr := primitives.ParseUUID(r.NamespaceID)
+	run, runErr := primitives.ParseUUID(r.RunID)
+	if nsErr == nil && runErr == nil {
+		ctx = context.WithValue(ctx, runDeletionKey{}, runDeletion{keyOf(r.ShardID, ns, r.WorkflowID, run)})
+	}
+	return s.ExecutionStore.DeleteWorkflowExecution(ctx, r)
+}
+
+type runDeletionKey struct{}
+
+// runDeletion names the one run whose whole-run deletes may run as chunks outside the transaction.
+type runDeletion struct{ run runKey }
+
+// chunkRun reports whether ctx carries the deletion of this run (ChunkedRunDeleteExecutionStore).
+func chunkRun(ctx context.Context, shard int32, ns primitives.UUID, wf string, run primitives.UUID) bool {
+	d, ok := ctx.Value(runDeletionKey{}).(runDeletion)
+	return ok && d.run == keyOf(shard, ns, wf, run)
 }
 
 // RangeDeleteFromHistoryNode deletes a branch range's history nodes in autocommit chunks
@@ -99,68 +133,69 @@ func (t *tx) RangeDeleteFromQueueV2Messages(ctx context.Context, f sqlplugin.Que
 	return t.pool.RangeDeleteFromQueueV2Messages(ctx, f)
 }
 
-// DeleteAllFromActivityInfoMaps: whole-run delete in chunks on the pool when the
-// transaction is not fenced (DeleteWorkflowExecution), in the transaction otherwise.
+// DeleteAllFromActivityInfoMaps: whole-run delete in chunks on the chunk pool when the call
+// belongs to ChunkedRunDeleteExecutionStore.DeleteWorkflowExecution of this run, in the
+// transaction otherwise.
 func (t *tx) DeleteAllFromActivityInfoMaps(ctx context.Context, f sqlplugin.ActivityInfoMapsAllFilter) (sql.Result, error) {
-	if t.fenced {
-		return t.upstreamTx.DeleteAllFromActivityInfoMaps(ctx, f)
+	if chunkRun(ctx, f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID) {
+		return t.pool.deleteRunRows(ctx, chunkDeleteActivityMapsQry, f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID)
 	}
-	return t.pool.deleteRunRows(ctx, chunkDeleteActivityMapsQry, f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID)
+	return t.upstreamTx.DeleteAllFromActivityInfoMaps(ctx, f)
 }
 
 // DeleteAllFromTimerInfoMaps: see DeleteAllFromActivityInfoMaps.
 func (t *tx) DeleteAllFromTimerInfoMaps(ctx context.Context, f sqlplugin.TimerInfoMapsAllFilter) (sql.Result, error) {
-	if t.fenced {
-		return t.upstreamTx.DeleteAllFromTimerInfoMaps(ctx, f)
+	if chunkRun(ctx, f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID) {
+		return t.pool.deleteRunRows(ctx, chunkDeleteTimerMapsQry, f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID)
 	}
-	return t.pool.deleteRunRows(ctx, chunkDeleteTimerMapsQry, f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID)
+	return t.upstreamTx.DeleteAllFromTimerInfoMaps(ctx, f)
 }
 
 // DeleteAllFromChildExecutionInfoMaps: see DeleteAllFromActivityInfoMaps.
 func (t *tx) DeleteAllFromChildExecutionInfoMaps(ctx context.Context, f sqlplugin.ChildExecutionInfoMapsAllFilter) (sql.Result, error) {
-	if t.fenced {
-		return t.upstreamTx.DeleteAllFromChildExecutionInfoMaps(ctx, f)
+	if chunkRun(ctx, f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID) {
+		return t.pool.deleteRunRows(ctx, chunkDeleteChildMapsQry, f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID)
 	}
-	return t.pool.deleteRunRows(ctx, chunkDeleteChildMapsQry, f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID)
+	return t.upstreamTx.DeleteAllFromChildExecutionInfoMaps(ctx, f)
 }
 
 // DeleteAllFromRequestCancelInfoMaps: see DeleteAllFromActivityInfoMaps.
 func (t *tx) DeleteAllFromRequestCancelInfoMaps(ctx context.Context, f sqlplugin.RequestCancelInfoMapsAllFilter) (sql.Result, error) {
-	if t.fenced {
-		return t.upstreamTx.DeleteAllFromRequestCancelInfoMaps(ctx, f)
+	if chunkRun(ctx, f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID) {
+		return t.pool.deleteRunRows(ctx, chunkDeleteRequestCancelMapsQry, f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID)
 	}
-	return t.pool.deleteRunRows(ctx, chunkDeleteRequestCancelMapsQry, f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID)
+	return t.upstreamTx.DeleteAllFromRequestCancelInfoMaps(ctx, f)
 }
 
 // DeleteAllFromSignalInfoMaps: see DeleteAllFromActivityInfoMaps.
 func (t *tx) DeleteAllFromSignalInfoMaps(ctx context.Context, f sqlplugin.SignalInfoMapsAllFilter) (sql.Result, error) {
-	if t.fenced {
-		return t.upstreamTx.DeleteAllFromSignalInfoMaps(ctx, f)
+	if chunkRun(ctx, f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID) {
+		return t.pool.deleteRunRows(ctx, chunkDeleteSignalMapsQry, f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID)
 	}
-	return t.pool.deleteRunRows(ctx, chunkDeleteSignalMapsQry, f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID)
+	return t.upstreamTx.DeleteAllFromSignalInfoMaps(ctx, f)
 }
 
 // DeleteAllFromSignalsRequestedSets: see DeleteAllFromActivityInfoMaps.
 func (t *tx) DeleteAllFromSignalsRequestedSets(ctx context.Context, f sqlplugin.SignalsRequestedSetsAllFilter) (sql.Result, error) {
-	if t.fenced {
-		return t.upstreamTx.DeleteAllFromSignalsRequestedSets(ctx, f)
+	if chunkRun(ctx, f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID) {
+		return t.pool.deleteRunRows(ctx, chunkDeleteSignalsRequestedQry, f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID)
 	}
-	return t.pool.deleteRunRows(ctx, chunkDeleteSignalsRequestedQry, f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID)
+	return t.upstreamTx.DeleteAllFromSignalsRequestedSets(ctx, f)
 }
 
 // DeleteFromBufferedEvents: see DeleteAllFromActivityInfoMaps.
 func (t *tx) DeleteFromBufferedEvents(ctx context.Context, f sqlplugin.BufferedEventsFilter) (sql.Result, error) {
-	if t.fenced {
-		return t.upstreamTx.DeleteFromBufferedEvents(ctx, f)
+	if chunkRun(ctx, f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID) {
+		return t.pool.deleteRunRows(ctx, chunkDeleteBufferedEventsQry, f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID)
 	}
-	return t.pool.deleteRunRows(ctx, chunkDeleteBufferedEventsQry, f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID)
+	return t.upstreamTx.DeleteFromBufferedEvents(ctx, f)
 }
 
 // DeleteAllFromChasmNodeMaps: see DeleteAllFromActivityInfoMaps (the path is hex text,
 // so our own statement is used in both cases).
 func (t *tx) DeleteAllFromChasmNodeMaps(ctx context.Context, f sqlplugin.ChasmNodeMapsAllFilter) (sql.Result, error) {
-	if t.fenced {
-		return t.ops.DeleteAllFromChasmNodeMaps(ctx, f)
+	if chunkRun(ctx, f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID) {
+		return t.pool.deleteRunRows(ctx, chunkDeleteChasmNodesQry, f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID)
 	}
-	return t.pool.deleteRunRows(ctx, chunkDeleteChasmNodesQry, f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID)
+	return t.ops.DeleteAllFromChasmNodeMaps(ctx, f)
 }

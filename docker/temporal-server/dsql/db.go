@@ -24,19 +24,23 @@ type db struct {
 	upstreamAdmin
 	counters *Counters
 	// sqlDB is the pool upstream's db runs on (set by the plugin's Connect hook, replaced if
-	// upstream reconnects); prefetch turns on the mutable-state batch (prefetch.go).
+	// upstream reconnects); prefetch turns on the mutable-state batch of loads (prefetch.go).
 	sqlDB    *atomic.Pointer[sql.DB]
 	prefetch bool
-	cache    prefetchCache
 	// chunks runs the autocommit chunks of bulk deletes that a transaction hands off
 	// (bulkdelete.go) on its own small pool (chunkPool), never on the pool the transaction
 	// holds a connection of; nil: on the main pool (tests that build a db without CreateDB).
 	chunks    *ops
 	chunkPool io.Closer
+	// poolStats exports the pools' wait statistics (poolstats.go); nil without CreateDB.
+	poolStats *poolSampler
 }
 
-// Close closes the chunk pool, then upstream's db.
+// Close stops the pool sampler (after a last sample), closes the chunk pool, then upstream's db.
 func (d *db) Close() error {
+	if d.poolStats != nil {
+		d.poolStats.Stop()
+	}
 	if d.chunkPool != nil {
 		_ = d.chunkPool.Close()
 	}
@@ -60,7 +64,6 @@ func newDB(upstream sqlplugin.DB, counters *Counters, chunk int) (*db, error) {
 	}
 	d := &db{ops: ops{q: q, chunkSize: chunk}, upstreamDB: upstreamDB{upstream}, upstreamAdmin: upstreamAdmin{admin}, counters: counters,
 		sqlDB: &atomic.Pointer[sql.DB]{}}
-	d.cache.counters = counters
 	return d, nil
 }
 
@@ -119,12 +122,11 @@ func (d *db) VerifyVersion() error {
 // other connection, so the wait for it always ends. Each chunk changes at most chunkSize (<=
 // 3,000) rows; two deletes of the same run at once conflict on DSQL (first committer wins, the
 // other's chunk gets 40001 and is retried by the statement retry policy, then finds fewer
-// rows), and never conflict with the caller's transaction (disjoint rows, bulkdelete.go); fenced is set once the transaction has read the shard row.
+// rows), and never conflict with the caller's transaction (disjoint rows, bulkdelete.go).
 type tx struct {
 	ops
 	upstreamTx
-	pool   ops
-	fenced bool
+	pool ops
 	// locks: rows this transaction holds FOR UPDATE (pipeline_tx.go).
 	locks txLocks
 }

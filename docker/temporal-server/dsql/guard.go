@@ -34,7 +34,8 @@ var metricLimitRefusals = metrics.NewCounterDef("dsql_limit_refusals", metrics.W
 
 // DecorateFactoryProvider wraps upstream's persistence FactoryProviderFn so that every
 // persistence factory the server builds gets a data store factory whose execution store is
-// guarded (GuardedExecutionStore). Wire it with fx.Decorate next to temporal.TopLevelModule
+// guarded, loads mutable state in one round trip and deletes runs in chunks
+// (WrapExecutionStore). Wire it with fx.Decorate next to temporal.TopLevelModule
 // (temporal.NewServerFx). Refusals are logged to the factory's logger and counted in
 // dsql_limit_refusals on its metrics handler.
 func DecorateFactoryProvider(next persistenceclient.FactoryProviderFn) persistenceclient.FactoryProviderFn {
@@ -44,8 +45,9 @@ func DecorateFactoryProvider(next persistenceclient.FactoryProviderFn) persisten
 	}
 }
 
-// guardedFactory is a persistence.DataStoreFactory whose NewExecutionStore returns a
-// GuardedExecutionStore; every other store is the wrapped factory's own.
+// guardedFactory is a persistence.DataStoreFactory whose NewExecutionStore returns the wrapped
+// factory's execution store with the plugin's paths (WrapExecutionStore); every other store is
+// the wrapped factory's own.
 type guardedFactory struct {
 	persistence.DataStoreFactory
 	logger  log.Logger
@@ -57,7 +59,16 @@ func (f *guardedFactory) NewExecutionStore() (persistence.ExecutionStore, error)
 	if err != nil {
 		return nil, err
 	}
-	return NewGuardedExecutionStore(s, f.logger, f.metrics), nil
+	return WrapExecutionStore(s, f.logger, f.metrics), nil
+}
+
+// WrapExecutionStore is the one place the plugin's execution-store paths are wired, in this
+// order: GuardedExecutionStore (limits, before anything reaches the store) over
+// LoadBatchingExecutionStore (GetWorkflowExecution in one round trip, prefetch.go) over
+// ChunkedRunDeleteExecutionStore (DeleteWorkflowExecution's whole-run deletes in chunks,
+// bulkdelete.go) over s, upstream's SQL execution store. logger and h may be nil.
+func WrapExecutionStore(s persistence.ExecutionStore, logger log.Logger, h metrics.Handler) persistence.ExecutionStore {
+	return NewGuardedExecutionStore(NewLoadBatchingExecutionStore(NewChunkedRunDeleteExecutionStore(s)), logger, h)
 }
 
 // GuardedExecutionStore sizes CreateWorkflowExecution, UpdateWorkflowExecution and
@@ -74,13 +85,26 @@ type GuardedExecutionStore struct {
 	metrics metrics.Handler
 }
 
-// NewGuardedExecutionStore wraps s; logger and h may be nil.
+// guardedOperations and guardLimits are the tag values of dsql_limit_refusals.
+var (
+	guardedOperations = []string{"CreateWorkflowExecution", "UpdateWorkflowExecution", "ConflictResolveWorkflowExecution"}
+	guardLimits       = []string{"timers", "rows", "value", "bytes"}
+)
+
+// NewGuardedExecutionStore wraps s; logger and h may be nil. dsql_limit_refusals is recorded
+// once as 0 for every operation and limit (12 series), so that its series exist for the
+// dashboards before the first refusal.
 func NewGuardedExecutionStore(s persistence.ExecutionStore, logger log.Logger, h metrics.Handler) *GuardedExecutionStore {
 	if logger == nil {
 		logger = log.NewNoopLogger()
 	}
 	if h == nil {
 		h = metrics.NoopMetricsHandler
+	}
+	for _, op := range guardedOperations {
+		for _, l := range guardLimits {
+			metricLimitRefusals.With(h).Record(0, metrics.OperationTag(op), metrics.StringTag("limit", l))
+		}
 	}
 	return &GuardedExecutionStore{ExecutionStore: s, logger: logger, metrics: h}
 }

@@ -2,6 +2,7 @@ package dsql
 
 import (
 	"sync/atomic"
+	"time"
 
 	"go.temporal.io/server/common/metrics"
 )
@@ -24,10 +25,44 @@ type Counters struct {
 	handler metrics.Handler
 
 	Conflicts, Retries, Exhausted, Connections, ConnectRetryCount, Deferred atomic.Int64
+	// PoolWaits and PoolWaitNanos sum the pool waits of every pool (poolstats.go).
+	PoolWaits, PoolWaitNanos atomic.Int64
+	// PrefetchHits and PrefetchMisses count the map reads of loads served from the batch or not (prefetch.go).
+	PrefetchHits, PrefetchMisses atomic.Int64
 }
 
-// NewCounters returns counters that also record to h (nil: in memory only).
-func NewCounters(h metrics.Handler) *Counters { return &Counters{handler: h} }
+// NewCounters returns counters that also record to h (nil: in memory only). The counters of
+// events that a healthy server may never see (prefetch misses) are recorded once as 0, so that
+// their series exist for dashboards from the start.
+func NewCounters(h metrics.Handler) *Counters {
+	c := &Counters{handler: h}
+	if h != nil {
+		metricPrefetchHits.With(h).Record(0)
+		metricPrefetchMisses.With(h).Record(0)
+	}
+	return c
+}
+
+// poolWaited counts n acquisitions of pool that waited, d in total, ms of it in whole
+// milliseconds (the growth of the cumulative milliseconds, so no remainder is lost; poolstats.go).
+func (c *Counters) poolWaited(pool string, n int64, d time.Duration, ms int64) {
+	c.PoolWaits.Add(n)
+	c.PoolWaitNanos.Add(int64(d))
+	if c.handler != nil {
+		h := c.handler.WithTags(metrics.StringTag("pool", pool))
+		metricPoolWaits.With(h).Record(n)
+		metricPoolWaitMs.With(h).Record(ms)
+	}
+}
+
+// poolGauges records pool's connections in use and its maximum.
+func (c *Counters) poolGauges(pool string, inUse, maxOpen int) {
+	if c.handler != nil {
+		h := c.handler.WithTags(metrics.StringTag("pool", pool))
+		metricPoolInUse.With(h).Record(float64(inUse))
+		metricPoolMaxOpen.With(h).Record(float64(maxOpen))
+	}
+}
 
 // Conflict counts one 40001; where is "commit" or "statement".
 func (c *Counters) Conflict(where string) {
@@ -80,9 +115,17 @@ func (c *Counters) Pipelined(n int) {
 	}
 }
 
-// PrefetchRead records one map read served from the prefetched load (hit) or not; c may be nil.
+// PrefetchRead records one map read of a load served from its batch (hit) or not; c may be nil.
 func (c *Counters) PrefetchRead(hit bool) {
-	if c == nil || c.handler == nil {
+	if c == nil {
+		return
+	}
+	if hit {
+		c.PrefetchHits.Add(1)
+	} else {
+		c.PrefetchMisses.Add(1)
+	}
+	if c.handler == nil {
 		return
 	}
 	if hit {

@@ -124,6 +124,8 @@ func (p *plugin) CreateDB(kind sqlplugin.DbKind, cfg *config.SQL, r resolver.Ser
 	chunkDB.SetMaxIdleConns(ChunkPoolConns)
 	chunkDB.MapperFunc(strcase.ToSnake)
 	d.chunks, d.chunkPool = &ops{q: chunkDB, chunkSize: chunk}, chunkDB
+	d.poolStats = startPoolSampler(counters, PoolStatsInterval,
+		poolSource{name: "main", db: pool.Load}, poolSource{name: "chunk", db: func() *stdsql.DB { return chunkDB.DB }})
 	return d, nil
 }
 

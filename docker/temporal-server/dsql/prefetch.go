@@ -1,37 +1,42 @@
 package dsql
 
-// Mutable-state load in one round trip.
+// Mutable-state load in one round trip, on an explicit code path.
 //
 // Loading a workflow's mutable state (upstream's GetWorkflowExecution, sql/execution.go) reads
 // the executions row and then, one round trip each, the activity, timer, child-execution,
 // request-cancel and signal maps, the signals-requested set and the buffered events: eight
-// sequential round trips on the same key, all outside any transaction, all with the same
-// context. With pipelining on, SelectFromExecutions sends all eight reads as one batch (one
-// Sync, one round trip; PostgreSQL and DSQL run a batch without BEGIN as one implicit
-// transaction, so the eight results are one snapshot, where upstream's eight separate reads
-// are eight) and keeps the map results for the calls that follow. A kept result is handed out
-// once, only to a call with the same context (the same load), and only within prefetchTTL;
-// anything else reads as before. If the batch fails for any reason, SelectFromExecutions drops
-// the run's kept entry (a retry of the load carries the same context and must not get the
-// earlier load's maps) and falls back to upstream's read, so errors and their conversion are
-// upstream's. At most prefetchMaxEntries (1,024) loads are kept.
+// sequential round trips on the same key, all outside any transaction. The plugin sends the
+// eight reads as one batch (one Sync, one round trip; PostgreSQL and DSQL run a batch without
+// BEGIN as one implicit transaction, so the eight results are one snapshot, where upstream's
+// eight separate reads are eight) when, and only when, the read is part of a load opened by
+// LoadBatchingExecutionStore.GetWorkflowExecution:
+//
+//   - the store method (wired by DecorateFactoryProvider, guard.go) opens a *mutableStateLoad for
+//     this one call and passes it down through upstream's GetWorkflowExecution in the context,
+//     the only value upstream's store hands from its caller to the plugin's db;
+//   - db.SelectFromExecutions runs the batch for the load's run and keeps the map results in the
+//     load itself; each map read of the same load and run takes its result once;
+//   - nothing is shared between calls: no cache, no expiry, no bound to keep. A retry of the
+//     load (Temporal's persistence retry calls the store again) opens a new load. If the batch
+//     fails, the load keeps nothing and every map read goes upstream's way (errors and their
+//     conversion are upstream's), counted as a miss.
+//
+// Without a load in the context (another caller, the store not decorated, pipeline=off) every
+// read is upstream's own statement. dsql_prefetch_hits / dsql_prefetch_misses count the map
+// reads of loads served from the batch or not.
 
 import (
 	"context"
 	stdsql "database/sql"
 	"errors"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
+	"go.temporal.io/server/common/persistence"
 	"go.temporal.io/server/common/persistence/sql/sqlplugin"
 	"go.temporal.io/server/common/primitives"
 )
-
-// prefetchTTL bounds how long a kept map result may be handed out after its batch.
-const prefetchTTL = 2 * time.Second
 
 const (
 	pfExecutionQry = `SELECT shard_id, namespace_id, workflow_id, run_id, next_event_id, last_write_version, data, data_encoding, state, state_encoding, db_record_version
@@ -45,16 +50,15 @@ const (
 	pfBufferedQry       = `SELECT data, data_encoding FROM buffered_events WHERE shard_id = $1 AND namespace_id = $2 AND workflow_id = $3 AND run_id = $4 ORDER BY id`
 )
 
+// runKey names one workflow run.
 type runKey struct {
 	shard               int32
 	namespace, workflow string
 	run                 string
 }
 
-// prefetched holds one load's map results until they are taken.
+// prefetched holds one batch's map results.
 type prefetched struct {
-	ctx              context.Context
-	at               time.Time
 	activity         []sqlplugin.ActivityInfoMapsRow
 	timer            []sqlplugin.TimerInfoMapsRow
 	child            []sqlplugin.ChildExecutionInfoMapsRow
@@ -62,7 +66,6 @@ type prefetched struct {
 	signal           []sqlplugin.SignalInfoMapsRow
 	signalsRequested []sqlplugin.SignalsRequestedSetsRow
 	buffered         []sqlplugin.BufferedEventsRow
-	taken            uint8
 }
 
 const (
@@ -73,103 +76,90 @@ const (
 	takenSignal
 	takenSignalsRequested
 	takenBuffered
-	takenAll = takenActivity | takenTimer | takenChild | takenRequestCancel | takenSignal | takenSignalsRequested | takenBuffered
 )
 
-// prefetchMaxEntries bounds the cache: at most this many loads' results are kept. A load whose
-// entry was dropped reads its maps with upstream's statements (more round trips, same rows).
-const prefetchMaxEntries = 1024
-
-// prefetchCache keeps the results of recent loads; Hits and Misses count map reads served
-// from it or not (also exported: dsql_prefetch_hits / dsql_prefetch_misses).
-type prefetchCache struct {
-	mu      sync.Mutex
-	entries map[runKey]*prefetched
-	Hits    atomic.Int64
-	Misses  atomic.Int64
-	// counters, when set, receives the hits and misses as metrics.
-	counters *Counters
+// LoadBatchingExecutionStore is the explicit entry of the one-round-trip load: its
+// GetWorkflowExecution opens a load (mutableStateLoad) for the call and runs the wrapped store's
+// GetWorkflowExecution within it, so that the plugin's db batches the eight reads (see the file
+// comment). Every other method is the wrapped store's. DecorateFactoryProvider wires it under
+// GuardedExecutionStore for every execution store the server builds.
+type LoadBatchingExecutionStore struct {
+	persistence.ExecutionStore
 }
 
-// put keeps p for k, replacing any older entry of the run. When the cache is full it first
-// drops expired entries, then arbitrary ones, so it never holds more than prefetchMaxEntries.
-func (pc *prefetchCache) put(k runKey, p *prefetched) {
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	if pc.entries == nil {
-		pc.entries = map[runKey]*prefetched{}
-	}
-	if _, replace := pc.entries[k]; !replace && len(pc.entries) >= prefetchMaxEntries {
-		now := time.Now()
-		for key, e := range pc.entries {
-			if now.Sub(e.at) > prefetchTTL {
-				delete(pc.entries, key)
-			}
-		}
-		for key := range pc.entries {
-			if len(pc.entries) < prefetchMaxEntries {
-				break
-			}
-			delete(pc.entries, key)
-		}
-	}
-	pc.entries[k] = p
+// NewLoadBatchingExecutionStore wraps s.
+func NewLoadBatchingExecutionStore(s persistence.ExecutionStore) *LoadBatchingExecutionStore {
+	return &LoadBatchingExecutionStore{ExecutionStore: s}
 }
 
-// drop forgets k's entry: a load whose batch failed reads upstream's way, and must not be
-// handed the maps of an earlier load of the same run (a retry carries the same context).
-func (pc *prefetchCache) drop(k runKey) {
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	delete(pc.entries, k)
+// GetWorkflowExecution loads the mutable state within a new load of its own.
+func (s *LoadBatchingExecutionStore) GetWorkflowExecution(ctx context.Context, r *persistence.GetWorkflowExecutionRequest) (*persistence.InternalGetWorkflowExecutionResponse, error) {
+	ctx, _ = withMutableStateLoad(ctx)
+	return s.ExecutionStore.GetWorkflowExecution(ctx, r)
 }
 
-func (pc *prefetchCache) len() int {
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	return len(pc.entries)
+// mutableStateLoad is one GetWorkflowExecution call's batch: the run it read (key), its map
+// results (p; nil until the batch succeeded, or after it failed) and which were handed out.
+type mutableStateLoad struct {
+	mu    sync.Mutex
+	key   runKey
+	p     *prefetched
+	taken uint8
 }
 
-// take hands out one kept result (flag) for ctx's load, at most once.
-func (pc *prefetchCache) take(ctx context.Context, k runKey, flag uint8) (*prefetched, bool) {
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	e := pc.entries[k]
-	if e == nil || e.ctx != ctx || e.taken&flag != 0 || time.Since(e.at) > prefetchTTL {
-		pc.Misses.Add(1)
-		pc.counters.PrefetchRead(false)
+type mutableStateLoadKey struct{}
+
+// withMutableStateLoad opens a new load for one GetWorkflowExecution call.
+func withMutableStateLoad(ctx context.Context) (context.Context, *mutableStateLoad) {
+	l := &mutableStateLoad{}
+	return context.WithValue(ctx, mutableStateLoadKey{}, l), l
+}
+
+// loadOf returns the load ctx belongs to, or nil.
+func loadOf(ctx context.Context) *mutableStateLoad {
+	l, _ := ctx.Value(mutableStateLoadKey{}).(*mutableStateLoad)
+	return l
+}
+
+// keep stores the batch's results of run k (p nil: the batch failed, keep nothing).
+func (l *mutableStateLoad) keep(k runKey, p *prefetched) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.key, l.p, l.taken = k, p, 0
+}
+
+// take hands out the kept result flag of run k once; counted as a hit or a miss (c may be nil).
+func (l *mutableStateLoad) take(k runKey, flag uint8, c *Counters) (*prefetched, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.p == nil || l.key != k || l.taken&flag != 0 {
+		c.PrefetchRead(false)
 		return nil, false
 	}
-	e.taken |= flag
-	if e.taken == takenAll {
-		delete(pc.entries, k)
-	}
-	pc.Hits.Add(1)
-	pc.counters.PrefetchRead(true)
-	return e, true
+	l.taken |= flag
+	c.PrefetchRead(true)
+	return l.p, true
 }
 
-// SelectFromExecutions reads the execution row and, in the same round trip, the run's maps,
-// kept for the reads of the same load (see the file comment). Pipelining off: upstream's read.
+// SelectFromExecutions reads the execution row; inside a load (see the file comment) it reads
+// the run's maps in the same round trip and keeps them in the load. Otherwise upstream's read.
 func (d *db) SelectFromExecutions(ctx context.Context, f sqlplugin.ExecutionsFilter) (*sqlplugin.ExecutionsRow, error) {
+	load := loadOf(ctx)
 	pool := d.sqlDB.Load()
-	if pool == nil || !d.prefetch {
+	if load == nil || pool == nil || !d.prefetch {
 		return d.upstreamDB.SelectFromExecutions(ctx, f)
 	}
 	key := keyOf(f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID)
 	row, p, err := prefetchRun(ctx, pool, f)
 	if err != nil {
-		d.cache.drop(key)
+		load.keep(key, nil)
 		return d.upstreamDB.SelectFromExecutions(ctx, f)
 	}
 	if row == nil {
-		d.cache.drop(key)
-	}
-	if row == nil {
+		load.keep(key, nil)
 		return nil, stdsql.ErrNoRows // as upstream's GetContext
 	}
-	p.ctx, p.at = ctx, time.Now()
-	d.cache.put(key, p)
+	load.keep(key, p)
 	return row, nil
 }
 
@@ -311,50 +301,59 @@ func uuidBytes(u pgtype.UUID) primitives.UUID {
 
 // --- the map reads of a load: served from the batch once, else upstream's read -------------
 
+// fromLoad returns ctx's load's kept result flag of run k, if it has one not handed out yet.
+func (d *db) fromLoad(ctx context.Context, k runKey, flag uint8) (*prefetched, bool) {
+	l := loadOf(ctx)
+	if l == nil || !d.prefetch { // pipeline=off: no batch, nothing to count
+		return nil, false
+	}
+	return l.take(k, flag, d.counters)
+}
+
 func (d *db) SelectAllFromActivityInfoMaps(ctx context.Context, f sqlplugin.ActivityInfoMapsAllFilter) ([]sqlplugin.ActivityInfoMapsRow, error) {
-	if p, ok := d.cache.take(ctx, keyOf(f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID), takenActivity); ok {
+	if p, ok := d.fromLoad(ctx, keyOf(f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID), takenActivity); ok {
 		return p.activity, nil
 	}
 	return d.upstreamDB.SelectAllFromActivityInfoMaps(ctx, f)
 }
 
 func (d *db) SelectAllFromTimerInfoMaps(ctx context.Context, f sqlplugin.TimerInfoMapsAllFilter) ([]sqlplugin.TimerInfoMapsRow, error) {
-	if p, ok := d.cache.take(ctx, keyOf(f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID), takenTimer); ok {
+	if p, ok := d.fromLoad(ctx, keyOf(f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID), takenTimer); ok {
 		return p.timer, nil
 	}
 	return d.upstreamDB.SelectAllFromTimerInfoMaps(ctx, f)
 }
 
 func (d *db) SelectAllFromChildExecutionInfoMaps(ctx context.Context, f sqlplugin.ChildExecutionInfoMapsAllFilter) ([]sqlplugin.ChildExecutionInfoMapsRow, error) {
-	if p, ok := d.cache.take(ctx, keyOf(f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID), takenChild); ok {
+	if p, ok := d.fromLoad(ctx, keyOf(f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID), takenChild); ok {
 		return p.child, nil
 	}
 	return d.upstreamDB.SelectAllFromChildExecutionInfoMaps(ctx, f)
 }
 
 func (d *db) SelectAllFromRequestCancelInfoMaps(ctx context.Context, f sqlplugin.RequestCancelInfoMapsAllFilter) ([]sqlplugin.RequestCancelInfoMapsRow, error) {
-	if p, ok := d.cache.take(ctx, keyOf(f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID), takenRequestCancel); ok {
+	if p, ok := d.fromLoad(ctx, keyOf(f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID), takenRequestCancel); ok {
 		return p.requestCancel, nil
 	}
 	return d.upstreamDB.SelectAllFromRequestCancelInfoMaps(ctx, f)
 }
 
 func (d *db) SelectAllFromSignalInfoMaps(ctx context.Context, f sqlplugin.SignalInfoMapsAllFilter) ([]sqlplugin.SignalInfoMapsRow, error) {
-	if p, ok := d.cache.take(ctx, keyOf(f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID), takenSignal); ok {
+	if p, ok := d.fromLoad(ctx, keyOf(f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID), takenSignal); ok {
 		return p.signal, nil
 	}
 	return d.upstreamDB.SelectAllFromSignalInfoMaps(ctx, f)
 }
 
 func (d *db) SelectAllFromSignalsRequestedSets(ctx context.Context, f sqlplugin.SignalsRequestedSetsAllFilter) ([]sqlplugin.SignalsRequestedSetsRow, error) {
-	if p, ok := d.cache.take(ctx, keyOf(f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID), takenSignalsRequested); ok {
+	if p, ok := d.fromLoad(ctx, keyOf(f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID), takenSignalsRequested); ok {
 		return p.signalsRequested, nil
 	}
 	return d.upstreamDB.SelectAllFromSignalsRequestedSets(ctx, f)
 }
 
 func (d *db) SelectFromBufferedEvents(ctx context.Context, f sqlplugin.BufferedEventsFilter) ([]sqlplugin.BufferedEventsRow, error) {
-	if p, ok := d.cache.take(ctx, keyOf(f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID), takenBuffered); ok {
+	if p, ok := d.fromLoad(ctx, keyOf(f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID), takenBuffered); ok {
 		return p.buffered, nil
 	}
 	return d.upstreamDB.SelectFromBufferedEvents(ctx, f)

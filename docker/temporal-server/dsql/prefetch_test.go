@@ -3,78 +3,79 @@ package dsql
 import (
 	"context"
 	"testing"
-	"time"
+
+	"go.temporal.io/server/common/persistence"
 )
 
-type ctxKey struct{}
-
-func TestPrefetchCacheHandsOutOncePerLoad(t *testing.T) {
-	var pc prefetchCache
-	load := context.WithValue(context.Background(), ctxKey{}, "load 1")
-	other := context.WithValue(context.Background(), ctxKey{}, "load 2")
+// TestLoadHandsOutEachResultOnce: a load's kept results go once each, only to reads of the
+// run it loaded; every map read of the load is counted as a hit or a miss.
+func TestLoadHandsOutEachResultOnce(t *testing.T) {
+	c := NewCounters(nil)
+	_, l := withMutableStateLoad(context.Background())
 	k := runKey{shard: 1, namespace: "ns", workflow: "wf", run: "r"}
-	pc.put(k, &prefetched{ctx: load, at: time.Now()})
-
-	if _, ok := pc.take(other, k, takenActivity); ok {
-		t.Fatal("a kept result was handed to another load's context")
+	if _, ok := l.take(k, takenActivity, c); ok {
+		t.Fatal("a load whose batch has not run served a read")
 	}
-	if _, ok := pc.take(load, runKey{shard: 2}, takenActivity); ok {
+	l.keep(k, &prefetched{})
+	if _, ok := l.take(runKey{shard: 2}, takenActivity, c); ok {
 		t.Fatal("a kept result was handed out for another run")
 	}
-	if _, ok := pc.take(load, k, takenActivity); !ok {
+	if _, ok := l.take(k, takenActivity, c); !ok {
 		t.Fatal("the load's own read was not served")
 	}
-	if _, ok := pc.take(load, k, takenActivity); ok {
+	if _, ok := l.take(k, takenActivity, c); ok {
 		t.Fatal("the same result was handed out twice")
 	}
 	for _, f := range []uint8{takenTimer, takenChild, takenRequestCancel, takenSignal, takenSignalsRequested, takenBuffered} {
-		if _, ok := pc.take(load, k, f); !ok {
+		if _, ok := l.take(k, f, c); !ok {
 			t.Fatalf("read %b not served", f)
 		}
 	}
-	if len(pc.entries) != 0 {
-		t.Fatalf("a fully taken entry is kept: %d entries", len(pc.entries))
+	if h, m := c.PrefetchHits.Load(), c.PrefetchMisses.Load(); h != 7 || m != 3 {
+		t.Fatalf("hits %d, misses %d; want 7 and 3", h, m)
 	}
-	if got := pc.Hits.Load(); got != 7 {
-		t.Fatalf("hits = %d, want 7", got)
-	}
-
-	pc.put(k, &prefetched{ctx: load, at: time.Now().Add(-prefetchTTL - time.Millisecond)})
-	if _, ok := pc.take(load, k, takenActivity); ok {
-		t.Fatal("an expired result was handed out")
+	// A failed batch of the same load keeps nothing: no read gets the earlier batch's results.
+	l.keep(k, &prefetched{})
+	l.keep(k, nil)
+	if _, ok := l.take(k, takenTimer, c); ok {
+		t.Fatal("a read after a failed batch was handed an earlier batch's result")
 	}
 }
 
-// TestPrefetchCacheStaysBounded: 10,000 loads of different runs, none of whose results is
-// taken, leave at most prefetchMaxEntries entries; the newest load is still served.
-func TestPrefetchCacheStaysBounded(t *testing.T) {
-	var pc prefetchCache
-	load := context.Background()
-	var last runKey
-	for i := 0; i < 10000; i++ {
-		last = runKey{shard: int32(i % 4), namespace: "ns", workflow: "wf", run: string(rune(i))}
-		pc.put(last, &prefetched{ctx: load, at: time.Now()})
-		if n := pc.len(); n > prefetchMaxEntries {
-			t.Fatalf("after %d loads the cache holds %d entries, bound %d", i+1, n, prefetchMaxEntries)
+// execStoreSpy records the load each call's context carries.
+type execStoreSpy struct {
+	persistence.ExecutionStore
+	loads []*mutableStateLoad
+}
+
+func (s *execStoreSpy) GetWorkflowExecution(ctx context.Context, _ *persistence.GetWorkflowExecutionRequest) (*persistence.InternalGetWorkflowExecutionResponse, error) {
+	s.loads = append(s.loads, loadOf(ctx))
+	return &persistence.InternalGetWorkflowExecutionResponse{}, nil
+}
+
+func (s *execStoreSpy) GetCurrentExecution(ctx context.Context, _ *persistence.GetCurrentExecutionRequest) (*persistence.InternalGetCurrentExecutionResponse, error) {
+	s.loads = append(s.loads, loadOf(ctx))
+	return &persistence.InternalGetCurrentExecutionResponse{}, nil
+}
+
+// TestLoadBatchingStoreOpensOneLoadPerCall: only GetWorkflowExecution runs within a load, and
+// each call (a retry included) within a new one, so nothing of one call reaches another.
+func TestLoadBatchingStoreOpensOneLoadPerCall(t *testing.T) {
+	spy := &execStoreSpy{}
+	s := NewLoadBatchingExecutionStore(spy)
+	ctx := context.Background()
+	for range 2 {
+		if _, err := s.GetWorkflowExecution(ctx, &persistence.GetWorkflowExecutionRequest{}); err != nil {
+			t.Fatal(err)
 		}
 	}
-	if _, ok := pc.take(load, last, takenTimer); !ok {
-		t.Fatal("the newest load was evicted")
+	if _, err := s.GetCurrentExecution(ctx, &persistence.GetCurrentExecutionRequest{}); err != nil {
+		t.Fatal(err)
 	}
-}
-
-// TestPrefetchFailedBatchDropsTheOldEntry: after a load's batch failed, its retry (the same
-// context) must not be handed the maps of the earlier, successful load of the run.
-func TestPrefetchFailedBatchDropsTheOldEntry(t *testing.T) {
-	var pc prefetchCache
-	load := context.Background()
-	k := runKey{shard: 1, namespace: "ns", workflow: "wf", run: "r"}
-	pc.put(k, &prefetched{ctx: load, at: time.Now()})
-	pc.drop(k) // what SelectFromExecutions does when the batch fails
-	if _, ok := pc.take(load, k, takenActivity); ok {
-		t.Fatal("a retry after a failed batch was handed the earlier load's maps")
+	if spy.loads[0] == nil || spy.loads[1] == nil || spy.loads[0] == spy.loads[1] {
+		t.Fatalf("GetWorkflowExecution loads %p, %p: want two distinct loads", spy.loads[0], spy.loads[1])
 	}
-	if pc.Misses.Load() != 1 {
-		t.Fatalf("misses = %d, want 1", pc.Misses.Load())
+	if spy.loads[2] != nil || loadOf(ctx) != nil {
+		t.Fatal("a call other than GetWorkflowExecution ran within a load")
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"go.temporal.io/server/common/persistence"
 	"go.temporal.io/server/common/persistence/sql/sqlplugin"
 	"go.temporal.io/server/common/primitives"
+
+	"temporal-dsql/server/dsql"
 )
 
 // The bulk deletes that upstream runs in one transaction, past DSQL's 3,000 rows per
@@ -183,10 +185,11 @@ func TestDeleteWorkflowExecutionOverRowLimit(t *testing.T) {
 		cfg := b.fresh(t)
 		c := rawConn(t, b, cfg.DatabaseName)
 		f := newFactory(t, cfg)
-		store, err := f.NewExecutionStore()
+		upstreamStore, err := f.NewExecutionStore()
 		if err != nil {
 			t.Fatal(err)
 		}
+		store := dsql.WrapExecutionStore(upstreamStore, nil, nil) // as the server wires it
 		const shard = int32(2)
 		ns, run, keep := uuid.New(), uuid.New(), uuid.New()
 		wf := "big-closed-run"
@@ -225,6 +228,15 @@ func TestDeleteWorkflowExecutionOverRowLimit(t *testing.T) {
 			if !errors.As(txErr, &pgErr) || pgErr.Code != "54000" {
 				t.Fatalf("premise: deleting %d rows of a run in one transaction should fail with 54000, got %v", total, txErr)
 			}
+			// Upstream's store without the plugin's paths keeps the deletes in its transaction:
+			// the split happens only on the named path (ChunkedRunDeleteExecutionStore).
+			err = upstreamStore.DeleteWorkflowExecution(ctx, &persistence.DeleteWorkflowExecutionRequest{ShardID: shard, NamespaceID: ns.String(), WorkflowID: wf, RunID: run.String()})
+			if err == nil {
+				t.Fatal("upstream's store alone deleted a run of more than 3,000 rows: its deletes were split outside the named path")
+			}
+			if n := runRows(t, c, shard, ns, wf, run)["activity_info_maps"]; n != runTables[0].rows {
+				t.Fatalf("upstream's failed delete left %d activity rows, want all %d (one transaction, rolled back)", n, runTables[0].rows)
+			}
 		}
 
 		start := time.Now()
@@ -247,12 +259,12 @@ func TestDeleteWorkflowExecutionOverRowLimit(t *testing.T) {
 	})
 }
 
-// In a transaction that has read the shard row (create, update, conflict-resolve, reset),
-// the whole-run deletes stay in the transaction: a rollback keeps every row, so a reset's
-// delete-all-then-insert is never split. In a transaction that has not (upstream's
-// DeleteWorkflowExecution), they run as autocommit chunks: a rollback does not bring the
-// rows back, which is what makes the delete resumable.
-func TestWholeRunDeletesFollowTheShardFence(t *testing.T) {
+// A whole-run delete in a transaction stays in it, whether the transaction read the shard row
+// (create, update, conflict-resolve, reset) or not: a rollback keeps every row, so a reset's
+// delete-all-then-insert is never split, nor is a delete of any caller other than
+// ChunkedRunDeleteExecutionStore.DeleteWorkflowExecution (TestDeleteWorkflowExecutionOverRowLimit
+// covers that named path, and shows upstream's store alone keeping the deletes in one transaction).
+func TestWholeRunDeletesStayInTheTransaction(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		cfg := b.fresh(t)
 		c := rawConn(t, b, cfg.DatabaseName)
@@ -262,16 +274,8 @@ func TestWholeRunDeletesFollowTheShardFence(t *testing.T) {
 		if _, err := db.InsertIntoShards(ctx, &sqlplugin.ShardsRow{ShardID: shard, RangeID: 1, Data: []byte("x"), DataEncoding: "Proto3"}); err != nil {
 			t.Fatal(err)
 		}
-		cases := []struct {
-			name     string
-			fence    bool
-			wantKept int
-		}{
-			{"fenced transaction: rolled back, rows kept", true, 40},
-			{"unfenced transaction: autocommit chunks, rows gone", false, 0},
-		}
-		for _, tc := range cases {
-			t.Run(tc.name, func(t *testing.T) {
+		for _, fence := range []bool{true, false} {
+			t.Run(fmt.Sprintf("fenced=%v", fence), func(t *testing.T) {
 				ns, run := uuid.New(), uuid.New()
 				wf := "fence-" + run.String()[:8]
 				seed(t, c, 40, runTables[0].ins, shard, ns, wf, run)
@@ -279,7 +283,7 @@ func TestWholeRunDeletesFollowTheShardFence(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if tc.fence {
+				if fence {
 					if _, err := tx.ReadLockShards(ctx, sqlplugin.ShardsFilter{ShardID: shard}); err != nil {
 						t.Fatal(err)
 					}
@@ -294,9 +298,8 @@ func TestWholeRunDeletesFollowTheShardFence(t *testing.T) {
 				if err := tx.Rollback(); err != nil {
 					t.Fatal(err)
 				}
-				got := count(t, c, `SELECT count(*) FROM activity_info_maps WHERE shard_id = $1 AND namespace_id = $2 AND workflow_id = $3 AND run_id = $4`, shard, ns, wf, run)
-				if got != tc.wantKept {
-					t.Fatalf("%d rows after rollback, want %d", got, tc.wantKept)
+				if got := count(t, c, `SELECT count(*) FROM activity_info_maps WHERE shard_id = $1 AND namespace_id = $2 AND workflow_id = $3 AND run_id = $4`, shard, ns, wf, run); got != 40 {
+					t.Fatalf("%d rows after rollback, want 40 (the delete ran outside the transaction)", got)
 				}
 			})
 		}

@@ -48,7 +48,7 @@ func statsDelta(t *testing.T, ctx context.Context, d *testenv.DSQLLocal, fn func
 	if err != nil {
 		t.Fatal(err)
 	}
-	return testenv.RoleStats{RoundTrips: s1.RoundTrips - s0.RoundTrips, Commits: s1.Commits - s0.Commits}, ferr
+	return testenv.RoleStats{RoundTrips: s1.RoundTrips - s0.RoundTrips, Statements: s1.Statements - s0.Statements, Commits: s1.Commits - s0.Commits}, ferr
 }
 
 type pipelineFixture struct {

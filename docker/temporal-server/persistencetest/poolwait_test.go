@@ -2,6 +2,8 @@ package persistencetest
 
 import (
 	"context"
+	stdsql "database/sql"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -10,7 +12,14 @@ import (
 	"github.com/google/uuid"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/server/chasm"
+	"go.temporal.io/server/common/log"
+	"go.temporal.io/server/common/metrics/metricstest"
 	"go.temporal.io/server/common/persistence"
+	"go.temporal.io/server/common/persistence/sql"
+	"go.temporal.io/server/common/persistence/sql/sqlplugin"
+	"go.temporal.io/server/common/resolver"
+
+	"temporal-dsql/server/dsql"
 )
 
 // TestBulkDeleteNeverWaitsOnASecondPoolConnection (issue 22, item 3): with one pool
@@ -26,10 +35,11 @@ func TestBulkDeleteNeverWaitsOnASecondPoolConnection(t *testing.T) {
 		one := *cfg
 		one.MaxConns = 1
 		c := rawConn(t, b, cfg.DatabaseName)
-		store, err := newFactory(t, &one).NewExecutionStore()
+		upstreamStore, err := newFactory(t, &one).NewExecutionStore()
 		if err != nil {
 			t.Fatal(err)
 		}
+		store := dsql.WrapExecutionStore(upstreamStore, nil, nil) // as the server wires it: deletes in chunks
 		const shard, burst = int32(3), 6
 		ns := uuid.New()
 		runs := make([]uuid.UUID, burst)
@@ -90,4 +100,68 @@ func maxDur(ds []time.Duration) time.Duration {
 		m = max(m, d)
 	}
 	return m
+}
+
+// TestPoolWaitsAreExported (issue 22, item 6): a call that waits for a pool connection is
+// counted in dsql_pool_waits{pool="main"} and its wait in dsql_pool_wait_ms, as the plugin's
+// pool sampler reads database/sql's statistics (dsql/poolstats.go). With MaxConns=1 a
+// transaction holds the only connection for 300 ms while a read waits for it.
+func TestPoolWaitsAreExported(t *testing.T) {
+	const hold = 300 * time.Millisecond
+	forEachBackend(t, func(t *testing.T, b backend) {
+		cfg := *b.fresh(t)
+		cfg.MaxConns = 1
+		h := metricstest.NewCaptureHandler()
+		capture := h.StartCapture()
+		defer h.StopCapture(capture)
+		db, err := sql.NewSQLDB(sqlplugin.DbKindMain, &cfg, resolver.NewNoopResolver(), log.NewTestLogger(), h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = db.Close() }()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		tx, err := db.BeginTx(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := db.SelectFromShards(ctx, sqlplugin.ShardsFilter{ShardID: 1})
+			done <- err
+		}()
+		time.Sleep(hold)
+		_ = tx.Rollback()
+		if err := <-done; err != nil && !errors.Is(err, stdsql.ErrNoRows) {
+			t.Fatalf("the waiting read: %v", err)
+		}
+		counters := db.(interface{ Counters() *dsql.Counters }).Counters()
+		sum := func(name string) (total int64) {
+			for _, r := range capture.Snapshot()[name] {
+				if r.Tags["pool"] == "main" {
+					total += r.Value.(int64)
+				}
+			}
+			return total
+		}
+		deadline := time.Now().Add(3 * dsql.PoolStatsInterval)
+		for time.Now().Before(deadline) && sum("dsql_pool_waits") < 1 {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if n := counters.PoolWaits.Load(); n != 1 {
+			t.Errorf("PoolWaits = %d, want 1 (one read waited)", n)
+		}
+		if w := time.Duration(counters.PoolWaitNanos.Load()); w < hold-50*time.Millisecond {
+			t.Errorf("PoolWaitNanos = %v, want about %v", w, hold)
+		}
+		if n := sum("dsql_pool_waits"); n != 1 {
+			t.Errorf("dsql_pool_waits{pool=main} recorded %d in total, want 1", n)
+		}
+		if ms := sum("dsql_pool_wait_ms"); ms < (hold - 50*time.Millisecond).Milliseconds() {
+			t.Errorf("dsql_pool_wait_ms{pool=main} recorded %d in total, want about %d", ms, hold.Milliseconds())
+		}
+		if len(capture.Snapshot()["dsql_pool_connections_max"]) == 0 {
+			t.Errorf("no dsql_pool_connections_max gauge recorded")
+		}
+	})
 }

@@ -13,6 +13,8 @@ import (
 	"go.temporal.io/server/common/persistence/sql/sqlplugin"
 	sqltests "go.temporal.io/server/common/persistence/sql/sqlplugin/tests"
 	ptests "go.temporal.io/server/common/persistence/tests"
+
+	"temporal-dsql/server/dsql"
 )
 
 func forEachBackend(t *testing.T, run func(t *testing.T, b backend)) {
@@ -40,7 +42,8 @@ func TestStoreSuites(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			suite.Run(t, ptests.NewExecutionMutableStateSuite(t, ss, es, ser, logger))
+			// Mutable-state loads through the plugin's one-round-trip path, as in the server.
+			suite.Run(t, ptests.NewExecutionMutableStateSuite(t, ss, dsql.NewLoadBatchingExecutionStore(es), ser, logger))
 		})
 		t.Run("ExecutionMutableStateTask", func(t *testing.T) {
 			f := newFactory(t, b.fresh(t))
@@ -49,7 +52,7 @@ func TestStoreSuites(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			suite.Run(t, ptests.NewExecutionMutableStateTaskSuite(t, ss, es, ser, logger))
+			suite.Run(t, ptests.NewExecutionMutableStateTaskSuite(t, ss, dsql.NewLoadBatchingExecutionStore(es), ser, logger))
 		})
 		t.Run("HistoryEvents", func(t *testing.T) {
 			f := newFactory(t, b.fresh(t))

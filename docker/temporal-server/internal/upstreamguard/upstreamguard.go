@@ -28,7 +28,15 @@ type Pin struct {
 // Pins are the upstream v1.32.2 declarations the dsql plugin depends on.
 var Pins = []Pin{
 	// prefetch.go: the one-round-trip load serves these reads' results in their place.
-	{"common/persistence/sql/execution.go", "sqlExecutionStore.GetWorkflowExecution", "dsql/prefetch.go: the load's call order (executions row, then the maps, same context) that the batch serves", "bcd021edf976"},
+	{"common/persistence/sql/execution.go", "sqlExecutionStore.GetWorkflowExecution", "dsql/prefetch.go LoadBatchingExecutionStore: the load's call order (executions row, then the maps) and its context, which carries the load to the plugin's db; its only caller of SelectFromExecutions", "bcd021edf976"},
+	// prefetch.go: each map read of the load passes the load's context on to the db unchanged.
+	{"common/persistence/sql/execution_state_map.go", "getActivityInfoMap", "dsql/prefetch.go: the activity map read of a load reaches the db with the load's context", "f9b06c26cc04"},
+	{"common/persistence/sql/execution_state_map.go", "getTimerInfoMap", "dsql/prefetch.go: the timer map read of a load reaches the db with the load's context", "1e668dae1ddc"},
+	{"common/persistence/sql/execution_state_map.go", "getChildExecutionInfoMap", "dsql/prefetch.go: the child map read of a load reaches the db with the load's context", "b5b2e0869046"},
+	{"common/persistence/sql/execution_state_map.go", "getRequestCancelInfoMap", "dsql/prefetch.go: the request-cancel map read of a load reaches the db with the load's context", "b215a7248196"},
+	{"common/persistence/sql/execution_state_map.go", "getSignalInfoMap", "dsql/prefetch.go: the signal map read of a load reaches the db with the load's context", "041047462220"},
+	{"common/persistence/sql/execution_state_non_map.go", "getSignalsRequested", "dsql/prefetch.go: the signals-requested read of a load reaches the db with the load's context", "e7249a9a00e1"},
+	{"common/persistence/sql/execution_state_non_map.go", "getBufferedEvents", "dsql/prefetch.go: the buffered-events read of a load reaches the db with the load's context", "8bad1c5a342d"},
 	{"common/persistence/sql/sqlplugin/postgresql/execution.go", "getExecutionQuery", "dsql/prefetch.go pfExecutionQry must read the same row", "b2ede9fe06d1"},
 	{"common/persistence/sql/sqlplugin/postgresql/execution.go", "executionsColumns", "dsql/prefetch.go pfExecutionQry column list", "1ab8034a31ef"},
 	{"common/persistence/sql/sqlplugin/postgresql/execution.go", "getBufferedEventsQuery", "dsql/prefetch.go pfBufferedQry", "d994bb1be44b"},
@@ -42,10 +50,10 @@ var Pins = []Pin{
 	{"common/persistence/sql/sqlplugin/postgresql/execution.go", "createVisibilityTasksQuery", "dsql/pipeline_tx.go predicts RowsAffected = len(rows)", "28a898de6942"},
 	{"common/persistence/sql/sqlplugin/postgresql/execution.go", "createReplicationTasksQuery", "dsql/pipeline_tx.go predicts RowsAffected = len(rows)", "e70746954e11"},
 	{"common/persistence/sql/execution_util.go", "applyTasks", "dsql/pipeline_tx.go: which task inserts a mutation makes and how RowsAffected is compared", "bd832410614b"},
-	// bulkdelete.go: fenced transactions start with ReadLockShards; DeleteWorkflowExecution and
-	// DeleteHistoryBranch are not fenced, so their bulk deletes may run as chunks outside them.
+	// bulkdelete.go: DeleteWorkflowExecution and DeleteHistoryBranch are not fenced, so their bulk
+	// deletes may run as chunks outside them; fenced transactions keep theirs inside.
 	{"common/persistence/sql/execution.go", "sqlExecutionStore.txExecuteShardLocked", "dsql/bulkdelete.go and pipeline_tx.go: a fenced transaction reads the shard row first", "4194f501a2d7"},
-	{"common/persistence/sql/execution.go", "sqlExecutionStore.DeleteWorkflowExecution", "dsql/bulkdelete.go: the whole-run deletes of an unfenced transaction run as chunks", "7df587833f56"},
+	{"common/persistence/sql/execution.go", "sqlExecutionStore.DeleteWorkflowExecution", "dsql/bulkdelete.go ChunkedRunDeleteExecutionStore: one unfenced transaction whose whole-run deletes of the request's run get the call's context (which names the run) and may run as chunks", "7df587833f56"},
 	{"common/persistence/sql/history_store.go", "sqlExecutionStore.DeleteHistoryBranch", "dsql/bulkdelete.go: RangeDeleteFromHistoryNode runs as chunks", "a4be4d44d82b"},
 	// guard.go: the refusal must be "definitely not committed" and end the workflow.
 	{"common/persistence/sql/common.go", "SqlStore.txExecute", "dsql/guard.go: errors inside the store's transaction become Unavailable, so the guard sits in front of the store", "dcdfe416e45a"},
