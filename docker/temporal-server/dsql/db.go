@@ -11,15 +11,17 @@ import (
 	"go.temporal.io/server/common/persistence/sql/sqlplugin"
 )
 
-// upstreamDB and upstreamAdmin hold upstream's PostgreSQL implementation one level deeper
-// than ops, so ops' methods take precedence and every other method is upstream's.
+// upstreamDB, upstreamAdmin and upstreamTx hold upstream's PostgreSQL implementation; db and tx
+// embed them, so every method the plugin does not declare on db or tx itself is upstream's. The
+// plugin's overrides are declared on db and tx (overrides.go, pipeline_tx.go, ...), never
+// promoted from another embedded field, so no override depends on embedding depth.
 type upstreamDB struct{ sqlplugin.DB }
 type upstreamAdmin struct{ sqlplugin.AdminCRUD }
 type upstreamTx struct{ sqlplugin.Tx }
 
 // db is the plugin's sqlplugin.DB and sqlplugin.AdminDB.
 type db struct {
-	ops
+	ops ops
 	upstreamDB
 	upstreamAdmin
 	counters *Counters
@@ -88,7 +90,7 @@ func (d *db) BeginTx(ctx context.Context) (sqlplugin.Tx, error) {
 	if d.chunks != nil {
 		pool = *d.chunks
 	}
-	return &tx{ops: ops{q: q, chunkSize: d.chunkSize}, upstreamTx: upstreamTx{t}, pool: pool}, nil
+	return &tx{ops: ops{q: q, chunkSize: d.ops.chunkSize}, upstreamTx: upstreamTx{t}, pool: pool}, nil
 }
 
 // ExpectedVersion is the DSQL schema version this build needs.
@@ -124,7 +126,7 @@ func (d *db) VerifyVersion() error {
 // other's chunk gets 40001 and is retried by the statement retry policy, then finds fewer
 // rows), and never conflict with the caller's transaction (disjoint rows, bulkdelete.go).
 type tx struct {
-	ops
+	ops ops
 	upstreamTx
 	pool ops
 	// locks: rows this transaction holds FOR UPDATE (pipeline_tx.go).

@@ -20,9 +20,9 @@ var pluginOwnMethods = map[string]bool{
 	"ExpectedVersion": true, // db: the DSQL schema version this build needs
 }
 
-// TestEveryOverrideNamesAnUpstreamMethod (issue 22, item 4: embedding order). db and tx embed
-// ops one level above upstream's implementation, so a method declared on ops, db or tx takes
-// the place of upstream's method of the same name, silently. If upstream renames or drops that
+// TestEveryOverrideNamesAnUpstreamMethod (issue 22, item 4). A method declared on db or tx (or
+// on ops and forwarded, overrides.go) takes the place of upstream's promoted method of the same
+// name, silently. If upstream renames or drops that
 // method, ours would stop being called and nothing else would fail. This test parses the
 // package and requires every exported method declared on db, tx or ops to be a method of
 // sqlplugin.DB, sqlplugin.AdminDB or sqlplugin.Tx (or listed in pluginOwnMethods), naming any
@@ -52,6 +52,34 @@ func TestEveryOverrideNamesAnUpstreamMethod(t *testing.T) {
 	sort.Strings(stray)
 	if len(stray) > 0 {
 		t.Fatalf("methods that override no method of upstream's sqlplugin.DB/AdminDB/Tx (renamed or dropped upstream? re-wire them, or list them in pluginOwnMethods): %s", strings.Join(stray, ", "))
+	}
+}
+
+// TestOverridesAreDeclaredOnDBAndTx (issue 22, item 4): ops is a named field of db and tx, not
+// embedded, so an exported ops method overrides upstream's only through a method declared on
+// db and on tx themselves (overrides.go forwards). A new ops method without its forwarders would
+// never be called (upstream's promoted method would answer instead, silently); this test names it.
+func TestOverridesAreDeclaredOnDBAndTx(t *testing.T) {
+	onType := map[string]bool{}
+	for _, m := range declaredMethods(t, "db", "tx") {
+		onType[m] = true
+	}
+	opsMethods := declaredMethods(t, "ops")
+	if len(opsMethods) < 20 {
+		t.Fatalf("found only %d exported methods on ops: the parser missed the package", len(opsMethods))
+	}
+	var missing []string
+	for _, m := range opsMethods {
+		name := m[strings.Index(m, ".")+1:]
+		for _, recv := range []string{"db", "tx"} {
+			if !onType[recv+"."+name] {
+				missing = append(missing, recv+"."+name)
+			}
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Fatalf("ops methods not declared on db/tx (upstream's method would be called instead): %s; add a forwarder in overrides.go", strings.Join(missing, ", "))
 	}
 }
 
