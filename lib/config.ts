@@ -61,8 +61,9 @@ export interface PlatformConfigInput {
   readonly uiVersion?: string;
   /**
    * Temporal UI image pinned by digest, instead of `uiVersion`: `temporalio/ui:2.56.1@sha256:<64 hex>`
-   * (the tag is optional and only for readers) or a mirror of it. Pulled from its registry as is (no pull
-   * permissions are granted: a private registry needs its own).
+   * (the tag is optional and only for readers) or a mirror of it. An image on Docker Hub or ECR Public goes
+   * through the pull-through cache with `images.source: 'pullThroughCache'`; an ECR URI of the account is
+   * pulled with pull permissions on its repository; any other registry only with `images.source: 'public'`.
    * @default - `temporalio/ui:<uiVersion>`, a tag without a digest: no digest of that tag could be verified where the default was set
    */
   readonly uiImage?: string;
