@@ -122,6 +122,10 @@ describe('prod', () => {
 describe('variants', () => {
   test('dev (public images, no token check, no UI login): 443 anywhere for the public registries only', () => {
     const r = synth('dev', ENVIRONMENTS.dev);
+    // Development pulls from the public registries (lib/services/images.ts): no pull-through rules.
+    expect(Object.values(r).filter((x) => x.Type === 'AWS::ECR::PullThroughCacheRule')).toEqual([]);
+    const uiTask = Object.values(r).find((x) => x.Type === 'AWS::ECS::TaskDefinition' && x.Properties.ContainerDefinitions[0].Name === 'ui')!;
+    expect(uiTask.Properties.ContainerDefinitions[0].Image).toBe('temporalio/ui:2.56.1');
     const frontend = sgId(r, 'Temporal frontend tasks');
     const anywhere = [...(r[frontend].Properties.SecurityGroupEgress ?? [])].filter((e: any) => e.CidrIp === '0.0.0.0/0');
     expect(anywhere.map((e: any) => [e.FromPort, e.Description])).toEqual([[443, 'Collector image from a public registry']]);
@@ -130,17 +134,20 @@ describe('variants', () => {
       .toEqual(['UI image from a public registry']);
   });
 
+  // One synth for both (each synth costs seconds of the npm test budget).
+  const bare = synth('bare', {
+    ...ENVIRONMENTS.dev, network: { ...ENVIRONMENTS.dev.network, createVpcEndpoints: false }, dsql: { ...ENVIRONMENTS.dev.dsql, privateLink: false },
+  });
+
   test('without VPC endpoints: AWS APIs through the NAT gateways, no lookup', () => {
-    const r = synth('noep', { ...ENVIRONMENTS.dev, network: { ...ENVIRONMENTS.dev.network, createVpcEndpoints: false } });
-    expect(Object.values(r).filter((x) => x.Type === 'Custom::AWS')).toEqual([]);
-    const history = sgId(r, 'Temporal history tasks');
-    expect(egress(r, history).filter((e) => e.endsWith('0.0.0.0/0'))).toEqual(['tcp/443-443 -> 0.0.0.0/0']);
+    expect(Object.values(bare).filter((x) => x.Type === 'Custom::AWS')).toEqual([]);
+    const history = sgId(bare, 'Temporal history tasks');
+    expect(egress(bare, history).filter((e) => e.startsWith('tcp/443') && e.endsWith('0.0.0.0/0'))).toEqual(['tcp/443-443 -> 0.0.0.0/0']);
   });
 
   test('DSQL without PrivateLink: 5432 anywhere for the servers and the schema job', () => {
-    const r = synth('nopl', { ...ENVIRONMENTS.dev, dsql: { ...ENVIRONMENTS.dev.dsql, privateLink: false } });
-    for (const sg of [sgId(r, 'Temporal worker tasks'), sgId(r, 'Temporal schema and visibility index jobs (Lambda): DSQL and OpenSearch')]) {
-      expect(egress(r, sg)).toContain('tcp/5432-5432 -> 0.0.0.0/0');
+    for (const sg of [sgId(bare, 'Temporal worker tasks'), sgId(bare, 'Temporal schema and visibility index jobs (Lambda): DSQL and OpenSearch')]) {
+      expect(egress(bare, sg)).toContain('tcp/5432-5432 -> 0.0.0.0/0');
     }
   });
 });
