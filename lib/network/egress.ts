@@ -132,6 +132,15 @@ export class TemporalEgress extends Construct {
     cfn.addPropertyOverride('SecurityGroupEgress', [{ CidrIp: '255.255.255.255/32', Description: 'Disallow all traffic', IpProtocol: 'icmp', FromPort: 252, ToPort: 86 }]);
   }
 
+  /**
+   * The separate `AWS::EC2::SecurityGroupEgress` resources of `sg` in `scope` (rules to other
+   * security groups and to the prefix list; CloudFormation creates them apart from the group). What
+   * runs behind `sg` should depend on them, so that no task or job starts before its way out exists.
+   */
+  public static rulesOf(scope: Construct, sg: ec2.ISecurityGroup): ec2.CfnSecurityGroupEgress[] {
+    return scope.node.findAll().filter((c): c is ec2.CfnSecurityGroupEgress => c instanceof ec2.CfnSecurityGroupEgress && c.groupId === sg.securityGroupId);
+  }
+
   /** Lets `sg` reach `port` (443 by default) anywhere, for the `reasons` given (joined into the description). */
   public allowInternet(sg: ec2.ISecurityGroup, reasons: readonly string[], port = 443): void {
     if (reasons.length === 0) return;

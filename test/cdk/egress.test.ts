@@ -151,3 +151,22 @@ describe('variants', () => {
     }
   });
 });
+
+describe('ordering', () => {
+  test('prod: every service and job waits for the separate egress rules of its security group', () => {
+    const t = prod as Record<string, { Type: string; Properties: any; DependsOn?: string[] }>;
+    const rulesOf = (sg: string) => Object.entries(t).filter(([, r]) => r.Type === 'AWS::EC2::SecurityGroupEgress' && target(r.Properties.GroupId) === sg).map(([id]) => id);
+    const jobs = sgId(t, 'Temporal schema and visibility index jobs (Lambda): DSQL and OpenSearch');
+    const ns = Object.keys(t).find((id) => id.startsWith('NamespacesHandlerSecurityGroup') && t[id].Type === 'AWS::EC2::SecurityGroup')!;
+    const jobSg: Record<string, string> = { 'Custom::TemporalDsqlSchema': jobs, 'Custom::TemporalVisibilityIndex': jobs, 'Custom::TemporalNamespaces': ns };
+    const waiters = Object.entries(t).filter(([, r]) => r.Type === 'AWS::ECS::Service' || r.Type in jobSg);
+    expect(waiters.length).toBe(8); // five services, schema, index, namespaces
+    for (const [id, r] of waiters) {
+      const sg = r.Type === 'AWS::ECS::Service' ? target(r.Properties.NetworkConfiguration.AwsvpcConfiguration.SecurityGroups[0]) : jobSg[r.Type];
+      const rules = rulesOf(sg);
+      expect([id, rules.length]).toEqual([id, expect.any(Number)]);
+      expect(rules.length).toBeGreaterThan(0);
+      expect([id, r.DependsOn ?? []]).toEqual([id, expect.arrayContaining(rules)]);
+    }
+  });
+});
