@@ -193,6 +193,7 @@ export class TemporalPlatformStack extends Stack {
       },
       createVpcEndpoints: config.network.createVpcEndpoints,
       enableEcsExec: config.enableEcsExec,
+      enableManagedPrometheus: config.observability.metricsCollector && config.observability.managedPrometheus !== undefined,
       flowLogRetention: logRetention,
       logRemovalPolicy,
     });

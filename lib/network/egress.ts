@@ -10,7 +10,7 @@
  *   interface endpoints' security groups, and 443 to the S3 prefix list (ECR image layers and the
  *   archive bucket are S3) with {@link TemporalEgress.allowAwsApis};
  * - what only has a host name outside the VPC (an OpenID issuer's keys, an identity provider's
- *   token URL, AMP remote write, a public registry, the public DSQL endpoint): the port to
+ *   token URL, a public registry, the public DSQL endpoint): the port to
  *   0.0.0.0/0, through the NAT gateways, with the reason as the rule's description
  *   ({@link internetEgressReasons}). Security groups match addresses, not names, so nothing
  *   narrower can be written for those.
@@ -176,7 +176,7 @@ export interface InternetEgressReasons {
  * Works out, from the configuration, which security groups must reach a host name outside the VPC
  * and why (each reason becomes the rule's description). The frontend checks tokens against the
  * issuer's JWKS; the UI talks to its OpenID provider; the namespaces job gets its token from the
- * token URL; the collectors write to AMP (no aps-workspaces endpoint is created); a task pulling
+ * token URL; an imported AMP workspace in an environment-agnostic stack may be in another Region; a task pulling
  * from a public registry (`images.source: 'public'`, or a server image outside ECR) reaches it.
  */
 export function internetEgressReasons(config: PlatformConfig): InternetEgressReasons {
@@ -185,8 +185,11 @@ export function internetEgressReasons(config: PlatformConfig): InternetEgressRea
   const namespaces: string[] = [];
   const publicPull = (ref: string) => parseImageRef(ref).registry !== 'ecr-private' && (config.images.source === 'public' || parseImageRef(ref).registry === 'other');
   if (config.security.auth) servers.frontend.push('Frontend to the token issuer (JWKS over HTTPS)');
-  if (config.observability.metricsCollector && config.observability.managedPrometheus !== undefined) {
-    for (const r of TEMPORAL_ROLES) servers[r].push('Collector to Amazon Managed Prometheus (remote write)');
+  // AMP remote write goes through the aps-workspaces endpoint (lib/network/network.ts), unless the
+  // workspace is imported by ARN into a stack whose Region is not known at synth (it may be another Region).
+  const amp = config.observability.managedPrometheus;
+  if (config.observability.metricsCollector && amp !== undefined && amp !== 'create' && !config.env.region) {
+    for (const r of TEMPORAL_ROLES) servers[r].push('Collector to Amazon Managed Prometheus (workspace Region unknown at synth)');
   }
   if (config.observability.metricsCollector && publicPull(config.observability.collectorImage)) {
     for (const r of TEMPORAL_ROLES) servers[r].push('Collector image from a public registry');

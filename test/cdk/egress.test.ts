@@ -120,8 +120,11 @@ describe('prod', () => {
 });
 
 describe('variants', () => {
-  test('dev (public images, no token check, no UI login): 443 anywhere for the public registries only', () => {
-    const r = synth('dev', ENVIRONMENTS.dev);
+  test('dev (public images, no token check, no UI login; here with AMP): 443 anywhere for the public registries only', () => {
+    const r = synth('dev', { ...ENVIRONMENTS.dev, observability: { ...ENVIRONMENTS.dev.observability, managedPrometheus: 'create' } });
+    // AMP remote write goes through its own interface endpoint, not the NAT.
+    expect(Object.values(r).filter((x) => x.Type === 'AWS::EC2::VPCEndpoint' && JSON.stringify(x.Properties.ServiceName).includes('.aps-workspaces'))).toHaveLength(1);
+    expect(egress(r, sgId(r, 'Temporal history tasks'))).toContain(`tcp/443-443 -> sg:${endpointSgs(r).find((id) => id.startsWith('NetworkApsWorkspaces'))}`);
     // Development pulls from the public registries (lib/services/images.ts): no pull-through rules.
     expect(Object.values(r).filter((x) => x.Type === 'AWS::ECR::PullThroughCacheRule')).toEqual([]);
     const uiTask = Object.values(r).find((x) => x.Type === 'AWS::ECS::TaskDefinition' && x.Properties.ContainerDefinitions[0].Name === 'ui')!;
