@@ -22,6 +22,13 @@ export const prod: PlatformConfigInput = {
       clientSecretArn: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:temporal/ui-oidc-client-secret-AbCdEf',
     },
   },
+  // No public registry at task start (docs/security.md, "Images"): the UI and the collector come
+  // through ECR pull-through cache rules. Docker Hub's rule needs a credential: EXAMPLE secret (its
+  // name must start with ecr-pullthroughcache/). Pin digests with images.uiDigest/collectorDigest.
+  images: {
+    source: 'pullThroughCache',
+    dockerHubCredentialArn: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:ecr-pullthroughcache/docker-hub-AbCdEf',
+  },
   numHistoryShards: 512,
   sizing: 'medium',
   services: {

@@ -21,6 +21,7 @@ import { resolveSecurity, SecurityConfig, SecurityInput, UiConfig, UiInput } fro
 import {
   AutoscalingConfig, AutoscalingInput, resolveDynamicConfig, resolveImages, resolveServices, resolveStopTimeout,
 } from './services/config';
+import { ImagesConfig, ImagesInput, resolveImageSources } from './services/images';
 import { DynamicConfigValue, PlatformService, ServiceSizing, SizingPreset } from './services/roles';
 import { ExampleValue, findExampleValues } from './example-values';
 import type { MultiRegionInput } from './multi-region/config';
@@ -61,8 +62,9 @@ export interface PlatformConfigInput {
   readonly uiVersion?: string;
   /**
    * Temporal UI image pinned by digest, instead of `uiVersion`: `temporalio/ui:2.56.1@sha256:<64 hex>`
-   * (the tag is optional and only for readers) or a mirror of it. Pulled from its registry as is (no pull
-   * permissions are granted: a private registry needs its own).
+   * (the tag is optional and only for readers) or a mirror of it. An image on Docker Hub or ECR Public goes
+   * through the pull-through cache with `images.source: 'pullThroughCache'`; an ECR URI of the account is
+   * pulled with pull permissions on its repository; any other registry only with `images.source: 'public'`.
    * @default - `temporalio/ui:<uiVersion>`, a tag without a digest: no digest of that tag could be verified where the default was set
    */
   readonly uiImage?: string;
@@ -71,6 +73,11 @@ export interface PlatformConfigInput {
    * @default - built from `docker/temporal-server/Dockerfile` as a CDK asset; synth fails if it does not exist
    */
   readonly serverImage?: string;
+  /**
+   * Where the UI and collector images are pulled from, and their digests (lib/services/images.ts,
+   * docs/security.md "Images"). @default - ECR pull-through cache in production, the public registries otherwise
+   */
+  readonly images?: ImagesInput;
   /** Sizing preset. @default 'medium' */
   readonly sizing?: SizingPreset;
   /** Per-service overrides of the preset. @default - the preset */
@@ -138,9 +145,11 @@ export interface PlatformConfig extends NamespacesConfig {
   readonly numHistoryShards: number;
   readonly temporalVersion: string;
   readonly uiVersion: string;
-  /** The UI image reference: `uiImage`, else `temporalio/ui:<uiVersion>`. */
+  /** The UI image reference as pulled upstream: `uiImage`, else `temporalio/ui:<uiVersion>`, with `images.uiDigest` when set. */
   readonly uiImage: string;
   readonly serverImage?: string;
+  /** Image source and digests; `observability.collectorImage` already carries `images.collectorDigest`. */
+  readonly images: ImagesConfig;
   readonly sizing: SizingPreset;
   readonly services: Readonly<Record<PlatformService, ServiceSizing>>;
   /** Autoscaling; `minCount` is the role's `desiredCount`. */
@@ -182,7 +191,7 @@ export function isPowerOfTwo(n: number): boolean {
 }
 
 const TOP_LEVEL_KEYS: ReadonlyArray<keyof PlatformConfigInput> = [
-  'env', 'numHistoryShards', 'temporalVersion', 'uiVersion', 'uiImage', 'serverImage', 'sizing', 'services', 'autoscaling', 'network',
+  'env', 'numHistoryShards', 'temporalVersion', 'uiVersion', 'uiImage', 'serverImage', 'images', 'sizing', 'services', 'autoscaling', 'network',
   'dsql', 'opensearch', 'ui', 'logRetentionDays', 'removalPolicies', 'backup', 'archival', 'observability', 'dynamicConfig', 'logLevel',
   'stopTimeoutSeconds', 'enableEcsExec', 'cpuArchitecture', 'tags', 'namespaces', 'searchAttributes', 'namespaceAdmin', 'production', 'security',
   'multiRegion',
@@ -263,14 +272,21 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
     }
   }
 
+  const observability = resolveObservability(p, input.observability, region, production);
+  // images (lib/services/images.ts): after observability, whose collector image it pins and places
+  const images = resolveImageSources(p, input.images, {
+    uiImage, collectorImage: observability.collectorImage, collectorUsed: observability.metricsCollector, serverImage, production, region,
+  });
+
   return {
     envName,
     env: { account, region },
     numHistoryShards: shards,
     temporalVersion,
     uiVersion,
-    uiImage,
+    uiImage: images.uiImage,
     serverImage,
+    images,
     sizing,
     services,
     autoscaling,
@@ -284,7 +300,7 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
     removalPolicies,
     backup: resolveBackup(p, input.backup, production),
     archival: resolveArchival(p, input.archival),
-    observability: resolveObservability(p, input.observability, region, production),
+    observability: { ...observability, collectorImage: images.collectorImage },
     ...resolveNamespaces(p, input, { archivalEnabled: resolveArchival(p, input.archival).enabled, authorization: security.auth !== undefined }),
     dynamicConfig,
     logLevel,

@@ -24,9 +24,11 @@ import { buildDynamicConfig } from './services/dynamic-config';
 import { historyCacheDynamicConfig } from './services/history-cache';
 import { SHUTDOWN_DYNAMIC_CONFIG } from './services/scaling';
 import { TemporalNamespaces } from './namespaces/namespaces';
+import { internetEgressReasons, selfPorts, TemporalEgress } from './network/egress';
 import { TemporalNetwork } from './network/network';
 import { TemporalObservability } from './observability/observability';
 import { TemporalMetricsCollector } from './observability/otel-collector';
+import { TemporalImageSource } from './services/images';
 import { resolveServerImage } from './services/server-image';
 import { dsqlVpcOnlyPolicy, TemporalServerTls } from './security/temporal-auth';
 import { TemporalServices } from './services/temporal-services';
@@ -162,6 +164,10 @@ export class TemporalPlatformStack extends Stack {
   public readonly certificates?: TemporalCertificates;
   /** The platform KMS key (`security.kmsKeyArn`, or created in production), or undefined. */
   public readonly platformKey?: kms.IKey;
+  /** Where the UI and collector images come from: the ECR pull-through cache rules (production) or the public registries. */
+  public readonly imageSource: TemporalImageSource;
+  /** Outbound rules of the security groups (lib/network/egress.ts). */
+  public readonly egress: TemporalEgress;
   /** The ADOT collector sidecars (Temporal metrics to CloudWatch EMF and optionally AMP), unless `observability.metricsCollector` is false. */
   public readonly metricsCollector?: TemporalMetricsCollector;
 
@@ -222,6 +228,7 @@ export class TemporalPlatformStack extends Stack {
       },
       createVpcEndpoints: config.network.createVpcEndpoints,
       enableEcsExec: config.enableEcsExec,
+      enableManagedPrometheus: config.observability.metricsCollector && config.observability.managedPrometheus !== undefined,
       flowLogRetention: logRetention,
       logRemovalPolicy,
     });
@@ -291,6 +298,9 @@ export class TemporalPlatformStack extends Stack {
       description: 'Temporal numHistoryShards, pinned at the first deploy. It can never change: a stack update that changes it fails here.',
     });
 
+    // UI and collector images: public registries, or this account's ECR pull-through cache (lib/services/images.ts).
+    this.imageSource = new TemporalImageSource(this, 'Images', { envName: config.envName, config: config.images });
+
     this.services = new TemporalServices(this, 'Temporal', {
       vpc: this.vpc,
       serverTaskRoleName: mr && serverTaskRoleName(config.envName, this.region),
@@ -315,7 +325,7 @@ export class TemporalPlatformStack extends Stack {
         logLevel: config.logLevel,
       },
       sizing: config.services,
-      uiImage: config.uiImage,
+      uiImage: this.imageSource.containerImage(config.uiImage),
       namespaceName: `temporal-${config.envName}.internal`,
       clientPeers: (config.network.clientCidrs ?? [this.network.vpcCidr]).map((c) => ec2.Peer.ipv4(c)),
       // Straight to the frontend tasks (Cloud Map name) only from explicitly configured client CIDRs.
@@ -361,7 +371,7 @@ export class TemporalPlatformStack extends Stack {
     this.jobSecurityGroup = new ec2.SecurityGroup(this, 'JobSecurityGroup', {
       vpc: this.vpc,
       description: 'Temporal schema and visibility index jobs (Lambda): DSQL and OpenSearch',
-      allowAllOutbound: true,
+      allowAllOutbound: false,
     });
     this.dsqlCluster.connections.allowDefaultPortFrom(this.jobSecurityGroup, 'Schema job to DSQL');
     this.visibility.connections.allowFrom(this.jobSecurityGroup, ec2.Port.tcp(443), 'Index job to OpenSearch');
@@ -446,6 +456,28 @@ export class TemporalPlatformStack extends Stack {
       });
     }
 
+    // Egress (lib/network/egress.ts): roles, DSQL, OpenSearch and the NLB were added with the ingress
+    // rules above; here the AWS APIs and what only has a host name outside the VPC.
+    this.egress = new TemporalEgress(this, 'Egress', { network: this.network, logRetention, logRemovalPolicy });
+    const internet = internetEgressReasons(config);
+    const uiSg = this.services.services.ui.connections.securityGroups[0];
+    for (const role of TEMPORAL_ROLES) {
+      this.egress.allowSelf(this.services.securityGroups[role], selfPorts(role), `Temporal ${role}`);
+      this.egress.allowAwsApis(this.services.securityGroups[role], `Temporal ${role}`);
+      this.egress.allowInternet(this.services.securityGroups[role], internet.servers[role]);
+      if (internet.dsqlPublicEndpoint) this.egress.allowInternet(this.services.securityGroups[role], ['DSQL public endpoint (dsql.privateLink false)'], 5432);
+    }
+    this.egress.allowAwsApis(uiSg, 'Temporal UI');
+    // The domain's nodes only answer (OpenSearch makes its snapshots outside the VPC): no outbound rule.
+    for (const sg of this.visibility.connections.securityGroups) TemporalEgress.closeOutbound(sg);
+    this.egress.allowInternet(uiSg, internet.ui);
+    if (internet.dsqlPublicEndpoint) this.egress.allowInternet(this.jobSecurityGroup, ['DSQL public endpoint (dsql.privateLink false)'], 5432);
+    if (this.namespaces) {
+      const nsSg = this.namespaces.connections.securityGroups[0];
+      if (config.namespaceAdmin) this.egress.allowAwsApis(nsSg, 'Namespaces job', ['secretsmanager']);
+      this.egress.allowInternet(nsSg, internet.namespaces);
+    }
+
     // AWS Backup of the DSQL cluster (restore procedure: docs/operations.md).
     if (config.backup.enabled) {
       this.backup = new TemporalDsqlBackup(this, 'Backup', {
@@ -480,7 +512,7 @@ export class TemporalPlatformStack extends Stack {
         taskDefinitions: roleMap((r) => this.services.services[r].taskDefinition),
         roleLogGroups: roleMap((r) => this.services.logGroups[r]),
         taskRole: this.services.serverTaskRole,
-        image: config.observability.collectorImage,
+        image: this.imageSource.containerImage(config.observability.collectorImage),
         managedPrometheus: amp === undefined ? undefined : amp === 'create' ? { create: true } : { workspaceArn: amp },
         logRetention,
         logRemovalPolicy,
@@ -518,6 +550,13 @@ export class TemporalPlatformStack extends Stack {
         backup: this.backup && { vaultName: this.backup.vaultName, clusterArn: this.dsqlCluster.clusterArn, alarmAfterHours: config.backup.alarmAfterHours },
       });
     }
+
+    // No task or job starts before the egress rules of its security group exist (lib/network/egress.ts).
+    for (const svc of Object.values(this.services.services)) svc.node.addDependency(...TemporalEgress.rulesOf(this, svc.connections.securityGroups[0]));
+    const jobRules = TemporalEgress.rulesOf(this, this.jobSecurityGroup);
+    this.schema.resource.node.addDependency(...jobRules);
+    this.visibilityIndex.resource.node.addDependency(...jobRules);
+    this.namespaces?.resource.node.addDependency(...TemporalEgress.rulesOf(this, this.namespaces.connections.securityGroups[0]));
 
     new CfnOutput(this, 'FrontendAddress', { value: `${this.services.frontendLoadBalancer.loadBalancerDnsName}:7233`, description: 'Temporal frontend gRPC through the internal NLB' });
     new CfnOutput(this, 'FrontendServiceDiscoveryAddress', { value: this.services.frontendAddress, description: 'Temporal frontend gRPC through Cloud Map DNS' });

@@ -46,7 +46,7 @@ export const MULTI_REGION_PHASES: readonly MultiRegionPhase[] = ['witness', 'pee
  * `numHistoryShards` (it must be the same for the one database both Regions serve).
  */
 export const REGION_OVERRIDE_KEYS = [
-  'network', 'ui', 'security', 'opensearch', 'observability', 'namespaceAdmin', 'dsql', 'backup', 'archival', 'serverImage', 'tags',
+  'network', 'ui', 'security', 'opensearch', 'observability', 'namespaceAdmin', 'dsql', 'backup', 'archival', 'serverImage', 'images', 'tags',
 ] as const;
 
 /** A per-Region override: the sections of {@link REGION_OVERRIDE_KEYS}. */

@@ -124,7 +124,8 @@ export class TemporalNamespaces extends Construct implements ec2.IConnectable {
       logGroup,
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
-      allowAllOutbound: true,
+      // Egress: the frontend NLB (below) and what the caller adds (lib/network/egress.ts).
+      allowAllOutbound: false,
       environment: { NODE_OPTIONS: '--enable-source-maps' },
       bundling: handlerBundling(namespacesHandlerAssetHash()),
     });

@@ -33,6 +33,8 @@ export interface TemporalNetworkProps {
   readonly createVpcEndpoints?: boolean;
   /** Add the SSM messages endpoint used by ECS Exec. @default false */
   readonly enableEcsExec?: boolean;
+  /** Add the Amazon Managed Service for Prometheus workspaces endpoint (the collectors' remote write). @default false */
+  readonly enableManagedPrometheus?: boolean;
   /** Retention of the VPC flow log group. @default ONE_MONTH */
   readonly flowLogRetention?: logs.RetentionDays;
   /** Removal policy of the flow log group. @default RETAIN */
@@ -42,7 +44,8 @@ export interface TemporalNetworkProps {
 /**
  * The network the platform runs in: a VPC with private subnets in at least two AZs (public subnets
  * only hold the NAT gateways), VPC flow logs, and the endpoints private Fargate tasks need: ECR api
- * and dkr, CloudWatch Logs, STS and S3 (gateway, new VPC only); SSM messages when ECS Exec is on. Interface
+ * and dkr, CloudWatch Logs, STS, Secrets Manager, KMS and S3 (gateway, new VPC only); SSM messages when ECS Exec is on,
+ * AMP workspaces when the collectors write to Amazon Managed Service for Prometheus. Interface
  * endpoints accept HTTPS from the VPC CIDR only.
  *
  * The DSQL PrivateLink endpoint belongs to the cluster (`TemporalDsqlCluster`), because its
@@ -119,6 +122,10 @@ export class TemporalNetwork extends Construct {
       ];
       if (props.enableEcsExec) {
         services.push(['ssmmessages', 'SsmMessagesEndpoint', ec2.InterfaceVpcEndpointAwsService.SSM_MESSAGES]);
+      }
+      if (props.enableManagedPrometheus) {
+        // Remote write to aps-workspaces.<region>.amazonaws.com stays in the VPC (issue 24 item 5).
+        services.push(['aps-workspaces', 'ApsWorkspacesEndpoint', ec2.InterfaceVpcEndpointAwsService.PROMETHEUS_WORKSPACES]);
       }
       for (const [name, endpointId, service] of services) {
         const sg = new ec2.SecurityGroup(this, `${endpointId}SecurityGroup`, {

@@ -240,8 +240,8 @@ export interface TemporalMetricsCollectorProps {
   readonly roleLogGroups: Readonly<Record<TemporalRole, logs.ILogGroup>>;
   /** The server task role (all four roles share it): gets exactly the write permissions below. */
   readonly taskRole: iam.IRole;
-  /** Collector image, pinned by tag or digest. */
-  readonly image: string;
+  /** Collector image: a reference pinned by tag or digest, or the container image (e.g. from the ECR pull-through cache, lib/services/images.ts). */
+  readonly image: string | ecs.ContainerImage;
   /** AMP workspace: created here, or an existing one by ARN. @default - no AMP pipeline */
   readonly managedPrometheus?: ManagedPrometheusTarget;
   /** Retention of the EMF log group (the EMF events themselves; metrics are kept by CloudWatch). @default ONE_MONTH */
@@ -307,9 +307,10 @@ export class TemporalMetricsCollector extends Construct {
       remoteWriteUrl: this.remoteWriteUrl,
     });
     const content = JSON.stringify(this.config);
+    const image = typeof props.image === 'string' ? ecs.ContainerImage.fromRegistry(props.image) : props.image;
     for (const r of TEMPORAL_ROLES) {
       const collector = props.taskDefinitions[r].addContainer(COLLECTOR_CONTAINER_NAME, {
-        image: ecs.ContainerImage.fromRegistry(props.image),
+        image,
         essential: false,
         // Read-only root and the image's non-root user (lib/services/read-only.ts): it writes no file.
         readonlyRootFilesystem: true,

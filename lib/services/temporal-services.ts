@@ -127,8 +127,12 @@ export interface TemporalServicesProps {
   readonly sizing: Readonly<Record<PlatformService, ServiceSizing>>;
   /** `temporalio/ui` tag (ignored when `uiImage` is set). @default '2.56.1' */
   readonly uiVersion?: string;
-  /** Full UI image reference, e.g. pinned by digest (`temporalio/ui:2.56.1@sha256:...`). @default - `temporalio/ui:<uiVersion>` */
-  readonly uiImage?: string;
+  /**
+   * Full UI image reference, e.g. pinned by digest (`temporalio/ui:2.56.1@sha256:...`), or the
+   * container image itself (e.g. from the ECR pull-through cache, lib/services/images.ts).
+   * @default - `temporalio/ui:<uiVersion>` from Docker Hub
+   */
+  readonly uiImage?: string | ecs.ContainerImage;
   /** Private DNS namespace for service discovery; the frontend registers as `frontend.<name>`. @default 'temporal.internal' */
   readonly namespaceName?: string;
   /** Peers allowed to reach the frontend NLB on 7233 and the UI ALB. @default - the VPC CIDR */
@@ -265,7 +269,8 @@ export class TemporalServices extends Construct {
       sgs[role] = new ec2.SecurityGroup(this, `${pascal(role)}SecurityGroup`, {
         vpc,
         description: `Temporal ${role} tasks`,
-        allowAllOutbound: true,
+        // Egress: the rules below and the caller's (lib/network/egress.ts).
+        allowAllOutbound: false,
       });
     }
     for (const target of TEMPORAL_ROLES) {
@@ -442,7 +447,7 @@ export class TemporalServices extends Construct {
     }
 
     // Temporal UI.
-    const uiSg = new ec2.SecurityGroup(this, 'UiSecurityGroup', { vpc, description: 'Temporal UI tasks', allowAllOutbound: true });
+    const uiSg = new ec2.SecurityGroup(this, 'UiSecurityGroup', { vpc, description: 'Temporal UI tasks', allowAllOutbound: false });
     sgs.frontend.connections.allowFrom(uiSg, ec2.Port.tcp(TEMPORAL_PORTS.frontend.grpc), 'Temporal UI to the frontend');
     logGroups.ui = new logs.LogGroup(this, 'UiLogs', { retention: logRetention, removalPolicy: logRemovalPolicy });
     const uiTask = new ecs.FargateTaskDefinition(this, 'UiTaskDefinition', {
@@ -452,7 +457,7 @@ export class TemporalServices extends Construct {
     });
     const uiSecurity = uiSecurityContainerSettings(props.uiSecurity, props.tls);
     const ui = uiTask.addContainer('ui', {
-      image: ecs.ContainerImage.fromRegistry(props.uiImage ?? `temporalio/ui:${props.uiVersion ?? '2.56.1'}`),
+      image: typeof props.uiImage === 'object' ? props.uiImage : ecs.ContainerImage.fromRegistry(props.uiImage ?? `temporalio/ui:${props.uiVersion ?? '2.56.1'}`),
       essential: true,
       readonlyRootFilesystem: true,
       user: CONTAINER_USERS.ui,

@@ -56,6 +56,7 @@ test('prod with every example replaced synthesizes without the rule', () => {
       oidc: { clientId: 'temporal-ui', clientSecretArn: 'arn:aws:secretsmanager:us-east-1:210987654321:secret:temporal/ui-oidc-client-secret-Xy12Zw' },
     },
     observability: { alarmEmails: ['temporal-oncall@acme.io'] },
+    images: { source: 'pullThroughCache' as const, dockerHubCredentialArn: 'arn:aws:secretsmanager:us-east-1:210987654321:secret:ecr-pullthroughcache/docker-hub-Xy12Zw' },
     namespaceAdmin: {
       clientSecretArn: 'arn:aws:secretsmanager:us-east-1:210987654321:secret:temporal/namespace-admin-Xy12Zw',
       tokenUrl: 'https://temporal-acme.auth.us-east-1.amazoncognito.com/oauth2/token',

@@ -41,6 +41,8 @@ function mrInput(multiRegion: Partial<MultiRegionInput> = {}, overrides: Partial
             certificateArn: 'arn:aws:acm:us-east-2:111122223333:certificate/00000000-0000-0000-0000-000000000000',
             oidc: { ...prod.ui!.oidc!, clientSecretArn: 'arn:aws:secretsmanager:us-east-2:111122223333:secret:temporal/ui-oidc-client-secret-AbCdEf' },
           },
+          // A pull-through rule reads its Docker Hub credential in its own Region.
+          images: { ...prod.images, dockerHubCredentialArn: 'arn:aws:secretsmanager:us-east-2:111122223333:secret:ecr-pullthroughcache/docker-hub-AbCdEf' },
         },
       },
       ...multiRegion,
@@ -216,7 +218,7 @@ describe('multi-Region configuration errors', () => {
     ['a cluster ARN that is no ARN', { clusterArns: { ...ARNS, [ACTIVE]: 'aaaaaaaaaaaaaaaaaaaaaaaaaa' } }, 'allowed: the DSQL cluster ARN of us-east-1'],
     ['a cluster ARN of a third Region', { clusterArns: { ...ARNS, 'eu-west-1': 'x' } }, 'mr.multiRegion.clusterArns.eu-west-1 = "x"; allowed: one of the known fields us-east-1, us-east-2'],
     ['numHistoryShards per Region', { regionOverrides: { [STANDBY]: { numHistoryShards: 256 } as never } },
-      'mr.multiRegion.regionOverrides["us-east-2"].numHistoryShards = 256; allowed: one of the per-Region sections network, ui, security, opensearch, observability, namespaceAdmin, dsql, backup, archival, serverImage, tags; numHistoryShards is shared by both Regions (one database, one shard count)'],
+      'mr.multiRegion.regionOverrides["us-east-2"].numHistoryShards = 256; allowed: one of the per-Region sections network, ui, security, opensearch, observability, namespaceAdmin, dsql, backup, archival, serverImage, images, tags; numHistoryShards is shared by both Regions (one database, one shard count)'],
     ['overrides of a Region not in the pair', { regionOverrides: { 'eu-west-1': {} } }, 'mr.multiRegion.regionOverrides.eu-west-1 = {}'],
     ['deletion protection on one cluster only', { regionOverrides: { ...mrInput().multiRegion!.regionOverrides, [STANDBY]: { ...mrInput().multiRegion!.regionOverrides![STANDBY], dsql: { deletionProtection: false } } } },
       'mr.multiRegion.regionOverrides["us-east-2"].dsql.deletionProtection = false; allowed: true, the same as us-east-1'],

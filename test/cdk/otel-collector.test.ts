@@ -70,8 +70,9 @@ describe('prod: collector sidecar, CloudWatch EMF only', () => {
     for (const containers of Object.values(tasks)) {
       const c = containers.find((x) => x.Name === COLLECTOR_CONTAINER_NAME);
       expect(c).toBeDefined();
-      expect(c.Image).toBe(DEFAULT_COLLECTOR_IMAGE);
-      expect(c.Image).toMatch(/:v\d+\.\d+\.\d+$/);
+      // Production pulls it through this account's ECR pull-through cache (lib/services/images.ts).
+      expect(JSON.stringify(c.Image)).toContain(`/prod/ecr-public/${DEFAULT_COLLECTOR_IMAGE.replace('public.ecr.aws/', '')}"`);
+      expect(DEFAULT_COLLECTOR_IMAGE).toMatch(/:v\d+\.\d+\.\d+$/);
       expect(c.Essential).toBe(false);
       expect(c.MemoryReservation).toBe(64);
       expect(c.HealthCheck.Command).toEqual(['CMD', '/healthcheck']);

@@ -321,7 +321,8 @@ describe('prod: Temporal services', () => {
     const ui = Object.values(prod.resources).find((r) => r.Type === 'AWS::ECS::TaskDefinition'
       && r.Properties.ContainerDefinitions[0].Name === 'ui')!;
     const c = ui.Properties.ContainerDefinitions[0];
-    expect(c.Image).toBe('temporalio/ui:2.56.1');
+    // Production pulls it through this account's ECR pull-through cache (lib/services/images.ts, test/cdk/images.test.ts).
+    expect(JSON.stringify(c.Image)).toContain('/prod/docker-hub/temporalio/ui:2.56.1"');
     expect(c.Environment).toContainEqual({ Name: 'TEMPORAL_ADDRESS', Value: 'frontend.temporal-prod.internal:7233' });
   });
 
@@ -501,10 +502,10 @@ describe('a first deploy that fails', () => {
     // Written out from config/prod.ts: every placeholder a team must replace (and the tests' image).
     expect(fields).toEqual([
       'security.auth.issuerUrl', 'security.auth.audience', 'ui.certificateArn', 'ui.domainName', 'ui.oidc.clientId', 'ui.oidc.clientSecretArn',
-      'observability.alarmEmails[0]', 'namespaceAdmin.clientSecretArn', 'namespaceAdmin.tokenUrl',
+      'images.dockerHubCredentialArn', 'observability.alarmEmails[0]', 'namespaceAdmin.clientSecretArn', 'namespaceAdmin.tokenUrl',
     ]);
     const warnings = Annotations.fromStack(prod.stack).findWarning('*', Match.anyValue()).map((w) => String(w.entry.data));
-    expect(warnings).toEqual([expect.stringContaining('9 example value(s) in config/prod.ts; synth works, a deploy is refused until they are replaced: security.auth.issuerUrl,')]);
+    expect(warnings).toEqual([expect.stringContaining('10 example value(s) in config/prod.ts; synth works, a deploy is refused until they are replaced: security.auth.issuerUrl,')]);
   });
 
   test('dev: no example values, no rule', () => {

@@ -28,6 +28,7 @@ const secure: PlatformConfigInput = {
   production: true,
   security: { auth: { issuerUrl: COGNITO, audience: 'app-client-1' } },
   observability: { alarmEmails: ['oncall@example.com'] },
+  images: { dockerHubCredentialArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/docker-hub-AbCdEf' },
   ui: { certificateArn: CERT, domainName: 'temporal.example.com', oidc: { clientId: 'ui', clientSecretArn: SECRET } },
 };
 const withSecure = (patch: (c: any) => void): PlatformConfigInput => {
