@@ -323,9 +323,17 @@ maybe('the collector exports EMF to CloudWatch Logs (moto) from a live scrape', 
   });
 
   test('the AMP pipeline remote-writes every series under the names the server emits (no _total suffix)', async () => {
-    const names: string[] = (await (await fetch(`${promUrl}/api/v1/label/__name__/values`)).json() as { data: string[] }).data;
     const expected = (Object.values(EMF_METRICS) as EmfMetricSpec[]).filter((m) => !m.eventOnly)
       .flatMap((m) => (m.kind === 'histogram' ? [`${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : [m.name]));
+    const readNames = async (): Promise<string[]> => (await (await fetch(`${promUrl}/api/v1/label/__name__/values`)).json() as { data: string[] }).data;
+    // The remote-write exporter batches and queues on its own, behind the EMF pipeline the
+    // beforeAll waited for: a series the EMF events already hold (a late ResourceExhausted, say)
+    // may reach Prometheus a few seconds later. Ask again for up to 20 s before judging.
+    let names = await readNames();
+    for (let deadline = Date.now() + 20_000; expected.some((n) => !names.includes(n)) && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 1000));
+      names = await readNames();
+    }
     expect(expected.filter((n) => !names.includes(n))).toEqual([]);
     expect(names.filter((n) => n.endsWith('_total') && names.includes(n.replace(/_total$/, '')))).toEqual([]);
     // Every series, not only the EMF ones: far more names than the EMF filter keeps.
