@@ -24,7 +24,7 @@ import {
 import { ImagesConfig, ImagesInput, resolveImageSources } from './services/images';
 import { DynamicConfigValue, PlatformService, ServiceSizing, SizingPreset } from './services/roles';
 import { ExampleValue, findExampleValues } from './example-values';
-import type { MultiRegionInput } from './multi-region/config';
+import type { MultiRegionInputOf, RegionOverrideKey } from './multi-region/input';
 import { OpenSearchConfig, OpenSearchInput, resolveOpenSearch } from './visibility/config';
 
 export { ConfigError } from './config-checks';
@@ -46,6 +46,12 @@ export interface RemovalPoliciesInput {
   /** CloudWatch log groups. @default 'retain' */
   readonly logs?: RemovalPolicyName;
 }
+
+/**
+ * A per-Region override of a multi-Region environment: the sections named in
+ * `REGION_OVERRIDE_KEYS` (lib/multi-region/input.ts), each replacing the environment's for that Region.
+ */
+export type RegionOverrideInput = Partial<Pick<PlatformConfigInput, RegionOverrideKey>>;
 
 /** What an environment file provides. Only `numHistoryShards` is required. */
 export interface PlatformConfigInput {
@@ -135,7 +141,7 @@ export interface PlatformConfigInput {
    * multi-Region DSQL database (lib/multi-region/config.ts, docs/multi-region.md).
    * @default - single-Region: one stack, `Temporal-<env>`
    */
-  readonly multiRegion?: MultiRegionInput;
+  readonly multiRegion?: MultiRegionInputOf<RegionOverrideInput>;
 }
 
 /** A fully resolved environment: every default filled in, every value checked. */

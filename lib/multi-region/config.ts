@@ -15,7 +15,11 @@
  * both stacks with only `WitnessRegion` (clusters wait in PENDING_SETUP) and then updates both with
  * both cluster ARNs in `Clusters`.
  */
-import type { PlatformConfigInput } from '../config';
+export { REGION_OVERRIDE_KEYS } from './input';
+export type { RegionOverrideInput } from '../config';
+import type { PlatformConfigInput, RegionOverrideInput } from '../config';
+import type { MultiRegionInputOf } from './input';
+import { REGION_OVERRIDE_KEYS } from './input';
 import { checkKeys, ConfigError, int, isObject, optObject, str } from '../config-checks';
 
 /** An AWS Region name such as `us-east-1`. */
@@ -39,44 +43,8 @@ export type MultiRegionPhase = 'witness' | 'peer' | 'platform';
 /** The phases accepted in `-c multiRegionPhase=` (`platform` is the default: no context). */
 export const MULTI_REGION_PHASES: readonly MultiRegionPhase[] = ['witness', 'peer', 'platform'];
 
-/**
- * Sections an environment may set per Region in `multiRegion.regionOverrides.<region>`: the ones
- * that hold Regional ARNs or Regional addressing. A section given there replaces the environment's
- * section for that Region as a whole (no deep merge). Everything else is shared, in particular
- * `numHistoryShards` (it must be the same for the one database both Regions serve).
- */
-export const REGION_OVERRIDE_KEYS = [
-  'network', 'ui', 'security', 'opensearch', 'observability', 'namespaceAdmin', 'dsql', 'backup', 'archival', 'serverImage', 'images', 'tags',
-] as const;
-
-/** A per-Region override: the sections of {@link REGION_OVERRIDE_KEYS}. */
-export type RegionOverrideInput = Partial<Pick<PlatformConfigInput, (typeof REGION_OVERRIDE_KEYS)[number]>>;
-
-/** What an environment file gives in `multiRegion`. */
-export interface MultiRegionInput {
-  /**
-   * The two peered Regions, `[active, standby]`, e.g. `['us-east-1', 'us-east-2']`. The active runs
-   * the Temporal services at their configured counts; the standby at 0 until a failover.
-   */
-  readonly regions: readonly string[];
-  /**
-   * The witness Region: a third Region, different from both, that holds DSQL's transaction log for
-   * quorum and has no endpoint (e.g. `us-west-2` for us-east-1 and us-east-2, AWS's own example).
-   */
-  readonly witnessRegion: string;
-  /**
-   * The cluster ARN of each Region, by Region, once the first deploy (phase `witness`) created them:
-   * the `DsqlClusterArn` output of each `Temporal-<env>-<region>` stack. Kept in the environment
-   * file (committed, like `config/<env>.lock.json`) because every later deploy needs both, and a
-   * deploy that lost them would ask CloudFormation to unpeer the clusters.
-   * @default - none: only phase `witness` can be deployed
-   */
-  readonly clusterArns?: Readonly<Record<string, string>>;
-  /** Desired count of the standby Region's UI (its Temporal services always run 0 tasks until a failover). @default 0 */
-  readonly standbyUiDesiredCount?: number;
-  /** Per-Region sections (network, certificates, keys, ...), replacing the environment's for that Region. @default {} */
-  readonly regionOverrides?: Readonly<Record<string, RegionOverrideInput>>;
-}
+/** What an environment file gives in `multiRegion`, with its per-Region overrides typed (lib/multi-region/input.ts). */
+export type MultiRegionInput = MultiRegionInputOf<RegionOverrideInput>;
 
 /** The resolved `multiRegion` section, the same for both Regions' stacks. */
 export interface MultiRegionConfig {
