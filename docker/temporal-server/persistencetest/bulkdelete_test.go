@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	persistencespb "go.temporal.io/server/api/persistence/v1"
 	"go.temporal.io/server/common/persistence"
 	"go.temporal.io/server/common/persistence/sql/sqlplugin"
@@ -362,6 +363,89 @@ func TestQueueV2RangeDeleteOverRowLimit(t *testing.T) {
 		}
 		if enq.Metadata.ID != messages {
 			t.Fatalf("next message id %d, want %d", enq.Metadata.ID, messages)
+		}
+	})
+}
+
+// Two deletes of one large run at once (a stale shard owner and the new one, or a retry racing
+// the first attempt). On dsql-local nobody waits: two chunks deleting the same rows, or two
+// transactions deleting the execution row, conflict at COMMIT and the later one fails with 40001.
+// Each call must return before its deadline, at least one of the two must commit, a failed one
+// may fail only with an error Temporal retries (serviceerror.Unavailable), and once it is retried the run is gone, every chunk
+// having changed at most chunkSize (<= 3,000) rows; the other run of the workflow stays.
+func TestConcurrentDeletesOfOneRun(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		cfg := b.fresh(t)
+		c := rawConn(t, b, cfg.DatabaseName)
+		f := newFactory(t, cfg)
+		upstreamStore, err := f.NewExecutionStore()
+		if err != nil {
+			t.Fatal(err)
+		}
+		store := dsql.WrapExecutionStore(upstreamStore, nil, nil)
+		const shard = int32(3)
+		ns, run, keep := uuid.New(), uuid.New(), uuid.New()
+		wf := "raced-run"
+		for _, r := range []uuid.UUID{run, keep} {
+			if _, err := c.Exec(context.Background(), `INSERT INTO executions (shard_id, namespace_id, workflow_id, run_id, next_event_id, last_write_version, data, data_encoding, state, state_encoding, db_record_version)
+ VALUES ($1, $2, $3, $4, 6606, 0, '\x00', 'Proto3', '\x00', 'Proto3', 1)`, shard, ns, wf, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		seedRun(t, c, shard, ns, wf, run)
+		if _, err := c.Exec(context.Background(), runTables[0].ins, 0, 9, shard, ns, wf, keep); err != nil {
+			t.Fatal(err)
+		}
+		req := &persistence.DeleteWorkflowExecutionRequest{ShardID: shard, NamespaceID: ns.String(), WorkflowID: wf, RunID: run.String()}
+		const deadline = 20 * time.Second
+		errs := make([]error, 2)
+		took := make([]time.Duration, 2)
+		done := make(chan int, 2)
+		start := make(chan struct{})
+		for i := range errs {
+			go func(i int) {
+				<-start // both at once, so their chunks overlap
+				ctx, cancel := context.WithTimeout(context.Background(), deadline)
+				defer cancel()
+				start := time.Now()
+				errs[i] = store.DeleteWorkflowExecution(ctx, req)
+				took[i] = time.Since(start)
+				done <- i
+			}(i)
+		}
+		close(start)
+		<-done
+		<-done
+		// First committer wins: of two racing deletes one commits (on PostgreSQL the second waits and
+		// finds nothing left); both failing would mean the race itself, not the loser, broke.
+		if errs[0] != nil && errs[1] != nil {
+			t.Fatalf("both concurrent deletes failed: %v; %v", errs[0], errs[1])
+		}
+		for i, err := range errs {
+			t.Logf("%s: delete %d took %v, err %v", b.name, i, took[i].Round(time.Millisecond), err)
+			if took[i] >= deadline {
+				t.Errorf("delete %d took %v: it waited past its deadline", i, took[i])
+			}
+			if err == nil {
+				continue
+			}
+			var u *serviceerror.Unavailable
+			if !errors.As(err, &u) {
+				t.Fatalf("delete %d failed with %T (%v); only Unavailable, which Temporal retries, is acceptable", i, err, err)
+			}
+			// Temporal's retry of the failed call.
+			if err := store.DeleteWorkflowExecution(context.Background(), req); err != nil {
+				t.Fatalf("retry of delete %d: %v", i, err)
+			}
+		}
+		for table, n := range runRows(t, c, shard, ns, wf, run) {
+			if n != 0 {
+				t.Errorf("%s: %d rows of the deleted run remain", table, n)
+			}
+		}
+		kept := runRows(t, c, shard, ns, wf, keep)
+		if kept["executions"] != 1 || kept["activity_info_maps"] != 10 {
+			t.Fatalf("the other run of the workflow was touched: %v", kept)
 		}
 	})
 }
