@@ -552,11 +552,12 @@ export class TemporalPlatformStack extends Stack {
     }
 
     // No task or job starts before the egress rules of its security group exist (lib/network/egress.ts).
-    for (const svc of Object.values(this.services.services)) svc.node.addDependency(...TemporalEgress.rulesOf(this, svc.connections.securityGroups[0]));
-    const jobRules = TemporalEgress.rulesOf(this, this.jobSecurityGroup);
+    const rulesOf = TemporalEgress.egressRulesBySecurityGroup(this);
+    for (const svc of Object.values(this.services.services)) svc.node.addDependency(...rulesOf(svc.connections.securityGroups[0]));
+    const jobRules = rulesOf(this.jobSecurityGroup);
     this.schema.resource.node.addDependency(...jobRules);
     this.visibilityIndex.resource.node.addDependency(...jobRules);
-    this.namespaces?.resource.node.addDependency(...TemporalEgress.rulesOf(this, this.namespaces.connections.securityGroups[0]));
+    this.namespaces?.resource.node.addDependency(...rulesOf(this.namespaces.connections.securityGroups[0]));
 
     new CfnOutput(this, 'FrontendAddress', { value: `${this.services.frontendLoadBalancer.loadBalancerDnsName}:7233`, description: 'Temporal frontend gRPC through the internal NLB' });
     new CfnOutput(this, 'FrontendServiceDiscoveryAddress', { value: this.services.frontendAddress, description: 'Temporal frontend gRPC through Cloud Map DNS' });

@@ -122,10 +122,15 @@ export class TemporalEgress extends Construct {
   }
 
   /**
-   * Removes every outbound rule of a security group made elsewhere with `allowAllOutbound: true`
-   * (e.g. the one aws-cdk-lib's OpenSearch Domain creates), leaving aws-cdk-lib's own placeholder
-   * that matches no traffic. Only for groups whose members never open connections: replies to
-   * inbound connections are allowed regardless (security groups are stateful).
+   * Removes every outbound rule of a security group made elsewhere with `allowAllOutbound: true`,
+   * for the one aws-cdk-lib's OpenSearch Domain creates: the egress list becomes the single rule
+   * aws-cdk-lib itself renders for `allowAllOutbound: false` (ICMP type 252 code 86 to
+   * 255.255.255.255/32, which matches no traffic; CloudFormation would otherwise add allow-all).
+   * The domain keeps its own group on purpose: passing it a new one is "adding or removing VPC
+   * security groups", which OpenSearch Service applies with a blue/green deployment (Amazon
+   * OpenSearch Service Developer Guide, "Making configuration changes"); editing the rules of the
+   * same group is an in-place update. Only for groups whose members never open connections:
+   * replies to inbound connections are allowed regardless (security groups are stateful).
    */
   public static closeOutbound(sg: ec2.ISecurityGroup): void {
     const cfn = sg.node.defaultChild as ec2.CfnSecurityGroup;
@@ -133,12 +138,14 @@ export class TemporalEgress extends Construct {
   }
 
   /**
-   * The separate `AWS::EC2::SecurityGroupEgress` resources of `sg` in `scope` (rules to other
-   * security groups and to the prefix list; CloudFormation creates them apart from the group). What
-   * runs behind `sg` should depend on them, so that no task or job starts before its way out exists.
+   * The separate `AWS::EC2::SecurityGroupEgress` resources in `scope` (rules to other security
+   * groups and to the prefix list; CloudFormation creates them apart from the group), as a lookup by
+   * security group. One walk of the construct tree, however many groups are asked for. What runs
+   * behind a group should depend on its rules, so that no task or job starts before its way out exists.
    */
-  public static rulesOf(scope: Construct, sg: ec2.ISecurityGroup): ec2.CfnSecurityGroupEgress[] {
-    return scope.node.findAll().filter((c): c is ec2.CfnSecurityGroupEgress => c instanceof ec2.CfnSecurityGroupEgress && c.groupId === sg.securityGroupId);
+  public static egressRulesBySecurityGroup(scope: Construct): (sg: ec2.ISecurityGroup) => ec2.CfnSecurityGroupEgress[] {
+    const rules = scope.node.findAll().filter((c): c is ec2.CfnSecurityGroupEgress => c instanceof ec2.CfnSecurityGroupEgress);
+    return (sg) => rules.filter((r) => r.groupId === sg.securityGroupId);
   }
 
   /** Lets `sg` reach `port` (443 by default) anywhere, for the `reasons` given (joined into the description). */
