@@ -37,6 +37,10 @@ export function isUnreachable(e: unknown): boolean {
   if (x.$metadata?.httpStatusCode) return false;
   if (typeof x.code === 'string' && NETWORK_CODES.has(x.code)) return true;
   if (x.name === 'TimeoutError' || x.name === 'RequestTimeout') return true;
+  // The SDK's retry middleware re-wraps an error that is not an Error of this realm (seen under jest)
+  // as `AWS SDK error wrapper for Error: connect ECONNREFUSED ...`, keeping only the text.
+  const m = /\b(E[A-Z]+)\b/.exec((e as Error)?.message ?? '');
+  if (m && NETWORK_CODES.has(m[1])) return true;
   return x.cause !== undefined && x.cause !== e && isUnreachable(x.cause);
 }
 
