@@ -201,6 +201,7 @@ describe('failover against moto (ECS, Application Auto Scaling) and dsql-local (
     await seedDb({ oldAgeMs: 0, extraStale: 2 });
     const before = { aws: await awsState(), db: await dbState() };
     const r = await cli(['--env', 'mr', '--to', NEW, ...dbArgs()]);
+    if (process.env.FAILOVER_PRINT) process.stdout.write(r.out);
     expect({ code: r.code, err: r.err }).toEqual({ code: 0, err: '' });
     expect(r.out).toContain('DRY RUN');
     expect(r.out).toMatch(/planned +fence-old-region .*would scale frontend 1 \[1-2\] -> 0 \[0-2\], history 1 -> 0/);
@@ -313,9 +314,9 @@ describe('failover against moto (ECS, Application Auto Scaling) and dsql-local (
     const sim = servers({ skipShards: [2, 3] });
     try {
       const database = new PgClusterDatabase({ connection: dbConnection() });
-      const rs = await runFailover({ ...baseOptions, execute: true, waitTimeoutMs: 1_500 }, { oldFleet: fleetOf(OLD), newFleet: fleetOf(NEW), database });
+      const rs = await runFailover({ ...baseOptions, execute: true, waitTimeoutMs: 1_000 }, { oldFleet: fleetOf(OLD), newFleet: fleetOf(NEW), database });
       expect(statuses(rs)['wait-shards-owned']).toBe('failed');
-      expect(rs.find((s) => s.step === 'wait-shards-owned')!.detail).toMatch(/after 1\.5 s 2 shards not owned by us-east-2: 2-3 \(shard 2: range_id 5 not above 5 \(not acquired since the fence\)/);
+      expect(rs.find((s) => s.step === 'wait-shards-owned')!.detail).toMatch(/after 1 s 2 shards not owned by us-east-2: 2-3 \(shard 2: range_id 5 not above 5 \(not acquired since the fence\)/);
       await database.close();
     } finally {
       await sim.stop();
@@ -328,7 +329,7 @@ describe('failover against moto (ECS, Application Auto Scaling) and dsql-local (
     const sim = servers({ oldHeartbeats: true });
     try {
       const database = new PgClusterDatabase({ connection: dbConnection() });
-      const rs = await runFailover({ ...baseOptions, execute: true, waitTimeoutMs: 1_500 }, { oldFleet: fleetOf(OLD), newFleet: fleetOf(NEW), database });
+      const rs = await runFailover({ ...baseOptions, execute: true, waitTimeoutMs: 1_000 }, { oldFleet: fleetOf(OLD), newFleet: fleetOf(NEW), database });
       expect(statuses(rs)).toMatchObject({ 'fence-old-region': 'done', 'remove-stale-members': 'failed', 'scale-new-region': 'skipped' });
       expect(rs[1].detail).toMatch(/us-east-1 hosts still heartbeating: 10\.0\.1\.10:6934 .*the fence did not take/);
       expect((await dbState()).members.some((m) => m.rpc_address === OLD_HISTORY.host && m.role === 2)).toBe(true);
