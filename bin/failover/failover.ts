@@ -72,6 +72,13 @@ export interface FailoverOptions {
   readonly pollIntervalMs?: number;
   /** Liveness cutoff of membership rows, ms. @default {@link HEARTBEAT_CUTOFF_MS} */
   readonly heartbeatCutoffMs?: number;
+  /**
+   * Whether a shard owner's address (`ShardInfo.owner` before the first `-`: the history host's
+   * broadcast IP and its gRPC port) is a new-Region history host. @default - its IP is the
+   * `rpc_address` of a live history row outside `oldRegionHosts` (on ECS every task has its own IP);
+   * processes sharing one IP (the local rehearsal) should pass their own rule
+   */
+  readonly ownerIsNewRegion?: (ownerAddress: string) => boolean;
   /** Step 5's lines: the client endpoint switch (see aws-endpoint.ts for AWS). @default - a note that none is configured */
   readonly endpointSwitch?: { readonly summary: string; readonly lines: readonly string[] };
 }
@@ -122,12 +129,18 @@ export function cidrMatcher(cidr: string, field = 'oldRegionHosts'): (m: MemberR
   return (row) => isIPv4(row.rpcAddress) && list.check(row.rpcAddress, 'ipv4');
 }
 
-/** `ip:port` of a membership row: the prefix of `ShardInfo.owner` of the shards that host acquired. */
+/** `ip:port` of a membership row (the ring address: IP and membership port). */
 export function memberAddress(m: MemberRow): string {
   return `${m.rpcAddress}:${m.rpcPort}`;
 }
 
-/** The `ip:port` prefix of a `ShardInfo.owner` (`<ip:port>-<sequence>-<uuid>`), '' when empty. */
+/**
+ * The `ip:port` prefix of a `ShardInfo.owner` (`<ip:port>-<sequence>-<uuid>`), '' when empty. The
+ * port is the history service's gRPC port, not the membership port of its `cluster_membership` row
+ * (go.temporal.io/server v1.32.2 common/membership/ringpop/factory.go `getHostInfoProvider`
+ * replaces the ring port with the service port; seen on our server: owner 127.0.0.1:23907, row
+ * 127.0.0.1:21494).
+ */
 export function ownerAddress(owner: string): string {
   const i = owner.indexOf('-');
   return i < 0 ? owner : owner.slice(0, i);
@@ -152,9 +165,9 @@ function errorText(e: unknown): string {
  *
  * What "every shard is owned by the new Region" means (step 4), from what the database shows:
  * every shard 1..shardCount has a row, and
- *  - with `database.shardRecords`: the row's `ShardInfo.owner` starts with `ip:port` of a
- *    `cluster_membership` row of role history (2) that heartbeats (within the cutoff) and is not
- *    an old-Region host; and when this run fenced the old Region, its `range_id` is above the one
+ *  - with `database.shardRecords`: the row's `ShardInfo.owner` names a new-Region history host
+ *    (`ownerIsNewRegion`; by default its IP is the `rpc_address` of a `cluster_membership` row of
+ *    role history (2) that heartbeats within the cutoff and is not an old-Region host); and when this run fenced the old Region, its `range_id` is above the one
  *    read right after the fence (upstream's acquisition, `renewRangeLocked`, increments range_id
  *    with a write conditioned on the previous one, so an increase proves a new acquisition);
  *  - without it: range_id above the one read after the fence, and every live history host is a
@@ -326,7 +339,9 @@ export async function runFailover(options: FailoverOptions, deps: FailoverDeps):
       const members = await deps.database.listMembers();
       const now = await dbNow();
       const liveHistory = members.filter((m) => m.role === HISTORY_ROLE && alive(m, now));
-      const newHosts = new Set(liveHistory.filter((m) => !isOld?.(m)).map(memberAddress));
+      const newHosts = liveHistory.filter((m) => !isOld?.(m));
+      const newIps = new Set(newHosts.map((m) => m.rpcAddress));
+      const ownedByNew = options.ownerIsNewRegion ?? ((addr: string) => newIps.has(addr.slice(0, addr.lastIndexOf(':'))));
       const liveOldHosts = liveHistory.filter((m) => isOld?.(m)).map(memberAddress);
       const records: Map<number, ShardRecord> = deps.database.shardRecords
         ? await deps.database.shardRecords()
@@ -339,12 +354,12 @@ export async function runFailover(options: FailoverOptions, deps: FailoverDeps):
         if (!rec) reason = 'no shard row';
         else if (fencedAt && fencedAt.has(id) && rec.rangeId <= fencedAt.get(id)!) reason = `range_id ${rec.rangeId} not above ${fencedAt.get(id)} (not acquired since the fence)`;
         else if (deps.database.shardRecords) {
-          if (!newHosts.has(ownerAddress(rec.owner))) reason = `owner ${ownerAddress(rec.owner) || '(none)'} is not a live ${options.to} history host`;
+          if (!ownerAddress(rec.owner) || !ownedByNew(ownerAddress(rec.owner))) reason = `owner ${ownerAddress(rec.owner) || '(none)'} is not a live ${options.to} history host`;
         } else if (!fencedAt) reason = 'ownership unknown: the database reports no owners and this run did not fence';
         else if (liveOldHosts.length) reason = `${options.from} history hosts still live: ${liveOldHosts.join(', ')}`;
         if (reason) { unowned.push(id); why.set(id, reason); }
       }
-      return { unowned, why, summary: `${options.shardCount - unowned.length} of ${options.shardCount} shards owned by ${newHosts.size} live ${options.to} history hosts` };
+      return { unowned, why, summary: `${options.shardCount - unowned.length} of ${options.shardCount} shards owned by ${newHosts.length} live ${options.to} history hosts` };
     };
     const first = await assess();
     if (first.unowned.length === 0) return { status: fencedAt ? 'done' : 'already', detail: first.summary };

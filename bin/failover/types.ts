@@ -86,8 +86,9 @@ export interface ClusterDatabase {
  * One row of `shards` as the failover reads it. `owner` is upstream's `ShardInfo.owner` (field 3
  * of the Proto3 blob in `shards.data`), written by the history host that last acquired or updated
  * the shard: `<membership address>:<membership port>-<sequence>-<uuid>` (go.temporal.io/server
- * v1.32.2 service/history/shard/context_impl.go, `newContext` and `loadShardMetadata`), so its
- * prefix before the first `-` names a `cluster_membership` row's `rpc_address:rpc_port`.
+ * v1.32.2 service/history/shard/context_impl.go, `newContext` and `loadShardMetadata`). The prefix
+ * before the first `-` is the host's broadcast IP and its history gRPC port: the IP is the
+ * `rpc_address` of its `cluster_membership` row, the port is not that row's `rpc_port` (the ring's).
  */
 export interface ShardRecord {
   readonly rangeId: bigint;

@@ -55,8 +55,10 @@ const ENV: PlatformConfigInput = {
 const TARGET: RoleCount[] = [
   { role: 'frontend', desired: 1, min: 1, max: 2 }, { role: 'history', desired: 1 }, { role: 'matching', desired: 1, min: 1, max: 2 }, { role: 'worker', desired: 1 },
 ];
+/** Membership (ring) port 6934; shard owners name the gRPC port 7234 (lib/services TEMPORAL_PORTS). */
 const OLD_HISTORY = { host: '10.0.1.10', port: 6934 };
 const NEW_HISTORY = { host: '10.41.1.10', port: 6934 };
+const GRPC = 7234;
 
 let moto: MotoServer;
 let dsql: DsqlLocal;
@@ -144,7 +146,7 @@ async function seedDb(o: { oldAgeMs: number; extraStale?: number }): Promise<voi
   for (const [role, port] of [[1, 6933], [2, 6934], [3, 6935], [4, 6939]] as const) await upsertMember({ host: OLD_HISTORY.host, port }, role, o.oldAgeMs);
   for (let i = 0; i < (o.extraStale ?? 0); i++) await upsertMember({ host: `10.0.9.${i + 1}`, port: 6934 }, 2, 3_600_000); // long-gone tasks
   for (let id = 1; id <= SHARDS; id++) {
-    await db.query(`INSERT INTO shards (shard_id, range_id, data, data_encoding) VALUES ($1, 5, $2, 'Proto3')`, [id, shardBlob(id, 5, `${OLD_HISTORY.host}:${OLD_HISTORY.port}-1-${uuid()}`)]);
+    await db.query(`INSERT INTO shards (shard_id, range_id, data, data_encoding) VALUES ($1, 5, $2, 'Proto3')`, [id, shardBlob(id, 5, `${OLD_HISTORY.host}:${GRPC}-1-${uuid()}`)]);
   }
 }
 const dbState = async () => ({
@@ -173,7 +175,7 @@ function servers(o: { skipShards?: number[]; oldHeartbeats?: boolean } = {}): { 
           if (shardOwnerFromBlob(rows[0].data, 'Proto3').startsWith(`${NEW_HISTORY.host}:`)) continue;
           const prev = Number(rows[0].r);
           await db.query('UPDATE shards SET range_id = $2, data = $3 WHERE shard_id = $1 AND range_id = $4',
-            [id, prev + 1, shardBlob(id, prev + 1, `${NEW_HISTORY.host}:${NEW_HISTORY.port}-1-${uuid()}`), prev]);
+            [id, prev + 1, shardBlob(id, prev + 1, `${NEW_HISTORY.host}:${GRPC}-1-${uuid()}`), prev]);
         }
       }
       await new Promise((r) => setTimeout(r, 100));
