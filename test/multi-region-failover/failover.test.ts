@@ -341,6 +341,21 @@ describe('failover against moto (ECS, Application Auto Scaling) and dsql-local (
     }
   });
 
+  test('deleting membership rows survives a DSQL conflict (40001 OC000, as when a host heartbeats at that moment): retried, rows gone', async () => {
+    await seedDb({ oldAgeMs: 60_000 });
+    const database = new PgClusterDatabase({ connection: dbConnection() });
+    try {
+      const rows = await database.listMembers();
+      await dsql.failStatements('DELETE FROM cluster_membership', 'OC000', 1);
+      expect(await database.deleteMembers(rows.map((m) => m.hostId))).toBe(4);
+      expect(await database.listMembers()).toEqual([]);
+      expect(await database.deleteMembers(rows.map((m) => m.hostId))).toBe(0);
+    } finally {
+      await dsql.clearFaults();
+      await database.close();
+    }
+  });
+
   test.each([
     [[OLD], /--to = "us-east-1"; allowed: us-east-2\. us-east-1 is already the active Region/],
     [['eu-west-1'], /--to = "eu-west-1"; allowed: us-east-2 \(mr\.multiRegion\.regions is \["us-east-1", "us-east-2"\]\)/],
