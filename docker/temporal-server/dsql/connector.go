@@ -56,6 +56,10 @@ type ConnectorConfig struct {
 	// COMMIT then each take their own round trip, as in upstream's PostgreSQL plugin. Default
 	// false (pipelining on).
 	PipelineOff bool
+	// DeferFenceOff keeps the shard fence a read compared in Go before the writes (as
+	// upstream does) instead of a check queued in the pipelined batch (fence.go). Default
+	// false (deferred when pipelining is on).
+	DeferFenceOff bool
 	// CAFile is a PEM bundle used to verify the server instead of the system roots.
 	CAFile string
 	// ServerName overrides the TLS SNI / verification name. Default Host.

@@ -29,6 +29,9 @@ type db struct {
 	// upstream reconnects); prefetch turns on the mutable-state batch of loads (prefetch.go).
 	sqlDB    *atomic.Pointer[sql.DB]
 	prefetch bool
+	// deferFence: transactions check the shard fence inside the pipelined batch (fence.go);
+	// on unless connectAttributes pipeline=off or deferFence=off.
+	deferFence bool
 	// chunks runs the autocommit chunks of bulk deletes that a transaction hands off
 	// (bulkdelete.go) on its own small pool (chunkPool), never on the pool the transaction
 	// holds a connection of; nil: on the main pool (tests that build a db without CreateDB).
@@ -90,7 +93,7 @@ func (d *db) BeginTx(ctx context.Context) (sqlplugin.Tx, error) {
 	if d.chunks != nil {
 		pool = *d.chunks
 	}
-	return &tx{ops: ops{q: q, chunkSize: d.ops.chunkSize}, upstreamTx: upstreamTx{t}, pool: pool}, nil
+	return &tx{ops: ops{q: q, chunkSize: d.ops.chunkSize}, upstreamTx: upstreamTx{t}, pool: pool, deferFence: d.deferFence}, nil
 }
 
 // ExpectedVersion is the DSQL schema version this build needs.
@@ -131,6 +134,9 @@ type tx struct {
 	pool ops
 	// locks: rows this transaction holds FOR UPDATE (pipeline_tx.go).
 	locks txLocks
+	// deferFence: the shard fence of a fenced store call is queued in the pipelined batch
+	// (fence.go); false with pipeline=off or deferFence=off.
+	deferFence bool
 }
 
 // CreateDatabase is refused: an Aurora DSQL cluster has exactly one database, postgres.

@@ -66,9 +66,10 @@ func (f *guardedFactory) NewExecutionStore() (persistence.ExecutionStore, error)
 // order: GuardedExecutionStore (limits, before anything reaches the store) over
 // LoadBatchingExecutionStore (GetWorkflowExecution in one round trip, prefetch.go) over
 // ChunkedRunDeleteExecutionStore (DeleteWorkflowExecution's whole-run deletes in chunks,
-// bulkdelete.go) over s, upstream's SQL execution store. logger and h may be nil.
+// bulkdelete.go) over FencedExecutionStore (the shard fence checked inside the pipelined
+// batch, fence.go) over s, upstream's SQL execution store. logger and h may be nil.
 func WrapExecutionStore(s persistence.ExecutionStore, logger log.Logger, h metrics.Handler) persistence.ExecutionStore {
-	return NewGuardedExecutionStore(NewLoadBatchingExecutionStore(NewChunkedRunDeleteExecutionStore(s)), logger, h)
+	return NewGuardedExecutionStore(NewLoadBatchingExecutionStore(NewChunkedRunDeleteExecutionStore(NewFencedExecutionStore(s))), logger, h)
 }
 
 // GuardedExecutionStore sizes CreateWorkflowExecution, UpdateWorkflowExecution and

@@ -43,7 +43,8 @@ const lockShardForUpdateQry = `SELECT range_id FROM shards WHERE shard_id = $1 F
 // FOR SHARE, which DSQL refuses; a plain read would not fence under snapshot isolation.
 // FOR UPDATE adds the shard row to the commit-time conflict check, so if another host
 // bumps range_id (takes the shard over) before this transaction commits, the commit fails
-// with SQLSTATE 40001 and the stale owner's write is never applied.
+// with SQLSTATE 40001 and the stale owner's write is never applied. In a pipelined fenced
+// store call the plugin's transaction queues this statement and a check instead (fence.go).
 func (o ops) ReadLockShards(ctx context.Context, filter sqlplugin.ShardsFilter) (int64, error) {
 	var rangeID int64
 	err := o.q.GetContext(ctx, &rangeID, lockShardForUpdateQry, filter.ShardID)

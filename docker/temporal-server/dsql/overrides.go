@@ -178,10 +178,7 @@ func (d *db) DeleteFromTasksV2(ctx context.Context, filter sqlplugin.TasksFilter
 
 // --- tx ----------------------------------------------------------------------------------------
 
-// ReadLockShards is ops.ReadLockShards (ops.go).
-func (t *tx) ReadLockShards(ctx context.Context, filter sqlplugin.ShardsFilter) (int64, error) {
-	return t.ops.ReadLockShards(ctx, filter)
-}
+// tx.ReadLockShards is declared in fence.go (ops.ReadLockShards, or the deferred shard fence).
 
 // InsertIntoBufferedEvents is ops.InsertIntoBufferedEvents (ops.go).
 func (t *tx) InsertIntoBufferedEvents(ctx context.Context, rows []sqlplugin.BufferedEventsRow) (sql.Result, error) {

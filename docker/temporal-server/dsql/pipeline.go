@@ -61,6 +61,9 @@ type queued struct {
 	query  string
 	args   []any
 	result *queuedResult
+	// fence: the statement is part of a deferred shard fence (fence.go); its failure is
+	// recorded there, for the store to map back to upstream's error.
+	fence *shardFence
 }
 
 // queuedResult is the driver.Result of a deferred statement.
@@ -142,10 +145,15 @@ func (c *conn) send(ctx context.Context, final *queued, query bool) (pgx.Rows, p
 		ct, err := br.Exec()
 		if err != nil {
 			_ = br.Close()
+			if q.fence != nil {
+				q.fence.observe(err)
+			}
 			return nil, nil, none, c.deferredFailed(q, err)
 		}
 		q.result.sent, q.result.affected = true, ct.RowsAffected()
-		c.txRows += ct.RowsAffected()
+		if q.fence == nil { // a fence statement reads, it changes no row
+			c.txRows += ct.RowsAffected()
+		}
 	}
 	if final == nil {
 		return nil, nil, none, br.Close()
@@ -214,6 +222,7 @@ func (c *conn) pipelinedExec(ctx context.Context, query string, args []driver.Na
 	c.noteTxStatement(query, args)
 	q := queued{query: query, args: namedArgs(args)}
 	if n, ok := deferral(ctx); ok {
+		q.fence = fenceStatement(ctx)
 		q.result = &queuedResult{c: c, predicted: n}
 		c.queue = append(c.queue, q)
 		return q.result, nil

@@ -65,6 +65,8 @@ func (p *plugin) GetVisibilityQueryConverter() sqlplugin.VisibilityQueryConverte
 //	retryAttempts   tries of a conflicting statement outside a transaction (default 5)
 //	chunkSize       rows per chunk of a range delete, 1-3000 (default 3000)
 //	pipeline        "on" (default) or "off": pipelined transactions (pipeline.go), fewer round trips
+//	deferFence      "on" (default) or "off": the shard fence is checked inside the pipelined batch
+//	                (fence.go) instead of read and compared before the writes; ignored with pipeline=off
 //	sslmode         "disable" turns TLS off; only allowed with a password (tests)
 func (p *plugin) CreateDB(kind sqlplugin.DbKind, cfg *config.SQL, r resolver.ServiceResolver, logger log.Logger, mh metrics.Handler) (sqlplugin.GenericDB, error) {
 	if kind != sqlplugin.DbKindMain {
@@ -117,6 +119,7 @@ func (p *plugin) CreateDB(kind sqlplugin.DbKind, cfg *config.SQL, r resolver.Ser
 		return nil, err
 	}
 	d.sqlDB, d.prefetch = pool, !cc.PipelineOff
+	d.deferFence = !cc.PipelineOff && !cc.DeferFenceOff
 	// The chunk pool (db.go, tx): ChunkPoolConns connections from the same connector (same
 	// token, age and connection-rate limits), opened on first use.
 	chunkDB := sqlx.NewDb(stdsql.OpenDB(connector), "pgx")
@@ -206,13 +209,22 @@ func ConnectorConfigFromSQL(cfg *config.SQL, r resolver.ServiceResolver) (Connec
 			default:
 				err = fmt.Errorf("dsql: connectAttributes.pipeline %q must be \"on\" or \"off\"", v)
 			}
+		case "deferFence":
+			switch v {
+			case "on":
+				cc.DeferFenceOff = false
+			case "off":
+				cc.DeferFenceOff = true
+			default:
+				err = fmt.Errorf("dsql: connectAttributes.deferFence %q must be \"on\" or \"off\"", v)
+			}
 		case "sslmode":
 			if v != "disable" {
 				err = fmt.Errorf("dsql: connectAttributes.sslmode %q: only \"disable\" (tests on plain PostgreSQL) is accepted; TLS is on with full verification otherwise", v)
 			}
 			cc.TLS = false
 		default:
-			err = fmt.Errorf("dsql: unknown connectAttributes key %q; known: region, tokenLifetime, maxConnAge, connAgeJitter, connectRate, connectBurst, retryAttempts, chunkSize, pipeline, sslmode", k)
+			err = fmt.Errorf("dsql: unknown connectAttributes key %q; known: region, tokenLifetime, maxConnAge, connAgeJitter, connectRate, connectBurst, retryAttempts, chunkSize, pipeline, deferFence, sslmode", k)
 		}
 		if err != nil {
 			return cc, 0, err

@@ -25,6 +25,14 @@ func TestConnectorConfigFromSQL(t *testing.T) {
 		cc.TokenLifetime != 5*time.Minute || cc.MaxConnAge != 50*time.Minute || cc.ConnectRate != 2.5 || chunk != 500 {
 		t.Fatalf("mapped %+v chunk %d", cc, chunk)
 	}
+	if cc.DeferFenceOff {
+		t.Fatal("deferFence is on by default")
+	}
+	off := good()
+	off.ConnectAttributes["deferFence"] = "off"
+	if cc, _, err := ConnectorConfigFromSQL(off, nil); err != nil || !cc.DeferFenceOff {
+		t.Fatalf("deferFence=off mapped to DeferFenceOff=%v, %v", cc.DeferFenceOff, err)
+	}
 	full, err := cc.withDefaults()
 	if err != nil {
 		t.Fatal(err)
@@ -44,6 +52,7 @@ func TestConnectorConfigFromSQL(t *testing.T) {
 		{"chunk too big", func(c *config.SQL) { c.ConnectAttributes["chunkSize"] = "5000" }, `chunkSize "5000" must be an integer from 1 to 3000`},
 		{"unknown key", func(c *config.SQL) { c.ConnectAttributes["sslrootcert"] = "x" }, `unknown connectAttributes key "sslrootcert"`},
 		{"sslmode", func(c *config.SQL) { c.ConnectAttributes["sslmode"] = "require" }, `sslmode "require"`},
+		{"deferFence", func(c *config.SQL) { c.ConnectAttributes["deferFence"] = "no" }, `connectAttributes.deferFence "no" must be "on" or "off"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -166,13 +166,20 @@ func TestConfigTemplate(t *testing.T) {
 	if _, set := sql.ConnectAttributes["pipeline"]; set {
 		t.Fatalf("pipeline set without DSQL_PIPELINE: %v", sql.ConnectAttributes)
 	}
+	if _, set := sql.ConnectAttributes["deferFence"]; set {
+		t.Fatalf("deferFence set without DSQL_DEFER_FENCE: %v", sql.ConnectAttributes)
+	}
 	t.Setenv("DSQL_PIPELINE", "off")
+	t.Setenv("DSQL_DEFER_FENCE", "off")
 	cfg, err = config.Load(config.WithConfigFile(filepath.Join("..", "..", "config", "config_template.yaml")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := cfg.Persistence.DataStores[cfg.Persistence.DefaultStore].SQL.ConnectAttributes["pipeline"]; got != "off" {
 		t.Fatalf("DSQL_PIPELINE=off gave connectAttributes.pipeline %q", got)
+	}
+	if got := cfg.Persistence.DataStores[cfg.Persistence.DefaultStore].SQL.ConnectAttributes["deferFence"]; got != "off" {
+		t.Fatalf("DSQL_DEFER_FENCE=off gave connectAttributes.deferFence %q", got)
 	}
 	t.Setenv("DSQL_ENDPOINT", "")
 	if _, err := config.Load(config.WithConfigFile(filepath.Join("..", "..", "config", "config_template.yaml"))); err == nil || !strings.Contains(err.Error(), "DSQL_ENDPOINT is required") {

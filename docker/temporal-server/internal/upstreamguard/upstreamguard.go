@@ -75,7 +75,14 @@ var Pins = []Pin{
 	{"common/persistence/sql/sqlplugin/postgresql/execution_maps.go", "db.DeleteFromSignalsRequestedSets", "dsql/pipeline_tx.go: the deferral mark of tx.DeleteFromSignalsRequestedSets reaches the connection through this method's one Exec call with the caller's context", "bc61ba293903"},
 	// bulkdelete.go: DeleteWorkflowExecution and DeleteHistoryBranch are not fenced, so their bulk
 	// deletes may run as chunks outside them; fenced transactions keep theirs inside.
-	{"common/persistence/sql/execution.go", "sqlExecutionStore.txExecuteShardLocked", "dsql/bulkdelete.go and pipeline_tx.go: a fenced transaction reads the shard row first", "4194f501a2d7"},
+	{"common/persistence/sql/execution.go", "sqlExecutionStore.txExecuteShardLocked", "dsql/bulkdelete.go, pipeline_tx.go and fence.go: a fenced transaction calls readLockShard first, with the store call's context (which carries FencedExecutionStore's mark)", "4194f501a2d7"},
+	// fence.go: the shard fence checked in the batch returns what readLockShard would.
+	{"common/persistence/sql/shard.go", "readLockShard", "dsql/fence.go: tx.ReadLockShards returns the expected range_id, which readLockShard compares with the request's; a failed check maps to its ShardOwnershipLostError (ShardID, Msg) or, for no row, its Unavailable; TestFenceMirrorsReadLockShard checks the texts", "97e78cd44e2f"},
+	{"common/persistence/sql/execution.go", "sqlExecutionStore.CreateWorkflowExecution", "dsql/fence.go FencedExecutionStore: fenced with request.ShardID/RangeID and the call's context", "b4299b5b9a58"},
+	{"common/persistence/sql/execution.go", "sqlExecutionStore.UpdateWorkflowExecution", "dsql/fence.go FencedExecutionStore: fenced with request.ShardID/RangeID and the call's context", "090ffc4b085f"},
+	{"common/persistence/sql/execution.go", "sqlExecutionStore.ConflictResolveWorkflowExecution", "dsql/fence.go FencedExecutionStore: fenced with request.ShardID/RangeID and the call's context", "f595d694fa30"},
+	{"common/persistence/sql/execution.go", "sqlExecutionStore.SetWorkflowExecution", "dsql/fence.go FencedExecutionStore: fenced with request.ShardID/RangeID and the call's context", "3196b09325ae"},
+	{"common/persistence/sql/execution_tasks.go", "sqlExecutionStore.AddHistoryTasks", "dsql/fence.go FencedExecutionStore: fenced with request.ShardID/RangeID and the call's context", "ace76cead80f"},
 	{"common/persistence/sql/execution.go", "sqlExecutionStore.DeleteWorkflowExecution", "dsql/bulkdelete.go ChunkedRunDeleteExecutionStore: one unfenced transaction whose whole-run deletes of the request's run get the call's context (which names the run) and may run as chunks", "7df587833f56"},
 	{"common/persistence/sql/history_store.go", "sqlExecutionStore.DeleteHistoryBranch", "dsql/bulkdelete.go: RangeDeleteFromHistoryNode runs as chunks", "a4be4d44d82b"},
 	// guard.go: the refusal must be "definitely not committed" and end the workflow.
