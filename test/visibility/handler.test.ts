@@ -161,6 +161,7 @@ describe('Create', () => {
       TemplateVersion: 'v14',
       IndexCreated: 'true',
       FieldsAdded: '0',
+      SecurityChanges: '',
     });
   });
 
