@@ -13,6 +13,8 @@ export interface RecordedRequest {
   readonly headers: IncomingHttpHeaders;
   /** Set when the proxy answered with an injected fault instead of forwarding. */
   readonly injectedStatus?: number;
+  /** The upstream's HTTP status, once it answered. */
+  status?: number;
 }
 
 /** A running proxy. */
@@ -41,7 +43,8 @@ export async function startRecordingProxy(target: string, opts: { authorization?
   const faults: number[] = [];
   const server: Server = createServer((req, res) => {
     const fault = faults.shift();
-    requests.push({ method: req.method ?? '', path: req.url ?? '', headers: { ...req.headers }, injectedStatus: fault });
+    const record: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: { ...req.headers }, injectedStatus: fault };
+    requests.push(record);
     if (fault !== undefined) {
       req.resume();
       res.writeHead(fault, { 'content-type': 'application/json' });
@@ -55,6 +58,7 @@ export async function startRecordingProxy(target: string, opts: { authorization?
         headers: opts.authorization ? { ...req.headers, authorization: opts.authorization } : req.headers,
       },
       (up) => {
+        record.status = up.statusCode;
         res.writeHead(up.statusCode ?? 502, up.headers);
         up.pipe(res);
       },
