@@ -242,7 +242,7 @@ export function resolveConfig(envName: string, input: PlatformConfigInput): Plat
   const dsql = resolveDsql(p, input.dsql, { region, account });
 
   // opensearch (lib/visibility/config.ts)
-  const opensearch = resolveOpenSearch(p, input.opensearch, { envName, azCount });
+  const opensearch = resolveOpenSearch(p, input.opensearch, { envName, azCount, production: bool(p('production'), input.production, false) });
 
   // ui and security (lib/security/config.ts)
   const production = bool(p('production'), input.production, false);

@@ -283,6 +283,8 @@ export class TemporalPlatformStack extends Stack {
       masterNodeInstanceType: config.opensearch.masterNodeInstanceType,
       volumeSizeGiB: config.opensearch.volumeSizeGiB,
       multiAzWithStandby: config.opensearch.multiAzWithStandby,
+      fineGrainedAccessControl: config.opensearch.fineGrainedAccessControl,
+      auditLogs: config.opensearch.auditLogs,
       logRetention,
       logRemovalPolicy,
       removalPolicy: removal(config.removalPolicies.visibilityDomain),
@@ -402,8 +404,20 @@ export class TemporalPlatformStack extends Stack {
       indexName: this.visibilityIndexName,
       logRetention,
       logRemovalPolicy,
+      // With fine-grained access control the job is the domain's IAM master user and maps the servers
+      // (docs/security.md, "OpenSearch fine-grained access control and audit logs").
+      fineGrainedAccessControl: config.opensearch.fineGrainedAccessControl ? {
+        serverPrincipalArns: [this.serverTaskRole.roleArn],
+        allAccessPrincipals: config.opensearch.allAccessPrincipals,
+        readAllPrincipals: config.opensearch.readAllPrincipals,
+        auditLogs: config.opensearch.auditLogs,
+      } : undefined,
     });
     this.visibility.addAccessPolicyStatements(...this.visibilityIndex.accessPolicyStatements(this.visibility.policyDomainArn));
+    if (config.opensearch.fineGrainedAccessControl) {
+      this.visibility.setMasterUser(this.visibilityIndex.role);
+      this.visibility.allowOperators([...config.opensearch.allAccessPrincipals, ...config.opensearch.readAllPrincipals]);
+    }
 
     // Services start only once the schema and the index are in place.
     this.services.addStartupDependency(this.schema.resource, this.visibilityIndex.resource);

@@ -100,6 +100,13 @@ export interface LocalStackOptions {
   readonly wrapServer?: ProcessWrapper;
   /** Rewrites the UI server's command line. @default - none */
   readonly wrapUi?: ProcessWrapper;
+  /**
+   * An OpenSearch node the caller started and prepared (template and index `LOCAL_VISIBILITY_INDEX`
+   * applied), e.g. the secured node of test/support/opensearch-secured.ts, and the URL the servers
+   * use for it (e.g. a proxy adding a principal's credentials). The stack neither applies the index
+   * to it nor stops it. @default - a fresh opensearch-local node, index applied by the stack
+   */
+  readonly openSearch?: { readonly node: LocalOpenSearch; readonly serverUrl: string };
 }
 
 /** A running local stack. */
@@ -205,7 +212,7 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
       }
     });
     // OpenSearch, then the template and index through the index custom resource's handler.
-    const osP = timed(timings, 'openSearch', () => startOpenSearchLocal()).then(async (n) => {
+    const osP = o.openSearch ? Promise.resolve(o.openSearch.node) : timed(timings, 'openSearch', () => startOpenSearchLocal()).then(async (n) => {
       try {
         log(`OpenSearch on ${n.url}; applying the visibility template and index (lambda/visibility/index)`);
         await timed(timings, 'visibilityIndex', () => applyVisibilityIndex(n.url, LOCAL_VISIBILITY_INDEX));
@@ -217,7 +224,7 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
     });
     const [dsqlR, osR, buildsR] = await Promise.allSettled([dsqlP, osP, builds]);
     if (dsqlR.status === 'fulfilled') scope.onStop(() => dsqlR.value.stop());
-    if (osR.status === 'fulfilled') scope.onStop(() => osR.value.stop());
+    if (osR.status === 'fulfilled' && !o.openSearch) scope.onStop(() => osR.value.stop());
     for (const r of [dsqlR, osR, buildsR]) if (r.status === 'rejected') throw r.reason;
     const dsql = (dsqlR as PromiseFulfilledResult<DsqlLocal>).value;
     const os = (osR as PromiseFulfilledResult<LocalOpenSearch>).value;
@@ -243,7 +250,7 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
     const serverConfig: Omit<ServerConfigInput, 'persistence'> = {
       dir,
       ports,
-      openSearchUrl: os.url,
+      openSearchUrl: o.openSearch?.serverUrl ?? os.url,
       visibilityIndex: LOCAL_VISIBILITY_INDEX,
       numHistoryShards: o.numHistoryShards,
       dynamicConfig: o.dynamicConfig,

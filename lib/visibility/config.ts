@@ -25,6 +25,40 @@ export interface OpenSearchInput {
   readonly visibilityIndex?: string;
   /** Multi-AZ with Standby (needs 3 AZs, dedicated masters, data nodes a multiple of 3, no T2/T3). @default false */
   readonly multiAzWithStandby?: boolean;
+  /**
+   * Fine-grained access control (the OpenSearch security plugin) with IAM principals only: the master
+   * user is the visibility index job's IAM role, which maps the server task role to a role limited to
+   * the visibility index (docs/security.md, "OpenSearch fine-grained access control and audit logs").
+   * Turning it on for an existing domain is a blue/green deployment and cannot be undone.
+   * @default - true in production (`production: true`), false otherwise
+   */
+  readonly fineGrainedAccessControl?: boolean;
+  /**
+   * Audit logs of the security plugin to CloudWatch Logs (failed logins, missing privileges,
+   * security configuration changes; no request bodies). Needs `fineGrainedAccessControl`.
+   * @default - the value of fineGrainedAccessControl
+   */
+  readonly auditLogs?: boolean;
+  /**
+   * IAM role or user ARNs of operators mapped to the security plugin's `all_access` role (and let
+   * into the domain access policy). Needs `fineGrainedAccessControl`. @default []
+   */
+  readonly allAccessPrincipals?: string[];
+  /** IAM role or user ARNs mapped to the security plugin's `readall` role (read every index). Needs `fineGrainedAccessControl`. @default [] */
+  readonly readAllPrincipals?: string[];
+}
+
+/** An IAM role or user ARN (the only principals fine-grained access control maps here). */
+export const IAM_PRINCIPAL_ARN = /^arn:aws(-cn|-us-gov)?:iam::\d{12}:(role|user)\/[\w+=,.@/-]{1,512}$/;
+
+function principalList(p: (f: string) => string, field: string, v: unknown): string[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) throw new ConfigError(p(field), v, 'a list of IAM role or user ARNs');
+  const out = v.map((a: unknown, i: number) => str(p(`${field}[${i}]`), a, IAM_PRINCIPAL_ARN,
+    'an IAM role or user ARN, arn:aws:iam::<account>:role/<name> or :user/<name>'));
+  const dup = out.find((a, i) => out.indexOf(a) !== i);
+  if (dup) throw new ConfigError(p(field), dup, 'each ARN once');
+  return out;
 }
 
 /** OpenSearch versions whose gzip request handling breaks Temporal's bulk writes. */
@@ -69,6 +103,14 @@ export interface OpenSearchConfig {
   readonly domainName: string;
   readonly visibilityIndex: string;
   readonly multiAzWithStandby: boolean;
+  /** Fine-grained access control with the index job's role as IAM master user. */
+  readonly fineGrainedAccessControl: boolean;
+  /** Audit logs published to CloudWatch Logs and turned on by the index job (implies fineGrainedAccessControl). */
+  readonly auditLogs: boolean;
+  /** ARNs mapped to `all_access`. */
+  readonly allAccessPrincipals: string[];
+  /** ARNs mapped to `readall`. */
+  readonly readAllPrincipals: string[];
 }
 
 /**
@@ -76,10 +118,11 @@ export interface OpenSearchConfig {
  * @param o.envName the environment name (default domain and index names); o.azCount the resolved AZ count
  * @throws ConfigError naming the field, the value and what is allowed
  */
-export function resolveOpenSearch(p: (f: string) => string, v: OpenSearchInput | undefined, o: { envName: string; azCount: number }): OpenSearchConfig {
+export function resolveOpenSearch(p: (f: string) => string, v: OpenSearchInput | undefined, o: { envName: string; azCount: number; production?: boolean }): OpenSearchConfig {
   const { envName, azCount } = o;
   const osIn = optObject(p('opensearch'), v);
-  checkKeys(p('opensearch'), osIn, ['engineVersion', 'dataNodeInstanceType', 'dataNodes', 'masterNodes', 'masterNodeInstanceType', 'volumeSizeGiB', 'domainName', 'visibilityIndex', 'multiAzWithStandby']);
+  checkKeys(p('opensearch'), osIn, ['engineVersion', 'dataNodeInstanceType', 'dataNodes', 'masterNodes', 'masterNodeInstanceType', 'volumeSizeGiB', 'domainName', 'visibilityIndex', 'multiAzWithStandby',
+    'fineGrainedAccessControl', 'auditLogs', 'allAccessPrincipals', 'readAllPrincipals']);
   const engineVersion = osIn.engineVersion === undefined ? '2.19' : osIn.engineVersion;
   if (typeof engineVersion !== 'string' || !ALLOWED_OPENSEARCH_VERSIONS.includes(engineVersion)) {
     const why = REFUSED_OPENSEARCH_VERSIONS.includes(engineVersion as string)
@@ -104,8 +147,21 @@ export function resolveOpenSearch(p: (f: string) => string, v: OpenSearchInput |
     : str(p('opensearch.visibilityIndex'), osIn.visibilityIndex, /^temporal_visibility_v1[a-z0-9_-]*$/,
       'an index name starting with temporal_visibility_v1 (so the visibility index template applies), lowercase letters, digits, _ and -');
 
+  const fineGrainedAccessControl = bool(p('opensearch.fineGrainedAccessControl'), osIn.fineGrainedAccessControl, o.production ?? false);
+  const auditLogs = bool(p('opensearch.auditLogs'), osIn.auditLogs, fineGrainedAccessControl);
+  if (auditLogs && !fineGrainedAccessControl) {
+    throw new ConfigError(p('opensearch.auditLogs'), auditLogs, 'false unless opensearch.fineGrainedAccessControl is true (audit logs come from the security plugin)');
+  }
+  const allAccessPrincipals = principalList(p, 'opensearch.allAccessPrincipals', osIn.allAccessPrincipals);
+  const readAllPrincipals = principalList(p, 'opensearch.readAllPrincipals', osIn.readAllPrincipals);
+  for (const [field, list] of [['opensearch.allAccessPrincipals', allAccessPrincipals], ['opensearch.readAllPrincipals', readAllPrincipals]] as const) {
+    if (list.length > 0 && !fineGrainedAccessControl) {
+      throw new ConfigError(p(field), list, 'empty unless opensearch.fineGrainedAccessControl is true (the ARNs are mapped to security plugin roles)');
+    }
+  }
   return {
     engineVersion, dataNodeInstanceType, dataNodes, masterNodes, masterNodeInstanceType, volumeSizeGiB, domainName, visibilityIndex,
     multiAzWithStandby: resolveMultiAzWithStandby(p, osIn.multiAzWithStandby, { azCount, dataNodes, masterNodes, dataNodeInstanceType, masterNodeInstanceType }),
+    fineGrainedAccessControl, auditLogs, allAccessPrincipals, readAllPrincipals,
   };
 }

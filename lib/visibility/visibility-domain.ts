@@ -56,6 +56,18 @@ export interface TemporalVisibilityDomainProps {
   readonly logRemovalPolicy?: RemovalPolicy;
   /** Removal policy of the domain. @default RETAIN */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Fine-grained access control (the security plugin) with an IAM master user, set later with
+   * {@link TemporalVisibilityDomain.setMasterUser} (the index job's role, created after the domain).
+   * Enabling it on an existing domain is a blue/green deployment and cannot be undone. @default false
+   */
+  readonly fineGrainedAccessControl?: boolean;
+  /**
+   * Publish the security plugin's audit logs to a CloudWatch log group of this construct (`AuditLogs`);
+   * needs `fineGrainedAccessControl`. The plugin's audit configuration itself is turned on by the index
+   * job. Enabling it on an existing domain is a blue/green deployment. @default false
+   */
+  readonly auditLogs?: boolean;
 }
 
 /**
@@ -65,8 +77,10 @@ export interface TemporalVisibilityDomainProps {
  * breaks Temporal's bulk writes); in the VPC's private subnets with zone awareness over all AZs;
  * encryption at rest; node-to-node encryption; HTTPS only with TLS 1.2 or newer
  * (`Policy-Min-TLS-1-2-PFS-2023-10`); gp3 volumes; slow search, slow index and error (application)
- * logs to CloudWatch Logs; no fine-grained access control, so requests are authorized by IAM
- * (SigV4, service `es`) against the domain access policy.
+ * logs to CloudWatch Logs. Requests are authorized by IAM (SigV4, service `es`) against the domain
+ * access policy; with `fineGrainedAccessControl` they are then also authorized by the security
+ * plugin (role mappings made by the index job, the master user), and with `auditLogs` its audit log
+ * is published to CloudWatch Logs.
  *
  * The access policy allows only the principals added with {@link grantAccess} (the Temporal server
  * task role) and {@link allowIndexJob} (the index job's role): `es:ESHttp*` on this domain's
@@ -92,6 +106,11 @@ export class TemporalVisibilityDomain extends Construct implements ec2.IConnecta
   private readonly principals: iam.IPrincipal[] = [];
   private readonly serverStatements: iam.PolicyStatement[] = [];
   private readonly extraStatements: iam.PolicyStatement[] = [];
+  private masterUser?: iam.IRole;
+  /** Whether fine-grained access control is on. */
+  public readonly fineGrainedAccessControl: boolean;
+  /** The audit log group, when audit logs are published. */
+  public readonly auditLogGroup?: logs.ILogGroup;
 
   constructor(scope: Construct, id: string, props: TemporalVisibilityDomainProps) {
     super(scope, id);
@@ -102,13 +121,17 @@ export class TemporalVisibilityDomain extends Construct implements ec2.IConnecta
     const slowSearchLogGroup = logGroup('SlowSearchLogs');
     const slowIndexLogGroup = logGroup('SlowIndexLogs');
     const appLogGroup = logGroup('ErrorLogs');
+    if (props.auditLogs && !props.fineGrainedAccessControl) {
+      throw new Error('auditLogs needs fineGrainedAccessControl: audit logs come from the security plugin');
+    }
+    const auditLogGroup = props.auditLogs ? logGroup('AuditLogs') : undefined;
     // The domain publishes logs under this resource policy (a plain AWS::Logs::ResourcePolicy
     // instead of the L2's custom resource).
     const logsPolicy = new logs.ResourcePolicy(this, 'LogsResourcePolicy', {
       policyStatements: [new iam.PolicyStatement({
         principals: [new iam.ServicePrincipal('es.amazonaws.com')],
         actions: ['logs:PutLogEvents', 'logs:CreateLogStream'],
-        resources: [slowSearchLogGroup, slowIndexLogGroup, appLogGroup].map((g) => g.logGroupArn),
+        resources: [slowSearchLogGroup, slowIndexLogGroup, appLogGroup, ...(auditLogGroup ? [auditLogGroup] : [])].map((g) => g.logGroupArn),
       })],
     });
 
@@ -138,7 +161,18 @@ export class TemporalVisibilityDomain extends Construct implements ec2.IConnecta
         slowIndexLogGroup,
         appLogEnabled: true,
         appLogGroup,
+        auditLogEnabled: auditLogGroup ? true : undefined,
+        auditLogGroup,
       },
+      // The master user is the index job's role, which is created after the domain: resolved at synth.
+      fineGrainedAccessControl: props.fineGrainedAccessControl ? {
+        masterUserArn: Lazy.string({
+          produce: () => {
+            if (!this.masterUser) throw new Error(`${this.node.path}: fineGrainedAccessControl is on but setMasterUser() was never called`);
+            return this.masterUser.roleArn;
+          },
+        }),
+      } : undefined,
       suppressLogsResourcePolicy: true,
       enableVersionUpgrade: true,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
@@ -154,6 +188,8 @@ export class TemporalVisibilityDomain extends Construct implements ec2.IConnecta
         reason: 'Configured without dedicated master nodes (masterNodes = 0) to save cost, for non-production environments; production uses 3.',
       });
     }
+    this.fineGrainedAccessControl = props.fineGrainedAccessControl ?? false;
+    this.auditLogGroup = auditLogGroup;
     this.domainEndpoint = this.domain.domainEndpoint;
     this.domainArn = this.domain.domainArn;
     this.domainName = props.domainName;
@@ -241,6 +277,32 @@ export class TemporalVisibilityDomain extends Construct implements ec2.IConnecta
    */
   public allowIndexJob(role: iam.IGrantable): void {
     this.principals.push(role.grantPrincipal);
+  }
+
+  /**
+   * Makes `role` the IAM master user of fine-grained access control (mapped by OpenSearch Service to
+   * `all_access` and `security_manager`). Its requests still pass the access policy first, so the
+   * master can call only the paths that policy gives it.
+   * @throws Error when fine-grained access control is off, or a master user is already set
+   */
+  public setMasterUser(role: iam.IRole): void {
+    if (!this.fineGrainedAccessControl) throw new Error('setMasterUser: fineGrainedAccessControl is off for this domain');
+    if (this.masterUser) throw new Error('setMasterUser: the master user is already set');
+    this.masterUser = role;
+  }
+
+  /**
+   * Lets operator IAM principals (role or user ARNs) through the access policy with `es:ESHttp*` on this
+   * domain's paths; what they may do inside is decided by fine-grained access control (their mapping).
+   * @throws Error when fine-grained access control is off (the access policy would then be all they meet)
+   */
+  public allowOperators(arns: string[]): void {
+    if (arns.length === 0) return;
+    if (!this.fineGrainedAccessControl) throw new Error('allowOperators needs fineGrainedAccessControl: without it the access policy would give them every index');
+    this.extraStatements.push(new iam.PolicyStatement({
+      sid: 'OperatorsFineGrained', effect: iam.Effect.ALLOW, principals: arns.map((a) => new iam.ArnPrincipal(a)),
+      actions: [...VISIBILITY_HTTP_ACTIONS], resources: [`${this.policyDomainArn}/*`],
+    }));
   }
 
   /**

@@ -117,6 +117,34 @@ export interface TemporalVisibilityIndexProps {
   readonly logRemovalPolicy?: RemovalPolicy;
   /** Handler timeout; the handler retries 429/5xx until 15 s before it. @default Duration.minutes(5) */
   readonly timeout?: Duration;
+  /**
+   * The domain has fine-grained access control with this construct's role ({@link TemporalVisibilityIndex.role})
+   * as its IAM master user: the handler then maps the servers' role ARNs to the security plugin role
+   * `temporal_visibility_server` (the visibility index only), adds the operator ARNs to `all_access` /
+   * `readall`, and turns audit logging on (lambda/visibility/index/security.ts).
+   * @default - none (the domain authorizes by its access policy only)
+   */
+  readonly fineGrainedAccessControl?: VisibilityAccessControl;
+}
+
+/** Fine-grained access control settings the index job applies (see {@link TemporalVisibilityIndexProps.fineGrainedAccessControl}). */
+export interface VisibilityAccessControl {
+  /** IAM role ARNs of the Temporal servers (tokens allowed), at least one. */
+  readonly serverPrincipalArns: string[];
+  /** IAM role or user ARNs added to the `all_access` mapping. @default [] */
+  readonly allAccessPrincipals?: string[];
+  /** IAM role or user ARNs added to the `readall` mapping. @default [] */
+  readonly readAllPrincipals?: string[];
+  /** Turn audit logging on in the security plugin (the domain must publish AUDIT_LOGS). @default true */
+  readonly auditLogs?: boolean;
+}
+
+/** Options that decide which requests the handler makes (and so its IAM statements). */
+export interface VisibilityIndexOptions {
+  readonly disableAutoCreateIndex: boolean;
+  readonly destroyIndexOnDelete: boolean;
+  readonly fineGrainedAccessControl?: boolean;
+  readonly auditLogs?: boolean;
 }
 
 /**
@@ -125,8 +153,9 @@ export interface TemporalVisibilityIndexProps {
  * depend on it: `service.node.addDependency(visibilityIndex)`.
  *
  * Properties sent to the handler: Endpoint, Region, Signing, IndexName, TemplateName,
- * TemplateVersion, TemplateBody, ContentHash, DisableAutoCreateIndex, DestroyIndexOnDelete; a
- * template change changes ContentHash and so is an Update.
+ * TemplateVersion, TemplateBody, ContentHash, DisableAutoCreateIndex, DestroyIndexOnDelete, and with
+ * fine-grained access control FineGrainedAccessControl, ServerPrincipals, AllAccessPrincipals,
+ * ReadAllPrincipals, AuditLogs; a template change changes ContentHash and so is an Update.
  *
  * @throws Error at synth time for an index name that is invalid or does not match the template
  * pattern, or an unknown templateVersion.
@@ -145,7 +174,7 @@ export class TemporalVisibilityIndex extends Construct implements ec2.IConnectab
   /** The template applied. */
   public readonly template: VisibilityTemplate;
   private readonly domainArn: string;
-  private readonly options: { disableAutoCreateIndex: boolean; destroyIndexOnDelete: boolean };
+  private readonly options: VisibilityIndexOptions;
 
   constructor(scope: Construct, id: string, props: TemporalVisibilityIndexProps) {
     super(scope, id);
@@ -165,6 +194,11 @@ export class TemporalVisibilityIndex extends Construct implements ec2.IConnectab
     const removalPolicy = props.logRemovalPolicy ?? RemovalPolicy.DESTROY;
     const disableAutoCreateIndex = props.disableAutoCreateIndex ?? true;
     const destroyIndexOnDelete = props.destroyIndexOnDelete ?? false;
+    const fgac = props.fineGrainedAccessControl;
+    if (fgac && fgac.serverPrincipalArns.length === 0) {
+      throw new Error('fineGrainedAccessControl.serverPrincipalArns must name at least one IAM role (the Temporal server task role)');
+    }
+    const auditLogs = fgac ? (fgac.auditLogs ?? true) : false;
 
     const logGroup = new logs.LogGroup(this, 'HandlerLogs', { retention, removalPolicy });
     const role = new iam.Role(this, 'HandlerRole', {
@@ -221,13 +255,10 @@ export class TemporalVisibilityIndex extends Construct implements ec2.IConnectab
     this.connections = this.handler.connections;
 
     // es:ESHttp<Method> on exactly the paths the handler calls (HANDLER_REQUESTS), nothing else.
-    const statements = visibilityIndexStatements(props.domain.domainArn, template.name, props.indexName, {
-      disableAutoCreateIndex,
-      destroyIndexOnDelete,
-    });
+    this.options = { disableAutoCreateIndex, destroyIndexOnDelete, fineGrainedAccessControl: fgac !== undefined, auditLogs };
+    const statements = visibilityIndexStatements(props.domain.domainArn, template.name, props.indexName, this.options);
     for (const statement of statements) role.addToPrincipalPolicy(statement);
 
-    this.options = { disableAutoCreateIndex, destroyIndexOnDelete };
 
     const domainIsL2 = props.domain instanceof opensearch.Domain;
     const peer = props.domainConnections ?? (domainIsL2 ? vpcDomainConnections(props.domain as opensearch.Domain) : undefined);
@@ -252,6 +283,13 @@ export class TemporalVisibilityIndex extends Construct implements ec2.IConnectab
         [PROPERTY.contentHash]: template.contentHash,
         [PROPERTY.disableAutoCreateIndex]: String(disableAutoCreateIndex),
         [PROPERTY.destroyIndexOnDelete]: String(destroyIndexOnDelete),
+        ...(fgac ? {
+          [PROPERTY.fineGrainedAccessControl]: 'true',
+          [PROPERTY.serverPrincipals]: fgac.serverPrincipalArns,
+          [PROPERTY.allAccessPrincipals]: fgac.allAccessPrincipals ?? [],
+          [PROPERTY.readAllPrincipals]: fgac.readAllPrincipals ?? [],
+          [PROPERTY.auditLogs]: String(auditLogs),
+        } : {}),
       },
     });
     // The domain (and its access policy, a child of it) before the index; the role's policy too.
@@ -306,11 +344,11 @@ export function visibilityIndexStatements(
   domainArn: string,
   templateName: string,
   indexName: string,
-  options: { disableAutoCreateIndex: boolean; destroyIndexOnDelete: boolean },
+  options: VisibilityIndexOptions,
 ): iam.PolicyStatement[] {
   const byPath = new Map<string, Set<string>>();
   for (const r of HANDLER_REQUESTS) {
-    if (r.when && !options[r.when]) continue;
+    if (r.when && !(options[r.when] ?? false)) continue;
     const path = r.path.replace('{index}', indexName).replace('{template}', templateName);
     const action = `es:ESHttp${r.method.charAt(0)}${r.method.slice(1).toLowerCase()}`;
     byPath.set(path, (byPath.get(path) ?? new Set()).add(action));

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds opensearch-local/ (a real OpenSearch 2.19 node for tests, from Maven Central artifacts):
-# fetches the jars with Maven into ~/.m2 and compiles the launcher. Idempotent; a no-op (well under
+# fetches the jars with Maven into ~/.m2, unpacks the security plugin's release zip into
+# target/security-plugin (test/support/opensearch-secured.ts) and compiles the launcher. Idempotent; a no-op (well under
 # a second) when the pom and sources are unchanged and every jar on the classpath is present.
 # Needs Java 17 and Maven; installs them from Debian when missing (skip with SETUP_SKIP_APT=1).
 set -euo pipefail
@@ -21,7 +22,8 @@ fi
 
 stamp_file="$DIR/target/.setup-stamp"
 stamp=$( (cat "$DIR/pom.xml"; find "$DIR/src" -type f -print0 | sort -z | xargs -0 cat) | sha256sum | cut -d' ' -f1)
-if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp" ] && [ -f "$DIR/target/classpath.txt" ]; then
+if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp" ] && [ -f "$DIR/target/classpath.txt" ] \
+  && [ -f "$DIR/target/security-plugin/plugin-descriptor.properties" ]; then
   all_present=1
   IFS=: read -r -a jars < "$DIR/target/classpath.txt" || true  # no trailing newline
   for j in "${jars[@]}"; do [ -f "$j" ] || { all_present=0; break; }; done

@@ -340,6 +340,102 @@ describe('template guards (prod and dev)', () => {
     const writes = statements.filter((s) => s.Effect === 'Allow' && [s.Action].flat().some((a: string) => a === 'es:ESHttpPut' || a === 'es:ESHttpPost'));
     expect(writes.length).toBeGreaterThan(0);
   });
+  // OpenSearch fine-grained access control and audit logs (issue 24 item 6); what the index job does
+  // with them on a real node: test/visibility/fgac.test.ts and test/e2e/opensearch-fgac.test.ts.
+  const one = (t: Template, type: string): any => {
+    const all = Object.values(t.findResources(type));
+    expect(all).toHaveLength(1);
+    return all[0];
+  };
+
+  test('OpenSearch FGAC: on in prod with the index job\'s role as IAM master user (no internal user database), and its prerequisites', () => {
+    const p = one(prod, 'AWS::OpenSearchService::Domain').Properties;
+    const indexRoleId = Object.keys(prod.findResources('AWS::IAM::Role')).find((k) => k.startsWith('VisibilityIndexHandlerRole'));
+    expect(p.AdvancedSecurityOptions).toEqual({
+      Enabled: true,
+      InternalUserDatabaseEnabled: false,
+      MasterUserOptions: { MasterUserARN: { 'Fn::GetAtt': [indexRoleId, 'Arn'] } },
+    });
+    expect(p.EncryptionAtRestOptions.Enabled).toBe(true);
+    expect(p.NodeToNodeEncryptionOptions.Enabled).toBe(true);
+    expect(p.DomainEndpointOptions).toMatchObject({ EnforceHTTPS: true, TLSSecurityPolicy: 'Policy-Min-TLS-1-2-PFS-2023-10' });
+  });
+
+  test('OpenSearch FGAC: prod audit logs go to their own log group (platform key), which the logs resource policy lets es.amazonaws.com write', () => {
+    const audit = one(prod, 'AWS::OpenSearchService::Domain').Properties.LogPublishingOptions.AUDIT_LOGS;
+    expect(audit.Enabled).toBe(true);
+    const groupId = audit.CloudWatchLogsLogGroupArn['Fn::GetAtt'][0];
+    expect(groupId).toMatch(/^VisibilityAuditLogs/);
+    const group = prod.toJSON().Resources[groupId];
+    expect(group.Type).toBe('AWS::Logs::LogGroup');
+    expect(group.Properties.KmsKeyId).toBeDefined();
+    const text = JSON.stringify(one(prod, 'AWS::Logs::ResourcePolicy').Properties.PolicyDocument);
+    expect(text).toContain('es.amazonaws.com');
+    expect(text).toContain(groupId);
+  });
+
+  test('OpenSearch FGAC: the prod index job gets the servers and audit as properties, and may call exactly the security API paths it uses', () => {
+    const p = one(prod, 'Custom::TemporalVisibilityIndex').Properties;
+    expect(p.FineGrainedAccessControl).toBe('true');
+    expect(p.AuditLogs).toBe('true');
+    expect(p.ServerPrincipals).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^TemporalServerTaskRole/), 'Arn'] }]);
+    expect(p.AllAccessPrincipals).toEqual([]);
+    expect(p.ReadAllPrincipals).toEqual([]);
+    const domainPolicy = JSON.stringify(prodStack.resolve(one(prod, 'AWS::OpenSearchService::Domain').Properties.AccessPolicies));
+    for (const path of ['roles/temporal_visibility_server', 'rolesmapping/temporal_visibility_server', 'rolesmapping/all_access', 'rolesmapping/readall', 'audit', 'audit/config']) {
+      expect(domainPolicy).toContain(`/_plugins/_security/api/${path}"`);
+    }
+    // Not the whole security API: the master user's role reaches only those paths through the access policy.
+    expect(domainPolicy).not.toContain('/_plugins/_security/api/*');
+    expect(domainPolicy).not.toContain('/_plugins/_security/api/internalusers');
+  });
+
+  test('OpenSearch FGAC: dev has none (no master user, no audit logs, no security properties or paths)', () => {
+    const domain = one(dev, 'AWS::OpenSearchService::Domain');
+    expect(domain.Properties.AdvancedSecurityOptions).toBeUndefined();
+    expect(domain.Properties.LogPublishingOptions.AUDIT_LOGS).toBeUndefined();
+    expect(one(dev, 'Custom::TemporalVisibilityIndex').Properties.FineGrainedAccessControl).toBeUndefined();
+    expect(JSON.stringify(dev.toJSON())).not.toContain('_plugins/_security');
+  });
+
+  test('OpenSearch FGAC: operator ARNs reach the index job and pass the access policy (FGAC decides what they may do)', () => {
+    const OPS = 'arn:aws:iam::210987654321:role/platform-oncall';
+    const READER = 'arn:aws:iam::210987654321:user/auditor';
+    const { stack } = buildApp('prod', { ...ENVIRONMENTS, prod: { ...ENVIRONMENTS.prod, opensearch: { ...ENVIRONMENTS.prod.opensearch, allAccessPrincipals: [OPS], readAllPrincipals: [READER] } } }, { quick: true });
+    const t = Template.fromStack(stack);
+    const p = one(t, 'Custom::TemporalVisibilityIndex').Properties;
+    expect(p.AllAccessPrincipals).toEqual([OPS]);
+    expect(p.ReadAllPrincipals).toEqual([READER]);
+    const policy = stack.resolve(one(t, 'AWS::OpenSearchService::Domain').Properties.AccessPolicies);
+    const op = policy.Statement.find((s: any) => s.Sid === 'OperatorsFineGrained');
+    expect(op.Principal.AWS.sort()).toEqual([OPS, READER].sort());
+    expect(JSON.stringify(op.Resource)).toContain(':domain/temporal-prod/*');
+  });
+});
+
+describe('OpenSearch fine-grained access control (config)', () => {
+  const OPS = 'arn:aws:iam::210987654321:role/platform-oncall';
+  const dev = (opensearch: Record<string, unknown>, production = false) =>
+    resolveConfig('dev', { ...ENVIRONMENTS.dev, production, opensearch: { ...ENVIRONMENTS.dev.opensearch, ...opensearch } } as any).opensearch;
+
+  test('defaults: on with audit logs in production, off otherwise; explicit values win', () => {
+    expect(resolveConfig('prod', ENVIRONMENTS.prod).opensearch).toMatchObject({ fineGrainedAccessControl: true, auditLogs: true, allAccessPrincipals: [], readAllPrincipals: [] });
+    expect(dev({})).toMatchObject({ fineGrainedAccessControl: false, auditLogs: false });
+    expect(dev({ fineGrainedAccessControl: true })).toMatchObject({ fineGrainedAccessControl: true, auditLogs: true });
+    expect(dev({ fineGrainedAccessControl: true, auditLogs: false })).toMatchObject({ fineGrainedAccessControl: true, auditLogs: false });
+  });
+
+  test.each([
+    [{ auditLogs: true }, 'Invalid configuration: dev.opensearch.auditLogs = true; allowed: false unless opensearch.fineGrainedAccessControl is true'],
+    [{ fineGrainedAccessControl: 'yes' }, 'Invalid configuration: dev.opensearch.fineGrainedAccessControl = "yes"'],
+    [{ readAllPrincipals: [OPS] }, 'Invalid configuration: dev.opensearch.readAllPrincipals = ["arn:aws:iam::210987654321:role/platform-oncall"]; allowed: empty unless opensearch.fineGrainedAccessControl is true'],
+    [{ fineGrainedAccessControl: true, allAccessPrincipals: ['platform-oncall'] }, 'Invalid configuration: dev.opensearch.allAccessPrincipals[0] = "platform-oncall"; allowed: an IAM role or user ARN'],
+    [{ fineGrainedAccessControl: true, allAccessPrincipals: OPS }, 'Invalid configuration: dev.opensearch.allAccessPrincipals = "arn:aws:iam::210987654321:role/platform-oncall"; allowed: a list of IAM role or user ARNs'],
+    [{ fineGrainedAccessControl: true, readAllPrincipals: ['arn:aws:iam::210987654321:group/ops'] }, 'allowed: an IAM role or user ARN'],
+    [{ fineGrainedAccessControl: true, readAllPrincipals: [OPS, OPS] }, 'Invalid configuration: dev.opensearch.readAllPrincipals = "arn:aws:iam::210987654321:role/platform-oncall"; allowed: each ARN once'],
+  ])('refuses %j', (opensearch, message) => {
+    expect(() => dev(opensearch)).toThrow(message);
+  });
 });
 
 describe('TemporalServices with TLS (the certificate secrets as the certificate construct will pass them)', () => {

@@ -11,7 +11,8 @@
  * // os.url === 'http://127.0.0.1:41234'
  * ```
  * The node also stops when this process exits (it watches its stdin), so a crashed test run leaves
- * no server behind. No security plugin: requests are not authenticated and SigV4 headers are ignored.
+ * no server behind. No security plugin: requests are not authenticated and SigV4 headers are ignored
+ * (test/support/opensearch-secured.ts starts one with the security plugin).
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -51,6 +52,14 @@ export interface LocalOpenSearchOptions {
   readonly logLevel?: string;
   /** Give up when the node is not up after this many milliseconds. @default 90000 */
   readonly timeoutMs?: number;
+  /** Jars appended to the classpath (e.g. the security plugin's). @default [] */
+  readonly extraClasspath?: readonly string[];
+  /** Plugin classes loaded besides HTTP and scaled_float (`-Dopensearch.local.plugins`). @default [] */
+  readonly extraPlugins?: readonly string[];
+  /** Writes files into the node's home (`<home>/config/opensearch.yml`, certificates, ...) before the first start. */
+  readonly prepareHome?: (home: string) => void;
+  /** `Authorization` header for the health wait (a secured node answers 401 without one). */
+  readonly healthAuthorization?: string;
 }
 
 /** Repository root (this file is test/support/opensearch-local.ts). */
@@ -69,7 +78,7 @@ export function openSearchLocalCommand(homeDir: string, opts: LocalOpenSearchOpt
     throw new Error(`opensearch-local is not built (${classpathFile} missing): run bash scripts/setup.d/30-opensearch.sh`);
   }
   const heap = opts.heapMb ?? 512;
-  const classpath = `${classes}:${readFileSync(classpathFile, 'utf8').trim()}`;
+  const classpath = [classes, readFileSync(classpathFile, 'utf8').trim(), ...(opts.extraClasspath ?? [])].join(':');
   return {
     cmd: process.env.JAVA ?? 'java',
     args: [
@@ -78,6 +87,7 @@ export function openSearchLocalCommand(homeDir: string, opts: LocalOpenSearchOpt
       '-XX:+UseSerialGC',
       '-XX:TieredStopAtLevel=1',
       `-Dopensearch.local.log.level=${opts.logLevel ?? 'WARN'}`,
+      ...(opts.extraPlugins?.length ? [`-Dopensearch.local.plugins=${opts.extraPlugins.join(',')}`] : []),
       '-cp',
       classpath,
       'org.opensearch.node.LocalOpenSearchNode',
@@ -155,15 +165,16 @@ export async function startOpenSearchLocal(opts: LocalOpenSearchOptions = {}): P
     rmSync(home, { recursive: true, force: true });
   };
   try {
+    opts.prepareHome?.(home);
     node = await spawnNode(home, 0, opts, timeoutMs);
     const port = node.port;
     const url = `http://127.0.0.1:${port}`;
-    await waitForGreenOrYellow(url, started + timeoutMs);
+    await waitForGreenOrYellow(url, started + timeoutMs, opts.healthAuthorization);
     const resume = async () => {
       if (node || stopped) return;
       const t = Date.now();
       node = await spawnNode(home, port, opts, timeoutMs);
-      await waitForGreenOrYellow(url, t + timeoutMs);
+      await waitForGreenOrYellow(url, t + timeoutMs, opts.healthAuthorization);
     };
     return { url, port, startupMs: Date.now() - started, stop, pause, resume, isPaused: () => node === undefined && !stopped };
   } catch (e) {
@@ -172,10 +183,10 @@ export async function startOpenSearchLocal(opts: LocalOpenSearchOptions = {}): P
   }
 }
 
-async function waitForGreenOrYellow(url: string, deadline: number): Promise<void> {
+async function waitForGreenOrYellow(url: string, deadline: number, authorization?: string): Promise<void> {
   for (;;) {
     try {
-      const r = await fetch(`${url}/_cluster/health?wait_for_status=yellow&timeout=5s`);
+      const r = await fetch(`${url}/_cluster/health?wait_for_status=yellow&timeout=5s`, { headers: authorization ? { authorization } : {} });
       if (r.ok) return;
     } catch {
       // not listening yet

@@ -13,6 +13,8 @@ export interface RecordedRequest {
   readonly headers: IncomingHttpHeaders;
   /** Set when the proxy answered with an injected fault instead of forwarding. */
   readonly injectedStatus?: number;
+  /** The upstream's HTTP status, once it answered. */
+  status?: number;
 }
 
 /** A running proxy. */
@@ -32,14 +34,17 @@ export interface RecordingProxy {
  * Starts a proxy on 127.0.0.1 and a free port, forwarding to `target` (e.g. `http://127.0.0.1:41234`).
  * `proxy.injectFaults([429, 503])` makes the next requests fail with those statuses (one each, in
  * order) without reaching the server: the transient errors a managed domain returns under load.
+ * `opts.authorization` replaces the Authorization header of forwarded requests (the SigV4 one stays in
+ * `requests`), so a signed client can act as an internal user of a node with the security plugin.
  */
-export async function startRecordingProxy(target: string): Promise<RecordingProxy> {
+export async function startRecordingProxy(target: string, opts: { authorization?: string } = {}): Promise<RecordingProxy> {
   const t = new URL(target);
   const requests: RecordedRequest[] = [];
   const faults: number[] = [];
   const server: Server = createServer((req, res) => {
     const fault = faults.shift();
-    requests.push({ method: req.method ?? '', path: req.url ?? '', headers: { ...req.headers }, injectedStatus: fault });
+    const record: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: { ...req.headers }, injectedStatus: fault };
+    requests.push(record);
     if (fault !== undefined) {
       req.resume();
       res.writeHead(fault, { 'content-type': 'application/json' });
@@ -47,8 +52,13 @@ export async function startRecordingProxy(target: string): Promise<RecordingProx
       return;
     }
     const upstream = httpRequest(
-      { host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers },
+      {
+        host: t.hostname, port: t.port, method: req.method, path: req.url,
+        // A secured node cannot check SigV4: the proxy swaps in the stand-in's basic credentials (recorded as sent).
+        headers: opts.authorization ? { ...req.headers, authorization: opts.authorization } : req.headers,
+      },
       (up) => {
+        record.status = up.statusCode;
         res.writeHead(up.statusCode ?? 502, up.headers);
         up.pipe(res);
       },

@@ -3,6 +3,9 @@
  * applies Temporal's visibility index template and index to an OpenSearch domain during `cdk deploy`.
  *
  * Create and Update (idempotent; a rerun after a crash resumes where it stopped):
+ *   0. with FineGrainedAccessControl=true (this role is the domain's IAM master user): the servers'
+ *      security plugin role and mapping, operator mappings and audit logging (./security.ts), first,
+ *      so that servers already running on a domain that just turned it on are let back in soonest;
  *   1. PUT _cluster/settings {"persistent": {"action.auto_create_index": "false"}} (flat key; skipped
  *      when DisableAutoCreateIndex=false, since the setting is domain-wide);
  *   2. POST _template/<TemplateName> with TemplateBody (the client uses POST; same API as PUT);
@@ -22,6 +25,7 @@ import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import type { Client } from '@opensearch-project/opensearch';
 import { createClient, errorTypeOf, statusOf, withRetry } from './opensearch';
 import { parseProperties, PROPERTY, VisibilityIndexProperties } from './properties';
+import { applySecurity, SecuritySettings } from './security';
 import { diffMapping, liveSortFields, listForMessage, templateSortFields } from './verify';
 import type { FieldMapping } from './properties';
 import { shortError } from '../../shared/custom-resource';
@@ -37,6 +41,8 @@ export interface HandlerResponse {
     readonly IndexCreated: string;
     /** Number of template fields this invocation added to an existing index. */
     readonly FieldsAdded: string;
+    /** What the fine-grained access control step changed, comma-separated (`role ...,mapping ...,audit`); empty when nothing. */
+    readonly SecurityChanges: string;
   };
 }
 
@@ -94,7 +100,17 @@ async function run(event: CloudFormationCustomResourceEvent, deadline: number): 
   }
   const props = parseProperties(raw);
   if (event.RequestType === 'Delete') return onDelete(event.PhysicalResourceId, props, deadline);
-  return apply(props, deadline);
+  return apply(props, deadline, event.RequestType === 'Update' ? previousSecurity(event.OldResourceProperties) : undefined);
+}
+
+/** The operator lists of the last deploy (to take removed ARNs out); undefined when unreadable. */
+function previousSecurity(old: Record<string, unknown>): SecuritySettings | undefined {
+  try {
+    const p = parseProperties(old);
+    return p.fineGrainedAccessControl ? p : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Runs one request with retries, and a per-request timeout that never passes the deadline. */
@@ -107,18 +123,23 @@ function stepper(deadline: number) {
     });
 }
 
-async function apply(p: VisibilityIndexProperties, deadline: number): Promise<HandlerResponse> {
+async function apply(p: VisibilityIndexProperties, deadline: number, previous?: SecuritySettings): Promise<HandlerResponse> {
   const client = createClient(p);
   try {
-    return await applyWith(client, p, deadline);
+    return await applyWith(client, p, deadline, previous);
   } finally {
     await client.close();
   }
 }
 
-async function applyWith(client: Client, p: VisibilityIndexProperties, deadline: number): Promise<HandlerResponse> {
+async function applyWith(client: Client, p: VisibilityIndexProperties, deadline: number, previous?: SecuritySettings): Promise<HandlerResponse> {
   const step = stepper(deadline);
   const index = p.indexName;
+  let securityChanges: string[] = [];
+  if (p.fineGrainedAccessControl) {
+    securityChanges = await applySecurity(client, p, step, previous);
+    log('fine-grained access control', { changed: securityChanges, servers: p.serverPrincipals, auditLogs: p.auditLogs });
+  }
 
   if (p.disableAutoCreateIndex) {
     await step('put cluster setting action.auto_create_index=false', (o) =>
@@ -155,6 +176,7 @@ async function applyWith(client: Client, p: VisibilityIndexProperties, deadline:
       TemplateVersion: p.templateVersion,
       IndexCreated: String(created),
       FieldsAdded: String(added),
+      SecurityChanges: securityChanges.join(','),
     },
   };
 }

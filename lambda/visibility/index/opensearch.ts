@@ -75,7 +75,7 @@ export function describeError(e: unknown): string {
     else detail = body?.message ?? body?.Message ?? (typeof e.body === 'string' ? e.body : JSON.stringify(e.body ?? ''));
     const hint =
       e.statusCode === 403
-        ? ' (is the handler role in the domain access policy, with es:ESHttp* on this index and template?)'
+        ? ' (is the handler role in the domain access policy, with es:ESHttp* on this index and template? With fine-grained access control, is it the master user?)'
         : '';
     return `HTTP ${e.statusCode} ${detail.slice(0, 200)}${hint}`;
   }

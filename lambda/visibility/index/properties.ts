@@ -20,6 +20,11 @@ export const PROPERTY = {
   contentHash: 'ContentHash',
   disableAutoCreateIndex: 'DisableAutoCreateIndex',
   destroyIndexOnDelete: 'DestroyIndexOnDelete',
+  fineGrainedAccessControl: 'FineGrainedAccessControl',
+  serverPrincipals: 'ServerPrincipals',
+  allAccessPrincipals: 'AllAccessPrincipals',
+  readAllPrincipals: 'ReadAllPrincipals',
+  auditLogs: 'AuditLogs',
 } as const;
 
 /** One kind of HTTP request the handler makes; `{index}` and `{template}` stand for the names. */
@@ -27,7 +32,7 @@ export interface HandlerRequest {
   readonly method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE';
   readonly path: string;
   /** Only made when this option is on. */
-  readonly when?: 'disableAutoCreateIndex' | 'destroyIndexOnDelete';
+  readonly when?: 'disableAutoCreateIndex' | 'destroyIndexOnDelete' | 'fineGrainedAccessControl' | 'auditLogs';
 }
 
 /**
@@ -44,7 +49,21 @@ export const HANDLER_REQUESTS: readonly HandlerRequest[] = [
   { method: 'GET', path: '/{index}/_mapping' },
   { method: 'POST', path: '/{index}/_mapping' },
   { method: 'DELETE', path: '/{index}', when: 'destroyIndexOnDelete' },
+  // Fine-grained access control (./security.ts), as the domain's master user.
+  { method: 'GET', path: '/_plugins/_security/api/roles/temporal_visibility_server', when: 'fineGrainedAccessControl' },
+  { method: 'PUT', path: '/_plugins/_security/api/roles/temporal_visibility_server', when: 'fineGrainedAccessControl' },
+  { method: 'GET', path: '/_plugins/_security/api/rolesmapping/temporal_visibility_server', when: 'fineGrainedAccessControl' },
+  { method: 'PUT', path: '/_plugins/_security/api/rolesmapping/temporal_visibility_server', when: 'fineGrainedAccessControl' },
+  { method: 'GET', path: '/_plugins/_security/api/rolesmapping/all_access', when: 'fineGrainedAccessControl' },
+  { method: 'PUT', path: '/_plugins/_security/api/rolesmapping/all_access', when: 'fineGrainedAccessControl' },
+  { method: 'GET', path: '/_plugins/_security/api/rolesmapping/readall', when: 'fineGrainedAccessControl' },
+  { method: 'PUT', path: '/_plugins/_security/api/rolesmapping/readall', when: 'fineGrainedAccessControl' },
+  { method: 'GET', path: '/_plugins/_security/api/audit', when: 'auditLogs' },
+  { method: 'PUT', path: '/_plugins/_security/api/audit/config', when: 'auditLogs' },
 ];
+
+/** IAM role or user ARN (what fine-grained access control maps here). */
+export const IAM_PRINCIPAL_ARN = /^arn:aws(-cn|-us-gov)?:iam::\d{12}:(role|user)\/[\w+=,.@/-]{1,512}$/;
 
 /** The parsed, validated properties. */
 export interface VisibilityIndexProperties {
@@ -68,6 +87,16 @@ export interface VisibilityIndexProperties {
   readonly disableAutoCreateIndex: boolean;
   /** On Delete, delete the index (data loss). The template is always kept. */
   readonly destroyIndexOnDelete: boolean;
+  /** The domain has fine-grained access control and this handler's role is its master user. */
+  readonly fineGrainedAccessControl: boolean;
+  /** IAM role ARNs of the Temporal servers, mapped to temporal_visibility_server (non-empty with fineGrainedAccessControl). */
+  readonly serverPrincipals: string[];
+  /** IAM ARNs added to the all_access mapping. */
+  readonly allAccessPrincipals: string[];
+  /** IAM ARNs added to the readall mapping. */
+  readonly readAllPrincipals: string[];
+  /** Turn audit logging on through the security plugin (needs fineGrainedAccessControl). */
+  readonly auditLogs: boolean;
 }
 
 /** A legacy index template as Temporal ships it (only the parts the handler reads are typed). */
@@ -121,6 +150,19 @@ function parseBool(props: Record<string, unknown>, name: string, dflt: boolean):
   if (v === true || v === 'true') return true;
   if (v === false || v === 'false') return false;
   throw new PropertyError(name, v, 'allowed: "true" or "false"');
+}
+
+/** A list of IAM ARNs: a JSON array of strings (CloudFormation keeps lists), or absent/empty for none. */
+function parseArnList(props: Record<string, unknown>, name: string): string[] {
+  const v = props[name];
+  if (v === undefined || v === '') return [];
+  if (!Array.isArray(v)) throw new PropertyError(name, v, 'a list of IAM role or user ARNs');
+  v.forEach((a) => {
+    if (typeof a !== 'string' || !IAM_PRINCIPAL_ARN.test(a)) {
+      throw new PropertyError(name, a, 'each item an IAM role or user ARN, arn:aws:iam::<account>:role/<name> or :user/<name>');
+    }
+  });
+  return [...new Set(v as string[])];
 }
 
 /** OpenSearch index name rules (lowercase, no reserved characters, not starting with -, _ or +, at most 255 bytes). */
@@ -188,7 +230,22 @@ export function parseProperties(props: Record<string, unknown>): VisibilityIndex
       `must match the template's index_patterns ${JSON.stringify(template.index_patterns)}, or the index would be created without it`,
     );
   }
+  const fineGrainedAccessControl = parseBool(props, PROPERTY.fineGrainedAccessControl, false);
+  const serverPrincipals = parseArnList(props, PROPERTY.serverPrincipals);
+  const allAccessPrincipals = parseArnList(props, PROPERTY.allAccessPrincipals);
+  const readAllPrincipals = parseArnList(props, PROPERTY.readAllPrincipals);
+  const auditLogs = parseBool(props, PROPERTY.auditLogs, false);
+  if (fineGrainedAccessControl && serverPrincipals.length === 0) {
+    throw new PropertyError(PROPERTY.serverPrincipals, props[PROPERTY.serverPrincipals], 'at least one IAM role ARN when FineGrainedAccessControl is "true"');
+  }
+  if (!fineGrainedAccessControl) {
+    for (const [name, on] of [[PROPERTY.serverPrincipals, serverPrincipals.length > 0], [PROPERTY.allAccessPrincipals, allAccessPrincipals.length > 0],
+      [PROPERTY.readAllPrincipals, readAllPrincipals.length > 0], [PROPERTY.auditLogs, auditLogs]] as const) {
+      if (on) throw new PropertyError(name, props[name], 'absent unless FineGrainedAccessControl is "true"');
+    }
+  }
   return {
+    fineGrainedAccessControl, serverPrincipals, allAccessPrincipals, readAllPrincipals, auditLogs,
     endpoint,
     region,
     signing: parseBool(props, PROPERTY.signing, true),

@@ -5,6 +5,8 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
@@ -15,6 +17,7 @@ import org.opensearch.common.settings.Settings;
 import org.opensearch.core.common.transport.TransportAddress;
 import org.opensearch.http.HttpServerTransport;
 import org.opensearch.index.mapper.MapperExtrasPlugin;
+import org.opensearch.plugins.Plugin;
 import org.opensearch.transport.Netty4Plugin;
 
 /**
@@ -26,7 +29,8 @@ import org.opensearch.transport.Netty4Plugin;
  * {@link MapperExtrasPlugin} ({@code scaled_float}, needed by Temporal's visibility template).
  *
  * <p>Usage: {@code java -Xmx512m -cp <classpath> org.opensearch.node.LocalOpenSearchNode <home-dir> [http-port]}.
- * {@code http-port} defaults to 0 (a free port chosen by the OS). Binds to 127.0.0.1 only. When the
+ * Settings in {@code <home-dir>/config/opensearch.yml}, when present, are read too (the secured node's
+ * security plugin settings). {@code http-port} defaults to 0 (a free port chosen by the OS). Binds to 127.0.0.1 only. When the
  * node is up it prints one line {@code OPENSEARCH_HTTP_PORT=<port>} to stdout and writes the same
  * port to {@code <home-dir>/http.port}. It stops (closing the node cleanly) on SIGTERM/SIGINT, or
  * when its stdin reaches end of file, so that a test runner that dies takes the node with it.
@@ -34,12 +38,21 @@ import org.opensearch.transport.Netty4Plugin;
  */
 public final class LocalOpenSearchNode extends Node {
 
-    private LocalOpenSearchNode(Settings settings) {
-        super(
-            InternalSettingsPreparer.prepareEnvironment(settings, Map.of(), null, () -> "local"),
-            List.of(Netty4Plugin.class, MapperExtrasPlugin.class),
-            false
-        );
+    private LocalOpenSearchNode(Settings settings, Collection<Class<? extends Plugin>> plugins) {
+        super(InternalSettingsPreparer.prepareEnvironment(settings, Map.of(), null, () -> "local"), plugins, false);
+    }
+
+    /**
+     * The plugin classes: HTTP transport and scaled_float, plus the classes named in the system property
+     * {@code opensearch.local.plugins} (comma-separated, e.g. the security plugin's
+     * {@code org.opensearch.security.OpenSearchSecurityPlugin}, whose jars the caller puts on the classpath).
+     */
+    static List<Class<? extends Plugin>> pluginClasses() throws ClassNotFoundException {
+        List<Class<? extends Plugin>> plugins = new ArrayList<>(List.of(Netty4Plugin.class, MapperExtrasPlugin.class));
+        for (String name : System.getProperty("opensearch.local.plugins", "").split(",")) {
+            if (!name.isBlank()) plugins.add(Class.forName(name.trim()).asSubclass(Plugin.class));
+        }
+        return plugins;
     }
 
     public static void main(String[] args) throws Exception {
@@ -74,7 +87,7 @@ public final class LocalOpenSearchNode extends Node {
 
         final LocalOpenSearchNode node;
         try {
-            node = new LocalOpenSearchNode(settings);
+            node = new LocalOpenSearchNode(settings, pluginClasses());
             node.start();
         } catch (Exception e) {
             System.err.println("opensearch-local: node failed to start: " + e);
