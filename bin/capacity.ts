@@ -16,9 +16,7 @@ import {
 import { CostEstimate, CostUsage, estimateMonthlyCost } from '../lib/capacity/cost';
 import { MultiRegionCapacity, parseRegionCount, planMultiRegion } from '../lib/capacity/multi-region';
 import { formatPrice, PRICES } from '../lib/capacity/prices';
-import { PlatformConfig, resolveConfig } from '../lib/config';
-import { resolveMultiRegion } from '../lib/multi-region/config';
-import { ENVIRONMENTS } from '../config';
+import type { PlatformConfig } from '../lib/config';
 import { FIXED_ROLE_REASONS } from '../lib/services/scaling';
 
 /** Flags that override one assumption, with the assumption they set. */
@@ -49,7 +47,7 @@ const USAGE_FLAGS: Record<string, keyof CostUsage> = {
 
 const USAGE = `usage: npm run capacity -- --wps <workflows/s> [--workload hello|<file.json>] [--regions 1|2] [--env <name>] [--json]
   assumptions: ${Object.keys(ASSUMPTION_FLAGS).map((f) => `--${f} <n>`).join(' ')}
-  cost (with --env ${Object.keys(ENVIRONMENTS).join('|')}): ${Object.keys(USAGE_FLAGS).map((f) => `--${f} <n>`).join(' ')}
+  cost (with --env <an environment of config/index.ts>): ${Object.keys(USAGE_FLAGS).map((f) => `--${f} <n>`).join(' ')}
   formulas and defaults: docs/capacity.md`;
 
 
@@ -145,6 +143,10 @@ function formatCost(e: CostEstimate, envName: string): string {
 
 /** The environment's configuration (and, for a multi-Region environment, the standby's), resolved as the stack would. */
 function loadEnvironment(envName: string): { config: PlatformConfig; standby?: PlatformConfig; names?: { active: string; standby: string; witness: string }; standbyUi?: number } {
+  // Loaded here, not at the top: the configuration pulls in aws-cdk-lib, which only the cost estimate needs.
+  const { ENVIRONMENTS } = require('../config') as typeof import('../config');
+  const { resolveConfig } = require('../lib/config') as typeof import('../lib/config');
+  const { resolveMultiRegion } = require('../lib/multi-region/config') as typeof import('../lib/multi-region/config');
   const input = ENVIRONMENTS[envName];
   if (!input) throw new Error(`--env ${JSON.stringify(envName)} is not allowed: one of ${Object.keys(ENVIRONMENTS).join(', ')} (config/index.ts)`);
   if (!input.multiRegion) return { config: resolveConfig(envName, input) };
