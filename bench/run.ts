@@ -353,7 +353,9 @@ export function summarize(
   const baseNet = median(base.map(netPerWorkflow));
   const lines = [
     `Concurrency ${args.concurrency}, ${args.shards ?? 4} history shards, ${args.workflows} measured workflows per target and round, ${args.rounds} round(s), ` +
-      `idle window ${args.idle} s; ours-dsql on dsql-local with DSQL concurrency and latency profile ${args.latencyProfile ?? 'none'}; medians over rounds.`,
+      `idle window ${args.idle} s; ours-dsql on dsql-local with DSQL concurrency and latency profile ${args.latencyProfile ?? 'none'}` +
+      (rounds.some((r) => r.target === 'ours-dsql-multi-region') ? `; ours-dsql-multi-region on the same dsql-local with the dsql-multi-region latency (${JSON.stringify(MULTI_REGION_LATENCY)}) set for its turn` : '') +
+      '; medians over rounds.',
     '',
     '| target | workflows/s | vs upstream | p50 ms | p99 ms | SQL statements/wf | of which BEGIN/COMMIT | vs upstream | net of idle /wf | vs upstream | idle statements/s | client round trips/wf (net of idle) | vs upstream statements/wf | OCC conflicts /1000 wf | OCC retries /1000 wf | failed |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
