@@ -16,7 +16,7 @@ import {
 import { CostEstimate, CostUsage, estimateMonthlyCost } from '../lib/capacity/cost';
 import { MultiRegionCapacity, parseRegionCount, planMultiRegion } from '../lib/capacity/multi-region';
 import { formatPrice, PRICES } from '../lib/capacity/prices';
-import type { PlatformConfig } from '../lib/config';
+import type { CostEnvironment } from '../lib/capacity/environment';
 import { FIXED_ROLE_REASONS } from '../lib/services/scaling';
 
 /** Flags that override one assumption, with the assumption they set. */
@@ -142,23 +142,13 @@ function formatCost(e: CostEstimate, envName: string): string {
 }
 
 /** The environment's configuration (and, for a multi-Region environment, the standby's), resolved as the stack would. */
-function loadEnvironment(envName: string): { config: PlatformConfig; standby?: PlatformConfig; names?: { active: string; standby: string; witness: string }; standbyUi?: number } {
+function loadEnvironment(envName: string): CostEnvironment {
   // Loaded here, not at the top: the configuration pulls in aws-cdk-lib, which only the cost estimate needs.
   const { ENVIRONMENTS } = require('../config') as typeof import('../config');
-  const { resolveConfig } = require('../lib/config') as typeof import('../lib/config');
-  const { resolveMultiRegion } = require('../lib/multi-region/config') as typeof import('../lib/multi-region/config');
+  const { costEnvironment } = require('../lib/capacity/environment') as typeof import('../lib/capacity/environment');
   const input = ENVIRONMENTS[envName];
   if (!input) throw new Error(`--env ${JSON.stringify(envName)} is not allowed: one of ${Object.keys(ENVIRONMENTS).join(', ')} (config/index.ts)`);
-  if (!input.multiRegion) return { config: resolveConfig(envName, input) };
-  const { multiRegion, regions } = resolveMultiRegion((f) => `${envName}.${f}`, input, undefined);
-  const active = regions.find((r) => r.role === 'active')!;
-  const standby = regions.find((r) => r.role === 'standby')!;
-  return {
-    config: resolveConfig(envName, active.input),
-    standby: resolveConfig(envName, standby.input),
-    names: { active: active.region, standby: standby.region, witness: multiRegion.witnessRegion },
-    standbyUi: multiRegion.standbyUiDesiredCount,
-  };
+  return costEnvironment(envName, input);
 }
 
 function main(argv: string[]): void {

@@ -4,6 +4,7 @@
  * out by hand from the prices and the environments' configuration and written out here.
  */
 import { estimateMonthlyCost, HOURS_PER_MONTH, interfaceEndpointCount, natGatewayCount } from '../../lib/capacity/cost';
+import { costEnvironment } from '../../lib/capacity/environment';
 import { parseRegionCount, planMultiRegion } from '../../lib/capacity/multi-region';
 import { NOT_PRICED, Price, PRICES } from '../../lib/capacity/prices';
 import { PlatformConfigInput, resolveConfig } from '../../lib/config';
@@ -87,6 +88,36 @@ describe('monthly cost estimate from the environment configuration', () => {
     expect(line(two, 'us-west-2', 'DSQL witness').monthlyUsd).toBeUndefined();
     // Standby fixed cost: NAT 98.55 + NLB 16.425 + ALB 16.425 + endpoints 153.3 + KMS 1 + 1 UI task 7.20875.
     expect(two.totalUsd - one.totalUsd).toBeCloseTo(292.90875 + 2102.4 + 16.5, 4);
+  });
+
+  test('a multi-Region environment: each Region\'s own configuration (the standby\'s overrides), its names and UI count', () => {
+    const input: PlatformConfigInput = {
+      ...prod,
+      env: undefined,
+      multiRegion: {
+        regions: ['us-east-1', 'us-east-2'],
+        witnessRegion: 'us-west-2',
+        standbyUiDesiredCount: 1,
+        regionOverrides: {
+          'us-east-2': {
+            network: { ...prod.network, availabilityZones: ['us-east-2a', 'us-east-2b', 'us-east-2c'], cidr: '10.41.0.0/16', natGateways: 'one' },
+            ui: {
+              ...prod.ui,
+              certificateArn: 'arn:aws:acm:us-east-2:111122223333:certificate/00000000-0000-0000-0000-000000000000',
+              oidc: { ...prod.ui!.oidc!, clientSecretArn: 'arn:aws:secretsmanager:us-east-2:111122223333:secret:temporal/ui-oidc-client-secret-AbCdEf' },
+            },
+            images: { ...prod.images, dockerHubCredentialArn: 'arn:aws:secretsmanager:us-east-2:111122223333:secret:ecr-pullthroughcache/docker-hub-AbCdEf' },
+          },
+        },
+      },
+    };
+    const env = costEnvironment('prod', input);
+    expect(env.names).toEqual({ active: 'us-east-1', standby: 'us-east-2', witness: 'us-west-2' });
+    const e = estimateMonthlyCost(env.config, { regions: 2, standbyConfig: env.standby, standbyUiDesiredCount: env.standbyUi, regionNames: env.names });
+    expect(line(e, 'us-east-1', 'NAT gateways').monthlyUsd).toBeCloseTo(98.55, 6); // per AZ in the active
+    expect(line(e, 'us-east-2', 'NAT gateways').monthlyUsd).toBeCloseTo(32.85, 6); // one in the standby (its override)
+    expect(line(e, 'us-east-2', 'Fargate ui').monthlyUsd).toBeCloseTo(7.20875, 5); // standbyUiDesiredCount 1
+    expect(costEnvironment('prod', prod).standby).toBeUndefined();
   });
 
   test('bad input is refused with the field, the value and what is allowed', () => {
