@@ -162,7 +162,8 @@ function regionLines(c: PlatformConfig, region: string, serviceCounts: Partial<R
 /** DSQL DPU cost of `dpuPerWorkflow` at `wps` for a month, or undefined when either is not given. */
 function dpuMonthly(wps: number | undefined, dpuPerWorkflow: number | undefined): { usd?: number; quantity: string } {
   if (wps === undefined || dpuPerWorkflow === undefined) {
-    return { quantity: `${wps === undefined ? 'load (--wps) and ' : ''}DPUs per workflow not given (--dpu-per-workflow, --write-dpu-per-workflow)` };
+    const missing = [wps === undefined ? 'load (--wps)' : '', dpuPerWorkflow === undefined ? 'DPUs per workflow (--dpu-per-workflow, --write-dpu-per-workflow)' : ''];
+    return { quantity: `${missing.filter(Boolean).join(' and ')} not given` };
   }
   const dpu = wps * dpuPerWorkflow * SECONDS_PER_MONTH;
   return { usd: (dpu / 1e6) * PRICES.dsqlDpu.value, quantity: `${wps} wf/s x ${dpuPerWorkflow} DPU x ${SECONDS_PER_MONTH} s = ${(dpu / 1e6).toFixed(1)}M DPU` };
