@@ -8,8 +8,11 @@ import { costEnvironment } from '../../lib/capacity/environment';
 import { parseRegionCount, planMultiRegion } from '../../lib/capacity/multi-region';
 import { NOT_PRICED, Price, PRICES } from '../../lib/capacity/prices';
 import { PlatformConfigInput, resolveConfig } from '../../lib/config';
+import * as fs from 'fs';
+import * as path from 'path';
 import { prod } from '../../config/prod';
 import { dev } from '../../config/dev';
+import { REPO } from './helpers';
 
 /** Checks one price entry; returns what is wrong with it ('' when nothing). */
 function priceProblems(key: string, p: Partial<Price>): string {
@@ -118,6 +121,20 @@ describe('monthly cost estimate from the environment configuration', () => {
     expect(line(e, 'us-east-2', 'NAT gateways').monthlyUsd).toBeCloseTo(32.85, 6); // one in the standby (its override)
     expect(line(e, 'us-east-2', 'Fargate ui').monthlyUsd).toBeCloseTo(7.20875, 5); // standbyUiDesiredCount 1
     expect(costEnvironment('prod', prod).standby).toBeUndefined();
+  });
+
+  test('the counts the estimate bills are the resources of the synthesized templates (platform.test.ts snapshots of dev and prod)', () => {
+    const snap = fs.readFileSync(path.join(REPO, 'test', 'cdk', '__snapshots__', 'platform.test.ts.snap'), 'utf8');
+    const template = (env: string) => snap.split(/^exports\[/m).find((t) => t.startsWith(`\`snapshots (asset hashes redacted) ${env} template`))!;
+    const count = (t: string, re: RegExp) => (t.match(re) ?? []).length;
+    for (const [env, c] of [['dev', resolveConfig('dev', dev)], ['prod', prodConfig]] as const) {
+      const t = template(env);
+      expect([env, count(t, /"Type": "AWS::EC2::NatGateway"/g)]).toEqual([env, natGatewayCount(c)]);
+      expect([env, count(t, /"VpcEndpointType": "Interface"/g)]).toEqual([env, interfaceEndpointCount(c)]);
+      expect([env, count(t, /"Type": "AWS::ElasticLoadBalancingV2::LoadBalancer"/g)]).toEqual([env, 2]); // NLB + ALB
+      expect([env, count(t, /"Type": "AWS::KMS::Key"/g)]).toEqual([env, c.security.platformKey === 'create' ? 1 : 0]);
+      expect([env, count(t, /"Type": "AWS::ECS::Service"/g)]).toEqual([env, 5]); // four roles and the UI
+    }
   });
 
   test('bad input is refused with the field, the value and what is allowed', () => {
