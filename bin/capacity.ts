@@ -50,7 +50,6 @@ const USAGE = `usage: npm run capacity -- --wps <workflows/s> [--workload hello|
   cost (with --env <an environment of config/index.ts>): ${Object.keys(USAGE_FLAGS).map((f) => `--${f} <n>`).join(' ')}
   formulas and defaults: docs/capacity.md`;
 
-
 function loadWorkload(arg: string | undefined): WorkloadProfile {
   if (arg === undefined || arg === 'hello') return HELLO_WORKLOAD;
   if (!fs.existsSync(arg)) throw new Error(`--workload ${arg}: neither "hello" nor an existing JSON file`);
