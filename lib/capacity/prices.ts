@@ -94,8 +94,8 @@ export const PRICES: Readonly<Record<PriceKey, Price>> = {
     source: 'https://c3x.dev/resources/aws/aws_vpc_endpoint (per AZ per endpoint; AWS: https://aws.amazon.com/privatelink/pricing/ bills each AZ of an endpoint by the hour)',
   },
   interfaceEndpointGb: {
-    value: 0.01, unit: 'GB processed (first PB)', region: 'us-east-1', kind: 'aws', read: READ,
-    source: 'https://aws.amazon.com/privatelink/pricing/ (as mirrored at https://968880.n0h2l.group/privatelink/pricing: first 1 PB per month)',
+    value: 0.01, unit: 'GB processed (first PB)', region: 'us-east-1', kind: 'secondary', read: READ,
+    source: 'https://968880.n0h2l.group/privatelink/pricing (a copy of https://aws.amazon.com/privatelink/pricing/, whose own copy here lacked the table: first 1 PB per month)',
   },
   kmsKey: {
     value: 1.0, unit: 'key-month', region: 'all', kind: 'aws', read: READ,
