@@ -8,7 +8,9 @@
  *   ours-dsql             our server on dsql-local: TLS, IAM tokens, DSQL rules, DSQL's concurrency
  *                         (nobody waits, one of two conflicting transactions fails) and the latency
  *                         profile of --latency-profile (default dsql-single-region)
- *   ours-dsql-nopipeline  the same with the plugin's pipelined transactions off (pipeline=off)
+ *   ours-dsql-multi-region  (--multi-region) ours-dsql's server and dsql-local with the dsql-multi-region
+ *                         latency set at run time (commit 20 ms: each commit waits for the peer Region)
+ *   ours-dsql-nopipeline  the same as ours-dsql with the plugin's pipelined transactions off (pipeline=off)
  *
  * Reported per target: completed hello workflows per second and p50/p99 client-observed
  * start-to-close latency at a fixed concurrency; SQL statements per workflow from
@@ -26,15 +28,14 @@
  * other. For `ours-pg`, dsql-local's emulation triggers (row/byte/key-size checks, not part of our
  * schema) are dropped so that it runs the schema as written.
  *
- *   npm run bench -- [--concurrency 10] [--shards 4] [--latency-profile dsql-single-region]
+ *   npm run bench -- [--concurrency 10] [--shards 4] [--latency-profile dsql-single-region] [--multi-region]
  *                    [--workflows 300] [--warmup 30] [--rounds 2] [--idle 10] [--out FILE]
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { Client as PgClient } from 'pg';
-import { LATENCY_PROFILES, LatencyProfile, RoleStats, startDsqlLocal } from '../test/support/dsql-local';
+import { RoleStats, startDsqlLocal } from '../test/support/dsql-local';
 import { startOpenSearchLocal } from '../test/support/opensearch-local';
 import { LocalPostgres, startPostgres } from '../local/postgres';
 import { applySchema, applyVisibilityIndex } from '../local/apply';
@@ -43,13 +44,14 @@ import { ensureNamespace } from '../local/client';
 import { ROOT, SERVER_DB_ROLE } from '../local/paths';
 import { readCounter, startServer } from '../local/server';
 import { pickServerPorts, writeServerConfig } from '../local/server-config';
+import { BenchArgs, MULTI_REGION_LATENCY, parseBenchArgs } from './args';
 import { startUpstreamTemporal } from './upstream';
 import { runHelloWorkload, WorkloadResult } from './workload';
 
-type TargetName = 'upstream' | 'ours-pg' | 'ours-dsql' | 'ours-dsql-nopipeline';
+type TargetName = 'upstream' | 'ours-pg' | 'ours-dsql' | 'ours-dsql-multi-region' | 'ours-dsql-nopipeline';
 
-/** Every target, in the order rounds run them. */
-const TARGETS: readonly TargetName[] = ['upstream', 'ours-pg', 'ours-dsql', 'ours-dsql-nopipeline'];
+/** Every target, in the order rounds run them (`ours-dsql-multi-region` only with --multi-region). */
+const TARGETS: readonly TargetName[] = ['upstream', 'ours-pg', 'ours-dsql', 'ours-dsql-multi-region', 'ours-dsql-nopipeline'];
 
 /** One measured round of one target. */
 export interface TargetRound extends WorkloadResult {
@@ -79,56 +81,7 @@ export interface TargetRound extends WorkloadResult {
   readonly serverStartMs: number;
 }
 
-interface Args {
-  idle: number;
-  shards: number;
-  latencyProfile: LatencyProfile;
-  concurrency: number;
-  workflows: number;
-  warmup: number;
-  rounds: number;
-  out: string;
-}
-
-function parse(argv: string[]): Args {
-  const { values: v } = parseArgs({
-    args: argv,
-    options: {
-      concurrency: { type: 'string' },
-      workflows: { type: 'string' },
-      warmup: { type: 'string' },
-      rounds: { type: 'string' },
-      idle: { type: 'string' },
-      shards: { type: 'string' },
-      'latency-profile': { type: 'string' },
-      out: { type: 'string' },
-    },
-  });
-  const int = (name: string, value: string | undefined, def: number, min: number, max: number) => {
-    if (value === undefined) return def;
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer from ${min} to ${max}, got '${value}'`);
-    return n;
-  };
-  return {
-    concurrency: int('concurrency', v.concurrency, 10, 1, 200),
-    workflows: int('workflows', v.workflows, 300, 10, 100_000),
-    warmup: int('warmup', v.warmup, 30, 0, 10_000),
-    rounds: int('rounds', v.rounds, 2, 1, 10),
-    idle: int('idle', v.idle, 10, 1, 600),
-    shards: int('shards', v.shards, 4, 1, 16384),
-    latencyProfile: latencyProfileArg(v['latency-profile']),
-    out: v.out ?? join(ROOT, '.cache', 'bench', `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
-  };
-}
-
-function latencyProfileArg(value: string | undefined): LatencyProfile {
-  if (value === undefined) return 'dsql-single-region';
-  if (!(LATENCY_PROFILES as readonly string[]).includes(value)) {
-    throw new Error(`--latency-profile must be one of ${LATENCY_PROFILES.join(', ')}, got '${value}'`);
-  }
-  return value as LatencyProfile;
-}
+type Args = BenchArgs;
 
 /** Statements per workflow net of the idle rate over the measured phase. */
 function netPerWorkflow(r: Pick<TargetRound, 'statements' | 'idleStatementsPerSecond' | 'elapsedMs' | 'workflows'>): number {
@@ -155,7 +108,7 @@ async function statementCalls(admin: PgClient, database: string, role: string): 
 }
 
 async function main(): Promise<void> {
-  const args = parse(process.argv.slice(2));
+  const args = parseBenchArgs(process.argv.slice(2));
   const dir = join(ROOT, '.local', 'bench');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -212,7 +165,7 @@ async function main(): Promise<void> {
     const index = (t: TargetName) => `temporal_visibility_v1_bench_${t.replace(/-/g, '_')}`;
     for (const t of TARGETS) await applyVisibilityIndex(os.url, index(t));
 
-    const targets = TARGETS;
+    const targets = TARGETS.filter((t) => t !== 'ours-dsql-multi-region' || args.multiRegion);
     const rounds: TargetRound[] = [];
     let upstreamReady = false;
     for (let round = 1; round <= args.rounds; round++) {
@@ -224,7 +177,14 @@ async function main(): Promise<void> {
         let metricsUrl: string | undefined;
         let database: string;
         let role: string;
-        const onDsql = target === 'ours-dsql' || target === 'ours-dsql-nopipeline';
+        const onDsql = target === 'ours-dsql' || target === 'ours-dsql-multi-region' || target === 'ours-dsql-nopipeline';
+        if (target === 'ours-dsql-multi-region') {
+          // Same dsql-local and database as ours-dsql; only the latency model changes, for this target only.
+          const set = await dsql.setLatency(MULTI_REGION_LATENCY);
+          if (set.commitMs !== MULTI_REGION_LATENCY.commitMs || set.roundTripMs !== MULTI_REGION_LATENCY.roundTripMs) {
+            throw new Error(`dsql-local kept latency ${JSON.stringify(set)} after POST /config/latency ${JSON.stringify(MULTI_REGION_LATENCY)}`);
+          }
+        }
         const statsDb = onDsql ? adminDsql : admin;
         if (target === 'upstream') {
           // Upstream's schema tool creates the database once; later rounds reuse it.
@@ -338,6 +298,7 @@ async function main(): Promise<void> {
           );
         } finally {
           await stop();
+          if (target === 'ours-dsql-multi-region') await dsql.setLatency(latency);
         }
       }
     }
@@ -392,7 +353,9 @@ export function summarize(
   const baseNet = median(base.map(netPerWorkflow));
   const lines = [
     `Concurrency ${args.concurrency}, ${args.shards ?? 4} history shards, ${args.workflows} measured workflows per target and round, ${args.rounds} round(s), ` +
-      `idle window ${args.idle} s; ours-dsql on dsql-local with DSQL concurrency and latency profile ${args.latencyProfile ?? 'none'}; medians over rounds.`,
+      `idle window ${args.idle} s; ours-dsql on dsql-local with DSQL concurrency and latency profile ${args.latencyProfile ?? 'none'}` +
+      (rounds.some((r) => r.target === 'ours-dsql-multi-region') ? `; ours-dsql-multi-region on the same dsql-local with the dsql-multi-region latency (${JSON.stringify(MULTI_REGION_LATENCY)}) set for its turn` : '') +
+      '; medians over rounds.',
     '',
     '| target | workflows/s | vs upstream | p50 ms | p99 ms | SQL statements/wf | of which BEGIN/COMMIT | vs upstream | net of idle /wf | vs upstream | idle statements/s | client round trips/wf (net of idle) | vs upstream statements/wf | OCC conflicts /1000 wf | OCC retries /1000 wf | failed |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
@@ -429,6 +392,17 @@ export function summarize(
       `Pipelined transactions (ours-dsql vs ours-dsql-nopipeline, same dsql-local and latency): throughput ${r((x) => x.throughput).toFixed(2)}x, ` +
         `p50 ${r((x) => x.p50Ms).toFixed(2)}x, p99 ${r((x) => x.p99Ms).toFixed(2)}x, client round trips per workflow ` +
         `${r((x) => (x.dsqlLocal?.roundTrips ?? NaN) / x.workflows).toFixed(2)}x.`,
+    );
+  }
+  const mr = by('ours-dsql-multi-region');
+  if (on.length && mr.length) {
+    const r = (f: (x: TargetRound) => number) => median(mr.map(f)) / median(on.map(f));
+    lines.push(
+      '',
+      `Multi-Region latency profile (ours-dsql-multi-region vs ours-dsql, same dsql-local, database and run; commit ${MULTI_REGION_LATENCY.commitMs} ms, ` +
+        `round trip ${MULTI_REGION_LATENCY.roundTripMs} ms): throughput ${r((x) => x.throughput).toFixed(2)}x, p50 ${r((x) => x.p50Ms).toFixed(2)}x, ` +
+        `p99 ${r((x) => x.p99Ms).toFixed(2)}x, client round trips per workflow ${r((x) => (x.dsqlLocal?.roundTrips ?? NaN) / x.workflows).toFixed(2)}x; ` +
+        `failed ${mr.reduce((n, x) => n + x.failed, 0)} (multi-Region), ${on.reduce((n, x) => n + x.failed, 0)} (single-Region).`,
     );
   }
   return lines.join('\n');

@@ -272,4 +272,17 @@ describe('npm run capacity (bin/capacity.ts)', () => {
     expect(percent.stderr).toContain('--target-cpu is a fraction from 0 to 1 (0.6 = 60 %), got 60');
     expect(run('--wps', '100', '--az-count', '2.5').stderr).toContain('--az-count must be a whole number, got 2.5');
   });
+
+  test('--regions 2 prints single- and multi-Region side by side; --env prints the cost of that configuration; bad values exit 1', () => {
+    const r = run('--wps', '100', '--regions', '2', '--env', 'prod', '--write-dpu-per-workflow', '1');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/persistence ms per workflow\s+128\.4\s+266\.4\s+2\.08x/);
+    expect(r.stdout).toMatch(/standby\s+Fargate history\s+\$0\.00/);
+    expect(r.stdout).toMatch(/standby\s+DSQL MultiRegionWriteDPU .*\$2,102\.40/);
+    expect(r.stdout).toContain('Not priced:');
+    const three = run('--wps', '100', '--regions', '3');
+    expect(three.status).toBe(1);
+    expect(three.stderr).toContain('--regions "3" is not allowed: 1 (one Region) or 2');
+    expect(run('--env', 'staging').stderr).toContain('--env "staging" is not allowed: one of dev, prod');
+  });
 });

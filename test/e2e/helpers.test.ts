@@ -118,6 +118,22 @@ test('the benchmark table gives medians and ratios against upstream of the same 
   expect(rows[1]).toBe('| ours-dsql | 10.0 | 0.50 | 100 | 200 | 50.0 | 18.0 | 0.50 | 49.0 | 0.49 | 10.0 | 60.0 (58.0) | 0.60 | 50.0 | 40.0 | 0 |');
 });
 
+test('the multi-Region row is reported as a ratio to ours-dsql of the same run', () => {
+  const round = (target: TargetRound['target'], throughput: number, p99Ms: number, roundTrips: number, failed: number): TargetRound => ({
+    target, round: 1, workflows: 100, failed, concurrency: 10, elapsedMs: 10_000, throughput, p50Ms: 100, p99Ms, maxMs: 300,
+    statements: 8_000, transactionStatements: 0, idleStatementsPerSecond: 5, serverStartMs: 1, occConflicts: 0, occRetries: 0,
+    dsqlLocal: { roundTrips, statements: 8_000, transactions: 900, conflicts: 0, occWounds: 0 }, idleRoundTripsPerSecond: 0,
+  });
+  const table = summarize(
+    [round('upstream', 20, 200, 0, 0), round('ours-dsql', 10, 400, 5_500, 0), round('ours-dsql-multi-region', 4, 1_000, 5_500, 0)],
+    { concurrency: 10, workflows: 100, rounds: 1, idle: 10 },
+  );
+  expect(table).toContain('| ours-dsql-multi-region | 4.0 | 0.20 |');
+  // 4 / 10 wf/s, p99 1000 / 400 ms, 55 / 55 round trips per workflow.
+  expect(table).toContain('Multi-Region latency profile (ours-dsql-multi-region vs ours-dsql, same dsql-local, database and run; commit 20 ms, round trip 1.5 ms): '
+    + 'throughput 0.40x, p50 1.00x, p99 2.50x, client round trips per workflow 1.00x; failed 0 (multi-Region), 0 (single-Region).');
+});
+
 describe('benchmark baseline version', () => {
   test('the upstream baseline runs the same Temporal version as our server', () => {
     // A ratio between two Temporal versions would measure the version, not the plugin.
