@@ -1,0 +1,283 @@
+/**
+ * The local two-Region failover rehearsal (issue 25 items 4 and 3; docs/multi-region.md "Local
+ * rehearsal", figures in docs/reliability.md). Two "Regions" of our server (127.0.0.2 and
+ * 127.0.0.3, each its own login and visibility index) on one dsql-local database with the
+ * `dsql-multi-region` latency profile (local/multi-region.ts); a steady workload through one client
+ * endpoint (test/faults/workload.ts); then a fault in the active Region and the failover through the
+ * contract of bin/failover/types.ts (fence, membership cleanup, scale, wait for every shard, endpoint
+ * switch), and the visibility reconcile (local/visibility-reconcile.ts).
+ *
+ * - (b) `split` (the short form, part of `npm test`): the active Region's processes stay alive and
+ *   keep their database access, but the clients and its control plane cannot reach it. The failover
+ *   fences it at the database; the check: it commits nothing once the new Region owns every shard.
+ * - (a) `kill` (full form only): the active Region's process killed with `kill -9`.
+ *
+ * Full form (both scenarios, more load): `MULTI_REGION_FULL=1 npx jest --runInBand test/faults/multi-region.test.ts`
+ * (`npm run test:multi-region`). To see the checks fail: REHEARSAL_SKIP_FENCE=1 (no database fence),
+ * REHEARSAL_SKIP_RECONCILE=1 (no visibility reconcile), REHEARSAL_SKIP_MEMBERSHIP=1 (stale rows kept).
+ */
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import type { RegionFleet, StepResult } from '../../bin/failover/types';
+import { RegionUnreachableError } from '../../bin/failover/types';
+import {
+  LocalClusterDatabase, LocalDatabaseFence, LocalRegion, LocalRegionFleet, LocalRegions, REHEARSAL_REGIONS, startLocalRegions,
+} from '../../local/multi-region';
+import { reconcileVisibility } from '../../local/visibility-reconcile';
+import { signalTimerWorkflow, goSignal } from './workflows';
+import { RESULTS_FILE } from './scenario';
+import { ActivityLedger, ClientTarget, describeReport, FaultWorker, missingCompleted, sumSamples, VisibilityTarget, Workload } from './workload';
+
+jest.setTimeout(15 * 60_000);
+
+/** Progress on stderr (jest holds console output until the end). */
+const say = (m: string) => process.stderr.write(`[multi-region ${new Date().toISOString()}] ${m}\n`);
+
+const FULL = process.env.MULTI_REGION_FULL === '1';
+const SKIP_FENCE = process.env.REHEARSAL_SKIP_FENCE === '1';
+const SKIP_RECONCILE = process.env.REHEARSAL_SKIP_RECONCILE === '1';
+const SKIP_MEMBERSHIP = process.env.REHEARSAL_SKIP_MEMBERSHIP === '1';
+const SHARDS = 4;
+
+let regions: LocalRegions;
+let db: LocalClusterDatabase;
+const fleets = new Map<string, LocalRegionFleet>();
+
+beforeAll(async () => {
+  regions = await startLocalRegions({
+    dir: join(resolve(__dirname, '..', '..'), 'test-results', 'faults', 'multi-region'),
+    numHistoryShards: SHARDS,
+    // Shard info (with the queues' ack levels) persisted every second instead of every 5 minutes:
+    // the state of a Region that has run for a while, where the new Region's history hosts do not
+    // replay the old Region's visibility tasks and start with an index that lacks its records.
+    dynamicConfig: 'history.shardUpdateMinInterval:\n  - value: 1s\nhistory.shardFirstUpdateInterval:\n  - value: 500ms\n',
+  });
+  db = new LocalClusterDatabase(regions.dsql);
+  fleets.set(regions.a.spec.name, new LocalRegionFleet(regions.a));
+  fleets.set(regions.b.spec.name, new LocalRegionFleet(regions.b));
+}, 5 * 60_000);
+
+afterAll(async () => {
+  await regions?.stop();
+}, 120_000);
+
+/** Steps the failover command runs (bin/failover/types.ts contract), timed. */
+async function failover(from: LocalRegion, to: LocalRegion, fence: LocalDatabaseFence): Promise<StepResult[]> {
+  const steps: StepResult[] = [];
+  const step = async (name: string, fn: () => Promise<Omit<StepResult, 'step' | 'ms'>>) => {
+    const t = Date.now();
+    const r = await fn();
+    steps.push({ step: name, ms: Date.now() - t, ...r });
+    say(`${name}: ${r.status} in ${Date.now() - t} ms (${r.detail})`);
+  };
+  const oldFleet: RegionFleet = fleets.get(from.spec.name)!;
+  const newFleet: RegionFleet = fleets.get(to.spec.name)!;
+  await step('fence old Region', async () => {
+    try {
+      for (const r of await oldFleet.describe()) await oldFleet.scale({ role: r.role, desired: 0 });
+      await oldFleet.waitSteady(60_000);
+      return { status: 'done', detail: `${from.spec.name} scaled to 0` };
+    } catch (e) {
+      if (!(e instanceof RegionUnreachableError)) throw e;
+      if (SKIP_FENCE) return { status: 'skipped', detail: `${e.message}; database fence skipped (REHEARSAL_SKIP_FENCE)` };
+      const r = await fence.fence(from.spec.name);
+      return { status: 'done', detail: `${e.message}; database fence ${r}, ${fence.sessionsClosed} sessions closed` };
+    }
+  });
+  await step('remove stale membership rows', async () => {
+    const stale = (await db.listMembers()).filter((m) => m.rpcAddress !== to.spec.ip);
+    if (SKIP_MEMBERSHIP) return { status: 'skipped', detail: `${stale.length} rows kept (REHEARSAL_SKIP_MEMBERSHIP)` };
+    return { status: 'done', detail: `${await db.deleteMembers(stale.map((m) => m.hostId))} rows deleted` };
+  });
+  await step('scale new Region', async () => {
+    for (const role of ['frontend', 'history', 'matching', 'worker'] as const) await newFleet.scale({ role, desired: 1 });
+    await newFleet.waitSteady(180_000);
+    return { status: 'done', detail: `${to.spec.name} running` };
+  });
+  await step('wait for every shard', async () => {
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const owners = [...(await db.shardOwners()).values()];
+      if (owners.length === SHARDS && owners.every((o) => o.owner.startsWith(`${to.spec.ip}:`))) break;
+      if (Date.now() > deadline) throw new Error(`shards not all owned by ${to.spec.name} (${to.spec.ip}): ${owners.map((o) => o.owner).join(', ')}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return { status: 'done', detail: `${SHARDS} shards owned by ${to.spec.name}'s history host` };
+  });
+  await step('switch client endpoint', async () => {
+    regions.endpoint.route(to.frontendAddress);
+    return { status: 'done', detail: `${regions.endpoint.address} -> ${to.frontendAddress}` };
+  });
+  return steps;
+}
+
+/** Documents of `namespaceId` in a Region's visibility index (refreshed first). */
+async function visibleCount(index: string, namespaceId: string): Promise<number> {
+  const base = `${regions.openSearch.url}/${index}`;
+  await fetch(`${base}/_refresh`, { method: 'POST' });
+  const r = await fetch(`${base}/_count`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: { term: { NamespaceId: namespaceId } } }),
+  });
+  return ((await r.json()) as { count: number }).count;
+}
+
+/** Fencing figures of a Region's (live) process from its /metrics; zeros when it is down. */
+async function fencingCounters(r: LocalRegion): Promise<Record<string, number>> {
+  const text = r.running ? await (await fetch(r.metricsUrl)).text().catch(() => '') : '';
+  return {
+    shardOwnershipLost: sumSamples(text, 'persistence_error_with_type', { error_type: 'persistence_ShardOwnershipLostError' })
+      + sumSamples(text, 'service_errors_shard_ownership_lost'),
+    persistenceErrors: sumSamples(text, 'persistence_errors'),
+    persistenceUnavailable: sumSamples(text, 'persistence_error_with_type', { error_type: 'serviceerror_Unavailable' }),
+  };
+}
+
+interface RegionScenario {
+  name: string;
+  from: LocalRegion;
+  to: LocalRegion;
+  kind: 'kill' | 'split';
+  beforeMs: number;
+  afterMs: number;
+  intervalMs: number;
+}
+
+async function runRegionFailover(s: RegionScenario) {
+  const ledger = new ActivityLedger();
+  const taskQueue = `multi-region-${s.name}`;
+  const target: ClientTarget = { clientOptions: { address: regions.endpoint.address }, namespace: 'default' };
+  const worker = await FaultWorker.start(target, taskQueue, ledger);
+  const connection = await Connection.connect({ address: regions.endpoint.address });
+  const client = new Client({ connection, namespace: 'default' });
+  const load = new Workload(client, taskQueue, { tag: s.name, intervalMs: s.intervalMs });
+  // An open workflow all along (waits for a signal): the probe reads it every 250 ms through the
+  // client endpoint; the Region answering is the endpoint's target at the call.
+  const probeId = `${s.name}-probe`;
+  await client.workflow.start(signalTimerWorkflow, { taskQueue, workflowId: probeId, args: [`${s.name}-probe`, 500] });
+  const probes: Array<{ at: number; ok: boolean; region?: string }> = [];
+  let probing = true;
+  const probeLoop = (async () => {
+    while (probing) {
+      const region = regions.endpoint.current;
+      const ok = await client.workflow.getHandle(probeId).describe().then(() => true, () => false);
+      probes.push({ at: Date.now(), ok, region });
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
+  const fence = new LocalDatabaseFence(regions.dsql, REHEARSAL_REGIONS);
+  try {
+    load.start();
+    await new Promise((r) => setTimeout(r, s.beforeMs));
+    const faultAt = Date.now();
+    say(`${s.name}: fault (${s.kind}) in ${s.from.spec.name}, ${load.started.length} workflows started`);
+    if (s.kind === 'kill') {
+      await s.from.kill();
+    } else {
+      regions.endpoint.route(undefined);
+      fleets.get(s.from.spec.name)!.setReachable(false);
+    }
+    const steps = await failover(s.from, s.to, fence);
+    const ownedAt = Date.now();
+    const fromRole = s.from.spec.dbRole;
+    const commitsAtOwned = (await regions.dsql.stats())[fromRole]?.commits ?? 0;
+    const ownersAtOwned = await db.shardOwners();
+    await new Promise((r) => setTimeout(r, s.afterMs));
+    await load.stop();
+    // Every started workflow to its result (through the new Region), then visibility before and after the reconcile.
+    const deadline = Date.now() + 180_000;
+    while (Date.now() < deadline && load.completedCount() < load.started.length) await new Promise((r) => setTimeout(r, 500));
+    await client.workflow.signalWithStart(signalTimerWorkflow, { taskQueue, workflowId: probeId, args: ['unused', 500], signal: goSignal, signalArgs: ['go'] });
+    const probeResult = await client.workflow.getHandle(probeId).result();
+    const ids = [...load.started.map((w) => w.workflowId), probeId];
+    const toVis: VisibilityTarget = { openSearchUrl: regions.openSearch.url, visibilityIndex: s.to.spec.visibilityIndex };
+    const admin = await regions.dsql.connect();
+    let reconcile;
+    let visibility: Record<string, number>;
+    try {
+      const nsId = (await admin.query(`SELECT id::text AS id FROM namespaces WHERE name = 'default'`)).rows[0].id as string;
+      const truth = Number((await admin.query('SELECT count(*) AS n FROM executions WHERE namespace_id = $1::uuid', [nsId])).rows[0].n);
+      const missingBefore = (await missingCompleted(toVis, ids)).length;
+      const visibleBefore = await visibleCount(s.to.spec.visibilityIndex, nsId);
+      say(`visibility before the reconcile: ${visibleBefore} of ${truth}`);
+      if (!SKIP_RECONCILE) reconcile = await reconcileVisibility(admin, { frontendAddress: s.to.frontendAddress });
+      let visibleAfter = 0;
+      const vDeadline = Date.now() + 60_000;
+      while (Date.now() < vDeadline && (visibleAfter = await visibleCount(s.to.spec.visibilityIndex, nsId)) < truth) await new Promise((r) => setTimeout(r, 500));
+      visibility = { truth, visibleBefore, missingCompletedBefore: missingBefore, visibleAfter, msPer1000: reconcile ? Math.round((reconcile.ms / Math.max(1, reconcile.executions)) * 1000) : NaN };
+    } finally {
+      await admin.end();
+    }
+    probing = false;
+    await probeLoop;
+    const report = await load.verify(toVis, ledger, { visibilityTimeoutMs: 20_000 });
+    const lastOkOld = Math.max(...probes.filter((p) => p.ok && p.at <= faultAt).map((p) => p.at));
+    const firstOkNew = Math.min(...probes.filter((p) => p.ok && p.at > faultAt).map((p) => p.at));
+    const fromAlive = s.from.running;
+    const commitsAfterOwned = ((await regions.dsql.stats())[fromRole]?.commits ?? 0) - commitsAtOwned;
+    const ownersAtEnd = await db.shardOwners();
+    const shardsChangedAfterOwned = [...ownersAtEnd].filter(([id, o]) => o.rangeId !== ownersAtOwned.get(id)?.rangeId).length;
+    const detail = {
+      kind: s.kind,
+      rtoClientMs: firstOkNew - lastOkOld,
+      rtoShardsMs: ownedAt - faultAt,
+      steps: steps.map((x) => `${x.step}: ${x.status} ${x.ms} ms (${x.detail})`),
+      oldAlive: fromAlive,
+      oldCommitsAfterOwned: commitsAfterOwned,
+      shardsChangedAfterOwned,
+      fenceSessionsClosed: fence.sessionsClosed,
+      oldCounters: await fencingCounters(s.from),
+      visibility,
+      reconcile: reconcile && { executions: reconcile.executions, refreshed: reconcile.refreshed, failures: reconcile.failures.length, ms: reconcile.ms },
+      probeResult,
+    };
+    const line = describeReport(`multi-region-${s.name}`, report, detail);
+    console.log(line);
+    mkdirSync(join(RESULTS_FILE, '..'), { recursive: true });
+    appendFileSync(RESULTS_FILE, `${JSON.stringify({ at: new Date().toISOString(), scenario: `multi-region-${s.name}`, line })}\n`);
+    return { report, detail, steps };
+  } finally {
+    // A failed failover leaves the endpoint cut: route it so the worker can shut down.
+    if (regions.endpoint.current === undefined) regions.endpoint.route(s.to.frontendAddress);
+    probing = false;
+    await probeLoop.catch(() => undefined);
+    await load.stop();
+    await worker.stop();
+    await connection.close().catch(() => undefined);
+  }
+}
+
+/** The checks of every failover scenario. */
+function expectFailedOver(r: Awaited<ReturnType<typeof runRegionFailover>>): void {
+  expect(r.report.started).toBeGreaterThan(0);
+  expect(r.report.lostDetail).toEqual([]);
+  expect(r.report.completed).toBe(r.report.started);
+  expect(r.report.historyProblems).toEqual([]);
+  expect(r.detail.probeResult).toMatch(/^Hello, .*-probe\/go!$/);
+  // Nobody but the new Region changed a shard after it owned them all.
+  expect(r.detail.shardsChangedAfterOwned).toBe(0);
+  expect(r.detail.oldCommitsAfterOwned).toBe(0);
+  // Visibility: the new Region's store had less than the database before the reconcile, all after.
+  expect(r.detail.visibility.visibleAfter).toBe(r.detail.visibility.truth);
+  expect(r.report.visibilityMissing).toBe(0);
+  expect(r.detail.reconcile?.failures).toBe(0);
+  expect(Number.isFinite(r.detail.rtoClientMs)).toBe(true);
+}
+
+(FULL ? test : test.skip)('(a) kill -9 of Region A, failover to B: nothing lost', async () => {
+  const r = await runRegionFailover({ name: 'kill', from: regions.a, to: regions.b, kind: 'kill', beforeMs: 15_000, afterMs: 15_000, intervalMs: 250 });
+  expectFailedOver(r);
+  expect(r.detail.oldAlive).toBe(false);
+});
+
+test(`(b) Region ${FULL ? 'B' : 'A'} alive but cut off from its clients: fenced at the database, failover, nothing lost`, async () => {
+  // Full form: after (a), B is active; the split then fails back to A.
+  const [from, to] = FULL ? [regions.b, regions.a] : [regions.a, regions.b];
+  const r = await runRegionFailover({ name: 'split', from, to, kind: 'split', beforeMs: FULL ? 15_000 : 4000, afterMs: FULL ? 15_000 : 4000, intervalMs: FULL ? 250 : 500 });
+  expectFailedOver(r);
+  // The split: the old Region still runs and was fenced; its sessions were closed.
+  expect(r.detail.oldAlive).toBe(true);
+  expect(r.detail.fenceSessionsClosed).toBeGreaterThan(0);
+  expect(r.detail.oldCounters.persistenceErrors).toBeGreaterThan(0);
+});
