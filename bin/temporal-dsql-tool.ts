@@ -12,6 +12,7 @@ import { DsqlConnectionOptions } from '../lambda/dsql/schema/connection';
 import { describeError } from '../lambda/dsql/schema/errors';
 import { migrate } from '../lambda/dsql/schema/migrate';
 import { SchemaRunner } from '../lambda/dsql/schema/runner';
+import { failoverMain } from './failover/cli';
 import { loadVersionedSchema } from '../lambda/dsql/schema/schema-dir';
 
 const DEFAULT_SCHEMA_DIR = path.join(__dirname, '..', 'schema', 'dsql', 'temporal', 'versioned');
@@ -25,6 +26,8 @@ Commands:
                    resuming a run that stopped; then set up the server role if --server-role is given.
                    A --version below the current version changes nothing.
   status           Print the current version, the pending versions and in-flight statements.
+  failover         Fail a multiRegion environment over to its standby Region (dry run unless
+                   --execute); \`failover --help\` lists its own options (docs/multi-region.md).
 
 Connection options:
   --endpoint HOST        Cluster endpoint, e.g. <id>.dsql.us-east-1.on.aws (env DSQL_ENDPOINT). Required.
@@ -52,6 +55,7 @@ class UsageError extends Error {}
 
 /** Runs the CLI with `argv` (without node and script); returns the exit code. */
 export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s), err: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
+  if (argv[0] === 'failover') return failoverMain(argv.slice(1), out, err);
   let parsed;
   try {
     parsed = parseArgs({

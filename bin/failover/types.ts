@@ -73,6 +73,27 @@ export interface ClusterDatabase {
   deleteMembers(hostIds: readonly string[]): Promise<number>;
   /** range_id of every shard (shard_id, 1-based, to range_id). */
   shardRangeIds(): Promise<Map<number, bigint>>;
+  /**
+   * range_id and recorded owner of every shard. Optional: without it the failover judges ownership
+   * from range_id and live membership alone (see {@link ShardRecord}).
+   */
+  shardRecords?(): Promise<Map<number, ShardRecord>>;
+  /** The database's clock (`SELECT now()`); optional, the failover falls back to its own clock. */
+  now?(): Promise<Date>;
+}
+
+/**
+ * One row of `shards` as the failover reads it. `owner` is upstream's `ShardInfo.owner` (field 3
+ * of the Proto3 blob in `shards.data`), written by the history host that last acquired or updated
+ * the shard: `<membership address>:<membership port>-<sequence>-<uuid>` (go.temporal.io/server
+ * v1.32.2 service/history/shard/context_impl.go, `newContext` and `loadShardMetadata`). The prefix
+ * before the first `-` is the host's broadcast IP and its history gRPC port: the IP is the
+ * `rpc_address` of its `cluster_membership` row, the port is not that row's `rpc_port` (the ring's).
+ */
+export interface ShardRecord {
+  readonly rangeId: bigint;
+  /** Empty when the blob has no owner (a shard row created but never acquired). */
+  readonly owner: string;
 }
 
 /** The outcome of one printed step. 'planned' is a dry run's answer. */
