@@ -9,7 +9,6 @@
  * - {@link LocalDatabaseFence}: the Region's database login refused (its IAM mapping revoked,
  *   `AWS IAM REVOKE`) and its open sessions closed: the local analogue of a Deny for the Region's
  *   VPC in the DSQL resource policy;
- * - {@link LocalClusterDatabase}: `cluster_membership` and `shards` of the shared database;
  * - {@link ClientEndpoint}: the clients' one address (the NLB behind a Route 53 failover record): a
  *   TCP forwarder to the active Region's frontend, which can be cut (scenario b) and switched.
  *
@@ -25,10 +24,9 @@
 import { Connection } from '@temporalio/client';
 import { createServer, Server, Socket } from 'node:net';
 import { join } from 'node:path';
-import type { Client as PgClient } from 'pg';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { ClusterDatabase, DatabaseFence, MemberRow, RegionFleet, RoleCount, RoleState, TemporalRole } from '../bin/failover/types';
+import type { DatabaseFence, RegionFleet, RoleCount, RoleState, TemporalRole } from '../bin/failover/types';
 import { RegionUnreachableError } from '../bin/failover/types';
 import { DsqlLocal, LatencyProfile, startDsqlLocal } from '../test/support/dsql-local';
 import { LocalOpenSearch, startOpenSearchLocal } from '../test/support/opensearch-local';
@@ -60,7 +58,7 @@ export const REHEARSAL_REGIONS: readonly [LocalRegionSpec, LocalRegionSpec] = [
 ];
 
 /** The roles a combined local process runs (one RoleState each). */
-const ROLES: readonly TemporalRole[] = ['frontend', 'history', 'matching', 'worker'];
+export const LOCAL_ROLES: readonly TemporalRole[] = ['frontend', 'history', 'matching', 'worker'];
 
 /** A Region's server process: config written, started and stopped on demand. */
 export class LocalRegion {
@@ -207,7 +205,7 @@ export class LocalRegionFleet implements RegionFleet {
   private readonly desired = new Map<TemporalRole, number>();
 
   constructor(readonly target: LocalRegion) {
-    for (const r of ROLES) this.desired.set(r, target.running ? 1 : 0);
+    for (const r of LOCAL_ROLES) this.desired.set(r, target.running ? 1 : 0);
   }
 
   get region(): string {
@@ -226,7 +224,7 @@ export class LocalRegionFleet implements RegionFleet {
   async describe(): Promise<RoleState[]> {
     this.check();
     const running = this.target.running ? 1 : 0;
-    return ROLES.map((role) => ({ role, desired: this.desired.get(role) ?? 0, running }));
+    return LOCAL_ROLES.map((role) => ({ role, desired: this.desired.get(role) ?? 0, running }));
   }
 
   /**
@@ -279,82 +277,6 @@ export class LocalDatabaseFence implements DatabaseFence {
     }
     this.sessionsClosed = await this.dsql.dropConnections({ user: spec.dbRole });
     return 'applied';
-  }
-}
-
-/** Reads `ShardInfo.owner` (field 3, a string) from a Proto3 `shards.data` blob; '' when absent. */
-export function shardOwner(blob: Buffer): string {
-  let i = 0;
-  const varint = (): number => {
-    let v = 0;
-    let mul = 1;
-    for (;;) {
-      const b = blob[i++];
-      v += (b & 0x7f) * mul;
-      if (b < 0x80) return v;
-      mul *= 128;
-    }
-  };
-  while (i < blob.length) {
-    const key = varint();
-    const field = Math.floor(key / 8);
-    const wire = key % 8;
-    if (wire === 0) varint();
-    else if (wire === 1) i += 8;
-    else if (wire === 5) i += 4;
-    else if (wire === 2) {
-      const len = varint();
-      if (field === 3) return blob.subarray(i, i + len).toString('utf8');
-      i += len;
-    } else throw new Error(`shards.data: unsupported wire type ${wire} at byte ${i}`);
-  }
-  return '';
-}
-
-/**
- * `cluster_membership` and `shards` of the shared dsql-local database, as admin. Every statement
- * is one autocommit statement; the delete is bounded by the hosts given (< 3,000 rows).
- */
-export class LocalClusterDatabase implements ClusterDatabase {
-  constructor(private readonly dsql: DsqlLocal) {}
-
-  private async withAdmin<T>(fn: (c: PgClient) => Promise<T>): Promise<T> {
-    const c = await this.dsql.connect();
-    try {
-      return await fn(c);
-    } finally {
-      await c.end();
-    }
-  }
-
-  listMembers(): Promise<MemberRow[]> {
-    return this.withAdmin(async (c) => {
-      const r = await c.query('SELECT host_id::text AS host_id, rpc_address, rpc_port, role, last_heartbeat, record_expiry FROM cluster_membership WHERE membership_partition = 0');
-      return r.rows.map((x) => ({
-        hostId: x.host_id, rpcAddress: x.rpc_address, rpcPort: x.rpc_port, role: x.role, lastHeartbeat: x.last_heartbeat, recordExpiry: x.record_expiry,
-      }));
-    });
-  }
-
-  deleteMembers(hostIds: readonly string[]): Promise<number> {
-    if (hostIds.length === 0) return Promise.resolve(0);
-    if (hostIds.length > 2999) throw new Error(`hostIds: at most 2,999 per call (DSQL's row limit), got ${hostIds.length}`);
-    return this.withAdmin(async (c) =>
-      (await c.query('DELETE FROM cluster_membership WHERE membership_partition = 0 AND host_id = ANY($1::uuid[])', [hostIds])).rowCount ?? 0);
-  }
-
-  async shardRangeIds(): Promise<Map<number, bigint>> {
-    const m = new Map<number, bigint>();
-    for (const [id, r] of await this.shardOwners()) m.set(id, r.rangeId);
-    return m;
-  }
-
-  /** range_id and `ShardInfo.owner` of every shard. */
-  shardOwners(): Promise<Map<number, { rangeId: bigint; owner: string }>> {
-    return this.withAdmin(async (c) => {
-      const r = await c.query('SELECT shard_id, range_id::text AS range_id, data FROM shards ORDER BY shard_id');
-      return new Map(r.rows.map((x) => [x.shard_id as number, { rangeId: BigInt(x.range_id), owner: shardOwner(x.data as Buffer) }]));
-    });
   }
 }
 
