@@ -304,13 +304,20 @@ export interface LocalRegions {
   stop(): Promise<void>;
 }
 
-/** Rewrites a written server config so the process binds and advertises `ip`. */
+/** The parts of a written server config that name the address a process binds and advertises. */
+interface BindableConfig {
+  services: Record<string, { rpc: { bindOnIP: string } }>;
+  global: { membership: { broadcastAddress: string }; metrics: { prometheus: { listenAddress: string } } };
+  clusterMetadata: { clusterInformation: Record<string, { rpcAddress: string; httpAddress: string }> };
+}
+
+/** Rewrites a written server config so the process binds and advertises `ip` (the stack's is 127.0.0.1). */
 function bindConfigTo(configFile: string, ip: string): void {
-  const c = parseYaml(readFileSync(configFile, 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-  for (const s of Object.values(c.services as Record<string, { rpc: { bindOnIP: string } }>)) s.rpc.bindOnIP = ip;
+  const c = parseYaml(readFileSync(configFile, 'utf8')) as BindableConfig;
+  for (const s of Object.values(c.services)) s.rpc.bindOnIP = ip;
   c.global.membership.broadcastAddress = ip;
   c.global.metrics.prometheus.listenAddress = c.global.metrics.prometheus.listenAddress.replace('127.0.0.1', ip);
-  for (const info of Object.values(c.clusterMetadata.clusterInformation as Record<string, { rpcAddress: string; httpAddress: string }>)) {
+  for (const info of Object.values(c.clusterMetadata.clusterInformation)) {
     info.rpcAddress = info.rpcAddress.replace('127.0.0.1', ip);
     info.httpAddress = info.httpAddress.replace('127.0.0.1', ip);
   }

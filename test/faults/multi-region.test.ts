@@ -199,13 +199,16 @@ async function runRegionFailover(s: RegionScenario) {
     const admin = await regions.dsql.connect();
     let reconcile;
     let visibility: Record<string, number>;
+    let allExecutions = 0;
     try {
       const nsId = (await admin.query(`SELECT id::text AS id FROM namespaces WHERE name = 'default'`)).rows[0].id as string;
       const truth = Number((await admin.query('SELECT count(*) AS n FROM executions WHERE namespace_id = $1::uuid', [nsId])).rows[0].n);
       const missingBefore = (await missingCompleted(toVis, ids)).length;
       const visibleBefore = await visibleCount(s.to.spec.visibilityIndex, nsId);
       say(`visibility before the reconcile: ${visibleBefore} of ${truth}`);
-      if (!SKIP_RECONCILE) reconcile = await reconcileVisibility(admin, { frontendAddress: s.to.frontendAddress });
+      // Short form: pages of 4 rows, so the keyset paging runs over several pages.
+      if (!SKIP_RECONCILE) reconcile = await reconcileVisibility(admin, { frontendAddress: s.to.frontendAddress, pageSize: FULL ? 500 : 4 });
+      allExecutions = Number((await admin.query('SELECT count(*) AS n FROM executions')).rows[0].n);
       let visibleAfter = 0;
       const vDeadline = Date.now() + 60_000;
       while (Date.now() < vDeadline && (visibleAfter = await visibleCount(s.to.spec.visibilityIndex, nsId)) < truth) await new Promise((r) => setTimeout(r, 500));
@@ -233,6 +236,7 @@ async function runRegionFailover(s: RegionScenario) {
       fenceSessionsClosed: fence.sessionsClosed,
       oldCounters: await fencingCounters(s.from),
       visibility,
+      allExecutions,
       reconcile: reconcile && { executions: reconcile.executions, refreshed: reconcile.refreshed, failures: reconcile.failures.length, ms: reconcile.ms },
       probeResult,
     };
@@ -266,6 +270,8 @@ function expectFailedOver(r: Awaited<ReturnType<typeof runRegionFailover>>): voi
   expect(r.detail.visibility.visibleAfter).toBe(r.detail.visibility.truth);
   expect(r.report.visibilityMissing).toBe(0);
   expect(r.detail.reconcile?.failures).toBe(0);
+  // The reconcile listed every execution of the database (all namespaces), across its pages.
+  expect(r.detail.reconcile?.executions).toBe(r.detail.allExecutions);
   expect(Number.isFinite(r.detail.rtoClientMs)).toBe(true);
 }
 
