@@ -199,15 +199,16 @@ export async function failoverMain(argv: string[], out: (s: string) => void, err
     const print = v.json ? () => undefined : (line: string) => out(`${line}\n`);
     if (!v.json) out(`failover ${envName}: ${from} -> ${to}${execute ? '' : '  (DRY RUN: nothing changes; add --execute to act)'}\n`);
     const started = Date.now();
+    const sw = endpointSwitch({ envName, to, frontendAddress, zone: v['route53-zone'], record: v['route53-record'] });
     const results = await runFailover({
       from, to, execute, denyOldRegion: v['deny-old-region-vpc'] ?? false, shardCount: newConfig.numHistoryShards,
       targetCounts: targetCountsOf(newConfig), oldRegionHosts: oldCidr,
       waitTimeoutMs: num('wait-timeout', v['wait-timeout'], 900, 0.1, 86_400) * 1000, pollIntervalMs: pollMs,
-      endpointSwitch: endpointSwitch({ envName, to, frontendAddress, zone: v['route53-zone'], record: v['route53-record'] }),
+      endpointSwitch: sw,
     }, { oldFleet: fleet(from), newFleet: fleet(to), database: database as ClusterDatabase, fence, print });
     const failed = results.some((r) => r.status === 'failed');
     const totalMs = Date.now() - started;
-    if (v.json) out(`${JSON.stringify({ env: envName, from, to, execute, steps: results, totalMs })}\n`);
+    if (v.json) out(`${JSON.stringify({ env: envName, from, to, execute, steps: results, totalMs, endpointSwitch: sw.lines.map((l) => l.trim()) })}\n`);
     else {
       out(`total ${(totalMs / 1000).toFixed(1)} s; ${failed ? 'FAILED: fix the failed step and run again (every step is idempotent)' : execute ? 'done' : 'dry run complete'}\n`);
       if (execute && !failed) {

@@ -167,8 +167,8 @@ function errorText(e: unknown): string {
  * every shard 1..shardCount has a row, and
  *  - with `database.shardRecords`: the row's `ShardInfo.owner` names a new-Region history host
  *    (`ownerIsNewRegion`; by default its IP is the `rpc_address` of a `cluster_membership` row of
- *    role history (2) that heartbeats within the cutoff and is not an old-Region host); and when this run fenced the old Region, its `range_id` is above the one
- *    read right after the fence (upstream's acquisition, `renewRangeLocked`, increments range_id
+ *    role history (2) that heartbeats within the cutoff and is not an old-Region host); and,
+ *    when this run fenced the old Region, its `range_id` is above the one read right after the fence (upstream's acquisition, `renewRangeLocked`, increments range_id
  *    with a write conditioned on the previous one, so an increase proves a new acquisition);
  *  - without it: range_id above the one read after the fence, and every live history host is a
  *    new-Region host.

@@ -263,6 +263,7 @@ describe('failover against moto (ECS, Application Auto Scaling) and dsql-local (
     const doc = JSON.parse(json.out);
     expect(doc.steps.map((s: StepResult) => s.status)).toEqual(['already', 'already', 'already', 'already', 'planned']);
     expect(doc.steps.every((s: StepResult) => typeof s.ms === 'number')).toBe(true);
+    expect(doc.endpointSwitch[0]).toMatch(/^clients: the FrontendAddress output of Temporal-mr-us-east-2/);
   });
 
   test('old Region unreachable: without --deny-old-region-vpc the fence fails and nothing else runs', async () => {
