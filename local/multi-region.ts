@@ -34,7 +34,7 @@ import { applySchema, applyVisibilityIndex } from './apply';
 import { buildTemporalServer } from './build';
 import { ensureNamespace } from './client';
 import { SERVER_DB_ROLE } from './paths';
-import { ManagedProcess, startProcess, waitFor } from './process';
+import { killGroup, ManagedProcess, startProcess, waitFor } from './process';
 import { pickServerPorts, ServerPorts, writeServerConfig } from './server-config';
 
 /** One local "Region": its addresses, its login and its visibility index. */
@@ -119,7 +119,7 @@ export class LocalRegion {
   /** `kill -9` of the process group; resolves when it has exited. */
   async kill(): Promise<void> {
     if (!this.running) return;
-    process.kill(-this.proc!.pid, 'SIGKILL');
+    killGroup(this.proc!.pid, 'SIGKILL');
     await this.proc!.exited;
   }
 

@@ -93,11 +93,12 @@ async function failover(from: LocalRegion, to: LocalRegion, fence: DatabaseFence
     shardCount: SHARDS,
     oldRegionHosts: (m) => m.rpcAddress === from.spec.ip,
     ownerIsNewRegion: (address) => address.startsWith(`${to.spec.ip}:`),
-    waitTimeoutMs: 90_000,
+    waitTimeoutMs: FULL ? 90_000 : 40_000,
     pollIntervalMs: 250,
-    // Short form: rows silent for 5 s are stale (upstream's rule, and the full form's: 20 s). The
-    // old Region is fenced or dead by then, so its rows no longer move.
-    heartbeatCutoffMs: FULL ? undefined : 5000,
+    // Short form: rows silent for 5 s are stale (upstream's rule, and the full form's: 20 s;
+    // REHEARSAL_HEARTBEAT_CUTOFF_MS sets it). The old Region is fenced or dead, so its rows no
+    // longer move; but with a 10 s heartbeat a 5 s cutoff cannot tell a live host from a fenced one.
+    heartbeatCutoffMs: FULL ? undefined : Number(process.env.REHEARSAL_HEARTBEAT_CUTOFF_MS ?? 5000),
     endpointSwitch: { summary: `${regions.endpoint.address} -> ${to.frontendAddress}`, lines: [`clients: ${regions.endpoint.address} now forwards to ${to.frontendAddress}`] },
   }, { oldFleet: fleets.get(from.spec.name)!, newFleet: fleets.get(to.spec.name)!, database: db, fence, print: (l) => say(l) });
   say(`failover ${from.spec.name} -> ${to.spec.name}: ${Date.now() - t} ms`);
@@ -246,12 +247,16 @@ async function runRegionFailover(s: RegionScenario) {
     appendFileSync(RESULTS_FILE, `${JSON.stringify({ at: new Date().toISOString(), scenario: `multi-region-${s.name}`, line })}\n`);
     return { report, detail, steps };
   } finally {
-    // A failed failover leaves the endpoint cut: route it so the worker can shut down.
-    if (regions.endpoint.current === undefined) regions.endpoint.route(s.to.frontendAddress);
+    // A failed failover leaves the endpoint cut: route it to a running Region so the worker can
+    // shut down (its polls retry until they reach a server), and bound the wait.
+    if (regions.endpoint.current === undefined) {
+      const up = [s.to, s.from].find((r) => r.running);
+      if (up) regions.endpoint.route(up.frontendAddress);
+    }
     probing = false;
     await probeLoop.catch(() => undefined);
     await load.stop();
-    await worker.stop();
+    await Promise.race([worker.stop(), new Promise((r) => setTimeout(r, 20_000))]);
     await connection.close().catch(() => undefined);
   }
 }
