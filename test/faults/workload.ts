@@ -29,6 +29,11 @@ const EventType = temporal.api.enums.v1.EventType;
 
 /** Activities of the fault workflows. */
 
+/** What a worker or client needs of a stack: how to connect, which namespace. */
+export type ClientTarget = Pick<LocalStack, 'clientOptions' | 'namespace'>;
+/** What the visibility check needs of a stack: its OpenSearch node and index. */
+export type VisibilityTarget = Pick<LocalStack, 'openSearchUrl' | 'visibilityIndex'>;
+
 /** One execution of an activity, as seen by the worker. */
 export interface ActivityExecution {
   readonly workflowId: string;
@@ -72,7 +77,7 @@ export class FaultWorker {
    * Connects with `stack.clientOptions` and runs a worker for `taskQueue` with the fault
    * workflows and the ledger's activities.
    */
-  static async start(stack: LocalStack, taskQueue: string, ledger: ActivityLedger): Promise<FaultWorker> {
+  static async start(stack: ClientTarget, taskQueue: string, ledger: ActivityLedger): Promise<FaultWorker> {
     installQuietRuntime();
     const connection = await NativeConnection.connect(stack.clientOptions);
     const worker = await Worker.create({
@@ -281,7 +286,7 @@ export class Workload {
    * (`stack`'s OpenSearch index, up to `visibilityTimeoutMs`) and the ledger.
    */
   async verify(
-    stack: LocalStack,
+    stack: VisibilityTarget,
     ledger: ActivityLedger,
     o: { timeoutMs?: number; visibilityTimeoutMs?: number } = {},
   ): Promise<WorkloadReport> {
@@ -363,7 +368,7 @@ export class Workload {
   }
 
   /** Polls the visibility index until every started workflow's document says Completed; returns the ids that never did. */
-  private async waitForVisibility(stack: LocalStack, timeoutMs: number): Promise<string[]> {
+  private async waitForVisibility(stack: VisibilityTarget, timeoutMs: number): Promise<string[]> {
     const want = new Set(this.started.map((s) => s.workflowId));
     const deadline = Date.now() + timeoutMs;
     let missing = [...want];
@@ -384,7 +389,7 @@ export class Workload {
  * not `ExecutionStatus: Completed` (refreshes the index first).
  * @throws Error when OpenSearch does not answer
  */
-export async function missingCompleted(stack: LocalStack, workflowIds: readonly string[]): Promise<string[]> {
+export async function missingCompleted(stack: VisibilityTarget, workflowIds: readonly string[]): Promise<string[]> {
   const base = `${stack.openSearchUrl}/${stack.visibilityIndex}`;
   const r0 = await fetch(`${base}/_refresh`, { method: 'POST' });
   if (!r0.ok) throw new Error(`refresh: HTTP ${r0.status}`);
@@ -408,7 +413,7 @@ export async function missingCompleted(stack: LocalStack, workflowIds: readonly 
 }
 
 /** A client on `stack.clientOptions`; close its connection when done. */
-export async function faultClient(stack: LocalStack): Promise<{ client: Client; connection: Connection }> {
+export async function faultClient(stack: ClientTarget): Promise<{ client: Client; connection: Connection }> {
   const connection = await Connection.connect(stack.clientOptions);
   return { client: new Client({ connection, namespace: stack.namespace }), connection };
 }
