@@ -13,6 +13,7 @@ import { describeError } from '../lambda/dsql/schema/errors';
 import { migrate } from '../lambda/dsql/schema/migrate';
 import { SchemaRunner } from '../lambda/dsql/schema/runner';
 import { failoverMain } from './failover/cli';
+import { reconcileMain } from './failover/reconcile-cli';
 import { loadVersionedSchema } from '../lambda/dsql/schema/schema-dir';
 
 const DEFAULT_SCHEMA_DIR = path.join(__dirname, '..', 'schema', 'dsql', 'temporal', 'versioned');
@@ -28,6 +29,10 @@ Commands:
   status           Print the current version, the pending versions and in-flight statements.
   failover         Fail a multiRegion environment over to its standby Region (dry run unless
                    --execute); \`failover --help\` lists its own options (docs/multi-region.md).
+  reconcile-visibility
+                   Rewrite the visibility records of every execution through a Region's frontend
+                   (after a failover or a replaced OpenSearch domain; dry run unless --execute);
+                   \`reconcile-visibility --help\` lists its own options.
 
 Connection options:
   --endpoint HOST        Cluster endpoint, e.g. <id>.dsql.us-east-1.on.aws (env DSQL_ENDPOINT). Required.
@@ -56,6 +61,7 @@ class UsageError extends Error {}
 /** Runs the CLI with `argv` (without node and script); returns the exit code. */
 export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s), err: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
   if (argv[0] === 'failover') return failoverMain(argv.slice(1), out, err);
+  if (argv[0] === 'reconcile-visibility') return reconcileMain(argv.slice(1), out, err);
   let parsed;
   try {
     parsed = parseArgs({
@@ -77,7 +83,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
   try {
     const command = positionals[0];
     if (!command) throw new UsageError('a command is required: setup-schema, update-schema or status');
-    if (!['setup-schema', 'update-schema', 'status'].includes(command)) throw new UsageError(`unknown command ${JSON.stringify(command)}; allowed: setup-schema, update-schema, status`);
+    if (!['setup-schema', 'update-schema', 'status'].includes(command)) throw new UsageError(`unknown command ${JSON.stringify(command)}; allowed: setup-schema, update-schema, status, failover, reconcile-visibility`);
     if (positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}`);
     const int = (name: string, value: string | undefined, def: number, min: number, max: number) => {
       if (value === undefined) return def;

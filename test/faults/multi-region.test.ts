@@ -5,7 +5,7 @@
  * `dsql-multi-region` latency profile (local/multi-region.ts); a steady workload through one client
  * endpoint (test/faults/workload.ts); then a fault in the active Region and the failover through the
  * contract of bin/failover/types.ts (fence, membership cleanup, scale, wait for every shard, endpoint
- * switch), and the visibility reconcile (local/visibility-reconcile.ts).
+ * switch), and the visibility reconcile (bin/failover/visibility-reconcile.ts).
  *
  * - (b) `split` (the short form, part of `npm test`): the active Region's processes stay alive and
  *   keep their database access, but the clients and its control plane cannot reach it. The failover
@@ -25,7 +25,7 @@ import type { DatabaseFence, StepResult } from '../../bin/failover/types';
 import {
   LOCAL_ROLES, LocalDatabaseFence, LocalRegion, LocalRegionFleet, LocalRegions, REHEARSAL_REGIONS, startLocalRegions,
 } from '../../local/multi-region';
-import { reconcileVisibility } from '../../local/visibility-reconcile';
+import { reconcileVisibility } from '../../bin/failover/visibility-reconcile';
 import { goSignal, helloActivity, signalTimerWorkflow } from './workflows';
 import { RESULTS_FILE } from './scenario';
 import { ActivityLedger, ClientTarget, describeReport, FaultWorker, missingCompleted, sumSamples, VisibilityTarget, Workload } from './workload';

@@ -409,3 +409,75 @@ describe('pure parts', () => {
     expect(compressIds([7, 1, 2, 3, 9])).toBe('1-3, 7, 9');
   });
 });
+
+// ---- reconcile-visibility: the command around bin/failover/visibility-reconcile.ts ----
+// Its real run (RefreshWorkflowTasks through a real frontend, records back in OpenSearch) is in
+// test/faults/multi-region.test.ts; here: the refusals, the dry run's count from the database, and a
+// frontend that is down.
+describe('reconcile-visibility', () => {
+  const NS_A = '11111111-1111-4111-8111-111111111111';
+  const NS_B = '22222222-2222-4222-8222-222222222222';
+  const runIds = ['aaaaaaaa-0000-4000-8000-000000000001', 'aaaaaaaa-0000-4000-8000-000000000002', 'aaaaaaaa-0000-4000-8000-000000000003'];
+  const reconcile = async (args: string[]) => {
+    let out = '';
+    let err = '';
+    const code = await main(['reconcile-visibility', ...args], (s) => { out += s; }, (s) => { err += s; });
+    return { code, out, err };
+  };
+  const withCreds = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
+    let out = '';
+    let err = '';
+    const { reconcileMain } = await import('../../bin/failover/reconcile-cli');
+    const code = await reconcileMain(args, (s) => { out += s; }, (s) => { err += s; },
+      { env, dsqlCredentials: { accessKeyId: adminCred().accessKeyId, secretAccessKey: adminCred().secretAccessKey } });
+    return { code, out, err };
+  };
+  const dbArgsWithRegion = () => [...dbArgs(), '--region', dsql.region];
+
+  beforeAll(async () => {
+    for (const [i, ns] of [NS_A, NS_A, NS_B].entries()) {
+      await db.query(`INSERT INTO executions (shard_id, namespace_id, workflow_id, run_id, next_event_id, last_write_version, data, data_encoding, state, state_encoding)
+        VALUES ($1, $2, $3, $4, 1, 0, '\\x'::bytea, 'Proto3', '\\x'::bytea, 'Proto3')`, [i + 1, ns, `reconcile-${i}`, runIds[i]]);
+    }
+  });
+  afterAll(async () => {
+    await db?.query('DELETE FROM executions WHERE run_id = ANY($1::uuid[])', [runIds]);
+  });
+
+  test.each([
+    [['--dsql-endpoint', 'x', '--region', 'r', '--plaintext'], '--frontend is required'],
+    [['--frontend', 'host-without-port', '--dsql-endpoint', 'x', '--region', 'r', '--plaintext'], '--frontend = "host-without-port"; allowed: HOST:PORT'],
+    [['--frontend', 'h:7233', '--dsql-endpoint', 'x', '--region', 'r'], 'one of --tls-ca FILE'],
+    [['--frontend', 'h:7233', '--dsql-endpoint', 'x', '--region', 'r', '--plaintext', '--tls-ca', 'ca.pem'], '--plaintext and --tls-ca exclude each other'],
+    [['--frontend', 'h:7233', '--dsql-endpoint', 'x', '--region', 'r', '--tls-ca', '/nonexistent/ca.pem'], '--tls-ca = "/nonexistent/ca.pem": ENOENT'],
+    [['--frontend', 'h:7233', '--dsql-endpoint', 'x', '--region', 'r', '--plaintext', '--tls-cert', 'c.pem'], '--tls-cert and --tls-key go together'],
+    [['--frontend', 'h:7233', '--dsql-endpoint', 'x', '--region', 'r', '--plaintext', '--namespace-id', 'default'], '--namespace-id = "default"; allowed: a namespace id (UUID), not its name'],
+    [['--frontend', 'h:7233', '--dsql-endpoint', 'x', '--region', 'r', '--plaintext', '--concurrency', '0'], '--concurrency = "0"; allowed: an integer from 1 to 64'],
+    [['--frontend', 'h:7233', '--dsql-endpoint', 'x', '--region', 'r', '--plaintext', '--token-env', 'NO_SUCH_TOKEN_VAR'], '--token-env = "NO_SUCH_TOKEN_VAR": that environment variable is empty or unset'],
+  ])('refuses %j: exit 2 naming the option', async (args, message) => {
+    const r = await reconcile(args);
+    expect(r.err).toContain(message);
+    expect(r.code).toBe(2);
+  });
+
+  test('dry run counts the executions from the database (all, or one namespace) and calls no frontend', async () => {
+    // Port 1 on loopback: nothing listens, so a call would fail; the dry run makes none.
+    const all = await withCreds(['--frontend', '127.0.0.1:1', '--plaintext', ...dbArgsWithRegion(), '--json']);
+    expect(all.err).toBe('');
+    expect(all.code).toBe(0);
+    expect(JSON.parse(all.out).executions).toBeGreaterThanOrEqual(3);
+    const one = await withCreds(['--frontend', '127.0.0.1:1', '--plaintext', ...dbArgsWithRegion(), '--namespace-id', NS_A]);
+    expect(one.out).toContain('DRY RUN: 2 executions would be refreshed through 127.0.0.1:1');
+    expect(one.code).toBe(0);
+  });
+
+  test('a frontend that is down: exit 1, every failed execution named, nothing changed in the database', async () => {
+    const before = (await db.query('SELECT count(*)::int AS n FROM executions')).rows[0].n;
+    const r = await withCreds(['--frontend', `127.0.0.1:${closedPort}`, '--plaintext', ...dbArgsWithRegion(), '--namespace-id', NS_B, '--execute', '--json']);
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.out);
+    expect(report).toMatchObject({ execute: true, executions: 1, refreshed: 0 });
+    expect(report.failures).toEqual([expect.objectContaining({ workflowId: 'reconcile-2', runId: runIds[2], error: expect.stringMatching(/UNAVAILABLE|ECONNREFUSED/) })]);
+    expect((await db.query('SELECT count(*)::int AS n FROM executions')).rows[0].n).toBe(before);
+  });
+});

@@ -14,7 +14,8 @@
  * RefreshWorkflowTasksRequest { namespace_id = 3 (string), execution = 2 (WorkflowExecution) }
  * (proto/internal/temporal/server/api/adminservice/v1/request_response.proto, v1.32.2).
  */
-import { credentials, Client as GrpcClient, Metadata } from '@grpc/grpc-js';
+import { ChannelCredentials, credentials, Client as GrpcClient, Metadata } from '@grpc/grpc-js';
+import { Writer } from 'protobufjs/minimal';
 import { temporal } from '@temporalio/proto';
 import type { Client as PgClient } from 'pg';
 
@@ -30,24 +31,11 @@ export interface ExecutionKey {
   readonly runId: string;
 }
 
-function varint(n: number): number[] {
-  const out: number[] = [];
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-  return out;
-}
-
-function lengthDelimited(field: number, bytes: Uint8Array): Buffer {
-  return Buffer.concat([Buffer.from([...varint(field * 8 + 2), ...varint(bytes.length)]), Buffer.from(bytes)]);
-}
-
 /** Encodes an adminservice.v1.RefreshWorkflowTasksRequest for `e` (archetype left unset: workflow). */
 export function encodeRefreshRequest(e: Pick<ExecutionKey, 'namespaceId' | 'workflowId' | 'runId'>): Buffer {
   const execution = temporal.api.common.v1.WorkflowExecution.encode({ workflowId: e.workflowId, runId: e.runId }).finish();
-  return Buffer.concat([lengthDelimited(3, Buffer.from(e.namespaceId, 'utf8')), lengthDelimited(2, execution)]);
+  // Field 3 namespace_id (string) and field 2 execution (message), both wire type 2.
+  return Buffer.from(Writer.create().uint32((3 << 3) | 2).string(e.namespaceId).uint32((2 << 3) | 2).bytes(execution).finish());
 }
 
 /**
@@ -87,8 +75,15 @@ export interface ReconcileReport {
 
 /** Options of {@link reconcileVisibility}. */
 export interface ReconcileOptions {
-  /** The new Region's frontend, `host:port` (plaintext; pass `metadata` for a token). */
+  /** The new Region's frontend, `host:port`. */
   readonly frontendAddress: string;
+  /**
+   * Channel credentials: `credentials.createSsl(ca, key, cert)` for the platform's TLS frontend
+   * (with the client certificate when mTLS is on). @default plaintext (the local stack)
+   */
+  readonly channelCredentials?: ChannelCredentials;
+  /** TLS server name to verify when it differs from the address' host (an NLB name). @default the host */
+  readonly serverName?: string;
   /** gRPC metadata of every call, e.g. `{ authorization: 'Bearer <admin token>' }`. @default none */
   readonly metadata?: Record<string, string>;
   /** Refreshes in flight at once. @default 8 */
@@ -108,7 +103,8 @@ export interface ReconcileOptions {
  */
 export async function reconcileVisibility(db: PgClient, o: ReconcileOptions): Promise<ReconcileReport> {
   const t = Date.now();
-  const grpc = new GrpcClient(o.frontendAddress, credentials.createInsecure());
+  const grpc = new GrpcClient(o.frontendAddress, o.channelCredentials ?? credentials.createInsecure(),
+    o.serverName ? { 'grpc.ssl_target_name_override': o.serverName, 'grpc.default_authority': o.serverName } : {});
   const md = new Metadata();
   for (const [k, v] of Object.entries(o.metadata ?? {})) md.set(k, v);
   const call = (e: ExecutionKey) => new Promise<void>((res, rej) => {
