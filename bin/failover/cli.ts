@@ -20,6 +20,7 @@ import { AWS_ROLES, AwsRegionFleet } from './aws-fleet';
 import { AwsDatabaseFence } from './aws-fence';
 import { PgClusterDatabase } from './database';
 import { FailoverInputError, runFailover } from './failover';
+import { Route53Record, Route53RecordOptions } from './route53';
 import type { ClusterDatabase, DatabaseFence, RegionFleet, RoleCount } from './types';
 
 export const FAILOVER_USAGE = `Usage: temporal-dsql-tool failover --to REGION [options]
@@ -39,7 +40,9 @@ Options:
   --wait-timeout SECONDS  Bound of each wait (tasks stopped/running, heartbeats, shards). Default 900.
   --poll-seconds N        Poll interval of the waits. Default 5.
   --outputs-file FILE     cdk deploy --outputs-file JSON: the new Region's FrontendAddress for step 5.
-  --route53-zone ID       With --route53-record: print the Route 53 change for that record.
+  --route53-zone ID       With --route53-record and --outputs-file: point that record at the new
+                          Region's NLB (UPSERT of a CNAME, TTL 60; read first, so a second run is
+                          'already'). Printed in a dry run, applied with --execute.
   --route53-record NAME   The DNS name clients use (a CNAME to the new Region's NLB).
   --dsql-endpoint HOST    The database endpoint to read/write membership through (default: the new
                           Region's cluster, <id>.dsql.<region>.on.aws, from multiRegion.clusterArns).
@@ -58,6 +61,8 @@ export interface FailoverCliDeps {
   readonly clients?: (region: string) => { ecs: ECSClient; autoscaling: ApplicationAutoScalingClient; dsql: DSQLClient };
   /** Credentials for the database token. @default the SDK default chain */
   readonly dsqlCredentials?: { accessKeyId: string; secretAccessKey: string };
+  /** The Route 53 record of --route53-zone/--route53-record. @default {@link Route53Record} on route53.amazonaws.com */
+  readonly route53?: (o: Route53RecordOptions) => Route53Record;
 }
 
 class UsageError extends Error {}
@@ -95,8 +100,9 @@ function overlaps(a: string, b: string): boolean {
 }
 
 /**
- * The step-5 lines: the new Region's frontend address and, with a Route 53 record, the exact
- * change (printed: @aws-sdk/client-route53 is not available to this project, so nothing is applied).
+ * The step-5 lines: the new Region's frontend address and, with a Route 53 record, the change
+ * (applied by the command on --execute, bin/failover/route53.ts; the equivalent AWS CLI command is
+ * printed as well, for a run from elsewhere).
  */
 export function endpointSwitch(o: { envName: string; to: string; frontendAddress?: string; zone?: string; record?: string }): { summary: string; lines: string[] } {
   const stack = `Temporal-${o.envName}-${o.to}`;
@@ -111,7 +117,7 @@ export function endpointSwitch(o: { envName: string; to: string; frontendAddress
   if (o.zone && o.record) {
     const target = address ? address.replace(/:\d+$/, '') : `<FrontendAddress of ${stack} without :7233>`;
     const batch = { Comment: `Temporal failover to ${o.to}`, Changes: [{ Action: 'UPSERT', ResourceRecordSet: { Name: o.record, Type: 'CNAME', TTL: 60, ResourceRecords: [{ Value: target }] } }] };
-    lines.push(`  Route 53 (not applied by this command: run it yourself):`);
+    lines.push(`  Route 53 (applied by this command with --execute; the same change with the AWS CLI):`);
     lines.push(`    aws route53 change-resource-record-sets --hosted-zone-id ${o.zone} --change-batch '${JSON.stringify(batch)}'`);
   }
   return { summary: address ? `switch clients to ${address}` : `switch clients to ${stack}'s FrontendAddress`, lines };
@@ -159,6 +165,10 @@ export async function failoverMain(argv: string[], out: (s: string) => void, err
     }
     if (v.to !== standby) throw new UsageError(`--to = "${v.to}"; allowed: ${standby} (${envName}.multiRegion.regions is ["${active}", "${standby}"])`);
     if (v['route53-zone'] && !v['route53-record']) throw new UsageError('--route53-zone needs --route53-record (the DNS name clients use)');
+    if (v['route53-record'] && !v['route53-zone']) throw new UsageError('--route53-record needs --route53-zone (the hosted zone id holding it)');
+    if (v['route53-zone'] && !v['outputs-file']) {
+      throw new UsageError('--route53-zone needs --outputs-file (the cdk deploy outputs with the new Region\'s FrontendAddress, the record\'s target)');
+    }
     const from = active;
     const to = standby;
     const configOf = (region: string) => resolveConfig(envName, regions.find((r) => r.region === region)!.input);
@@ -199,7 +209,26 @@ export async function failoverMain(argv: string[], out: (s: string) => void, err
     const print = v.json ? () => undefined : (line: string) => out(`${line}\n`);
     if (!v.json) out(`failover ${envName}: ${from} -> ${to}${execute ? '' : '  (DRY RUN: nothing changes; add --execute to act)'}\n`);
     const started = Date.now();
-    const sw = endpointSwitch({ envName, to, frontendAddress, zone: v['route53-zone'], record: v['route53-record'] });
+    let sw: ReturnType<typeof endpointSwitch> & { apply?: () => Promise<{ status: 'done' | 'already'; detail: string }> } =
+      endpointSwitch({ envName, to, frontendAddress, zone: v['route53-zone'], record: v['route53-record'] });
+    if (v['route53-zone'] && v['route53-record'] && frontendAddress) {
+      let record: Route53Record;
+      try {
+        record = (deps.route53 ?? ((o) => new Route53Record(o)))({ zoneId: v['route53-zone'], name: v['route53-record'] });
+      } catch (e) {
+        throw new UsageError(`--route53-zone/--route53-record: ${(e as Error).message}`);
+      }
+      const target = frontendAddress.replace(/:\d+$/, '');
+      sw = {
+        ...sw,
+        apply: async () => {
+          const r = await record.upsert(target, `Temporal failover of ${envName} to ${to}`);
+          return r.status === 'already'
+            ? { status: 'already', detail: `${v['route53-record']} already points to ${target}` }
+            : { status: 'done', detail: `${v['route53-record']} -> ${target} (Route 53 change ${r.changeId}; clients follow within the TTL, 60 s)` };
+        },
+      };
+    }
     const results = await runFailover({
       from, to, execute, denyOldRegion: v['deny-old-region-vpc'] ?? false, shardCount: newConfig.numHistoryShards,
       targetCounts: targetCountsOf(newConfig), oldRegionHosts: oldCidr,

@@ -12,7 +12,8 @@
  *  2. `remove-stale-members`: delete the `cluster_membership` rows of hosts that no longer heartbeat.
  *  3. `scale-new-region`: the new Region's services to their configured counts, floors and ceilings.
  *  4. `wait-shards-owned`: until every shard is owned by a live history host of the new Region.
- *  5. `client-endpoint`: the client endpoint switch, printed (this command changes no DNS).
+ *  5. `client-endpoint`: the client endpoint switch, printed, and applied when the options carry
+ *     `endpointSwitch.apply` (the CLI's Route 53 record).
  *
  * Dry run (the default) reads everything and changes nothing: each step answers 'planned' (or
  * 'already'). Every step is idempotent; a run after a complete one answers 'already' for each.
@@ -80,7 +81,12 @@ export interface FailoverOptions {
    */
   readonly ownerIsNewRegion?: (ownerAddress: string) => boolean;
   /** Step 5's lines: the client endpoint switch (see aws-endpoint.ts for AWS). @default - a note that none is configured */
-  readonly endpointSwitch?: { readonly summary: string; readonly lines: readonly string[] };
+  readonly endpointSwitch?: {
+    readonly summary: string;
+    readonly lines: readonly string[];
+    /** Applies the switch on --execute (the Route 53 record); absent: printed only. */
+    readonly apply?: () => Promise<{ readonly status: 'done' | 'already'; readonly detail: string }>;
+  };
 }
 
 /** The parts {@link runFailover} drives. */
@@ -382,7 +388,10 @@ export async function runFailover(options: FailoverOptions, deps: FailoverDeps):
     const sw = options.endpointSwitch;
     if (!sw) return { status: 'skipped', detail: 'no client endpoint configured: point clients at the new Region\'s frontend yourself' };
     for (const line of sw.lines) print(line);
-    return { status: options.execute ? 'done' : 'planned', detail: `${sw.summary} (printed above; this command changes no DNS)` };
+    if (!sw.apply) return { status: options.execute ? 'done' : 'planned', detail: `${sw.summary} (printed above; this command changes no DNS)` };
+    if (!options.execute) return { status: 'planned', detail: `${sw.summary} (printed above; --execute applies the DNS change)` };
+    const r = await sw.apply();
+    return { status: r.status, detail: `${sw.summary}: ${r.detail}` };
   });
   return results;
 }

@@ -30,6 +30,7 @@ import { AwsRegionFleet } from '../../bin/failover/aws-fleet';
 import { AwsDatabaseFence, fenceSid, vpcOfPolicy, withFence } from '../../bin/failover/aws-fence';
 import { failoverMain } from '../../bin/failover/cli';
 import { PgClusterDatabase, shardOwnerFromBlob } from '../../bin/failover/database';
+import { Route53Record } from '../../bin/failover/route53';
 import { cidrMatcher, compressIds, runFailover } from '../../bin/failover/failover';
 import { RoleCount, StepResult } from '../../bin/failover/types';
 import { main } from '../../bin/temporal-dsql-tool';
@@ -184,6 +185,21 @@ function servers(o: { skipShards?: number[]; oldHeartbeats?: boolean } = {}): { 
   return { stop: async () => { running = false; await loop; } };
 }
 
+// Route 53 in moto: the record the failover points at the new Region's NLB.
+const route53At = (o: { zoneId: string; name: string }) => new Route53Record({ ...o, endpoint: moto.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+
+/** Creates a hosted zone in moto (a stand-in for the account's zone) and returns its id. */
+async function createZone(name: string): Promise<string> {
+  const body = `<?xml version="1.0" encoding="UTF-8"?><CreateHostedZoneRequest xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Name>${name}</Name><CallerReference>${Date.now()}-${Math.random()}</CallerReference></CreateHostedZoneRequest>`;
+  // moto routes a request to its service by the credential scope of the Authorization header (it checks no signature).
+  const authorization = 'AWS4-HMAC-SHA256 Credential=testing/20261205/us-east-1/route53/aws4_request, SignedHeaders=host, Signature=0';
+  const res = await fetch(`${moto.endpoint}/2013-04-01/hostedzone`, { method: 'POST', body, headers: { 'content-type': 'text/xml', authorization } });
+  const text = await res.text();
+  const id = /<Id>\/hostedzone\/([^<]+)<\/Id>/.exec(text)?.[1];
+  if (!res.ok || !id) throw new Error(`moto CreateHostedZone: ${res.status} ${text.slice(0, 300)}`);
+  return id;
+}
+
 const statuses = (rs: StepResult[]) => Object.fromEntries(rs.map((r) => [r.step, r.status]));
 const baseOptions = { from: OLD, to: NEW, targetCounts: TARGET, shardCount: SHARDS, oldRegionHosts: '10.0.0.0/16', pollIntervalMs: 100, heartbeatCutoffMs: 1_000 };
 
@@ -193,6 +209,7 @@ async function cli(args: string[]): Promise<{ code: number; out: string; err: st
   const code = await failoverMain(args, (s) => { out += s; }, (s) => { err += s; }, {
     environments: { mr: ENV, dev: ENVIRONMENTS.dev }, clients: motoClients,
     dsqlCredentials: { accessKeyId: adminCred().accessKeyId, secretAccessKey: adminCred().secretAccessKey },
+    route53: route53At,
   });
   return { code, out, err };
 }
@@ -245,11 +262,14 @@ describe('failover against moto (ECS, Application Auto Scaling) and dsql-local (
     await seedDb({ oldAgeMs: 60_000 }); // the old Region's hosts stopped a minute ago: nothing to wait for in step 2
     const outputs = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'failover-')), 'outputs.json');
     fs.writeFileSync(outputs, JSON.stringify({ [`Temporal-mr-${NEW}`]: { FrontendAddress: 'internal-Tempo-abc.elb.us-east-2.amazonaws.com:7233' } }));
+    const zone = await createZone('example.com');
+    const record = route53At({ zoneId: zone, name: 'temporal.example.com' });
+    expect(await record.current()).toBeUndefined();
     const sim = servers();
     let r: { code: number; out: string; err: string };
     try {
       r = await cli(['--env', 'mr', '--to', NEW, '--execute', '--poll-seconds', '0.1', '--wait-timeout', '10', ...dbArgs(),
-        '--outputs-file', outputs, '--route53-zone', 'Z0123456789ABC', '--route53-record', 'temporal.example.com']);
+        '--outputs-file', outputs, '--route53-zone', zone, '--route53-record', 'temporal.example.com']);
       if (process.env.FAILOVER_PRINT) process.stdout.write(r.out);
     } finally {
       await sim.stop();
@@ -258,7 +278,19 @@ describe('failover against moto (ECS, Application Auto Scaling) and dsql-local (
     expect(r.out).toMatch(/^done +fence-old-region +\d+\.\d s/m);
     expect(r.out).toMatch(/^done +wait-shards-owned .*4 of 4 shards owned by 1 live us-east-2 history hosts/m);
     expect(r.out).toContain('TEMPORAL_ADDRESS=internal-Tempo-abc.elb.us-east-2.amazonaws.com:7233');
-    expect(r.out).toContain(`aws route53 change-resource-record-sets --hosted-zone-id Z0123456789ABC --change-batch '{"Comment":"Temporal failover to us-east-2","Changes":[{"Action":"UPSERT","ResourceRecordSet":{"Name":"temporal.example.com","Type":"CNAME","TTL":60,"ResourceRecords":[{"Value":"internal-Tempo-abc.elb.us-east-2.amazonaws.com"}]}}]}'`);
+    expect(r.out).toMatch(/^done +client-endpoint .*temporal\.example\.com -> internal-Tempo-abc\.elb\.us-east-2\.amazonaws\.com \(Route 53 change /m);
+    expect(await record.current()).toBe('internal-Tempo-abc.elb.us-east-2.amazonaws.com');
+    expect(r.out).toContain(`aws route53 change-resource-record-sets --hosted-zone-id ${zone} --change-batch '{"Comment":"Temporal failover to us-east-2","Changes":[{"Action":"UPSERT","ResourceRecordSet":{"Name":"temporal.example.com","Type":"CNAME","TTL":60,"ResourceRecords":[{"Value":"internal-Tempo-abc.elb.us-east-2.amazonaws.com"}]}}]}'`);
+    // A second execute run: every step already done, the record included.
+    const again = await cli(['--env', 'mr', '--to', NEW, '--execute', '--poll-seconds', '0.1', '--wait-timeout', '5', ...dbArgs(),
+      '--outputs-file', outputs, '--route53-zone', zone, '--route53-record', 'temporal.example.com']);
+    expect(again.out).toMatch(/^already +client-endpoint .*temporal\.example\.com already points to internal-Tempo-abc/m);
+    // A zone that does not exist: the step fails with Route 53's answer, exit 1; the record is untouched.
+    const noZone = await cli(['--env', 'mr', '--to', NEW, '--execute', '--poll-seconds', '0.1', '--wait-timeout', '5', ...dbArgs(),
+      '--outputs-file', outputs, '--route53-zone', 'ZNOSUCHZONE1', '--route53-record', 'temporal.example.com']);
+    expect(noZone.out).toMatch(/^failed +client-endpoint .*Route 53 NoSuchHostedZone/m);
+    expect(noZone.code).toBe(1);
+    expect(await record.current()).toBe('internal-Tempo-abc.elb.us-east-2.amazonaws.com');
     const json = await cli(['--env', 'mr', '--to', NEW, '--json', ...dbArgs()]);
     const doc = JSON.parse(json.out);
     expect(doc.steps.map((s: StepResult) => s.status)).toEqual(['already', 'already', 'already', 'already', 'planned']);
@@ -364,6 +396,20 @@ describe('failover against moto (ECS, Application Auto Scaling) and dsql-local (
     const r = await cli(['--env', 'mr', '--to', to]);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(message);
+  });
+
+  test.each([
+    [['--route53-zone', 'Z1'], /--route53-zone needs --route53-record/],
+    [['--route53-record', 'temporal.example.com'], /--route53-record needs --route53-zone/],
+    [['--route53-zone', 'Z1', '--route53-record', 'temporal.example.com'], /--route53-zone needs --outputs-file/],
+    [['--route53-zone', 'not a zone', '--route53-record', 'temporal.example.com', '--outputs-file', 'OUTPUTS'], /route53 zoneId = "not a zone"; allowed: a hosted zone id/],
+    [['--route53-zone', 'Z1', '--route53-record', 'bad name!', '--outputs-file', 'OUTPUTS'], /route53 record name = "bad name!"; allowed: a DNS name/],
+  ])('Route 53 options %j are refused with exit code 2', async (args, message) => {
+    const outputs = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'failover-')), 'outputs.json');
+    fs.writeFileSync(outputs, JSON.stringify({ [`Temporal-mr-${NEW}`]: { FrontendAddress: 'nlb.example:7233' } }));
+    const r = await cli(['--env', 'mr', '--to', NEW, ...args.map((a) => (a === 'OUTPUTS' ? outputs : a))]);
+    expect(r.err).toMatch(message);
+    expect(r.code).toBe(2);
   });
 
   test('usage errors: an environment without multiRegion, overlapping CIDRs; the dsql-tool entry point dispatches', async () => {
