@@ -478,3 +478,83 @@ func TestDeferredCheckBeforeUpstreamsOwnError(t *testing.T) {
 		}
 	})
 }
+
+// TestDeferredExecutionCheckTwoRuns: ConflictResolveWorkflowExecution locks two runs in one
+// transaction (the reset run R2 and the current run R1, whose mutation it applies), so the
+// call's mark maps each run to its own expected values. A stale reset run, a stale current run
+// (its check queued after the reset run's, which passes) and both right, through the wired
+// store on PostgreSQL and dsql-local with both checks deferred: the error is exactly upstream's
+// own store's, and nothing of a failed call is stored.
+func TestDeferredExecutionCheckTwoRuns(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	forEachBackend(t, func(t *testing.T, b backend) {
+		base := b.fresh(t)
+		const shard = int32(85)
+		setup := newDB(t, withPipeline(base, false))
+		if _, err := setup.InsertIntoShards(ctx, &sqlplugin.ShardsRow{ShardID: shard, RangeID: rcRangeID, Data: []byte("s"), DataEncoding: "Proto3"}); err != nil {
+			t.Fatal(err)
+		}
+		oracle, err := sql.NewSQLExecutionStore(setup, log.NewTestLogger(), serialization.NewSerializer())
+		if err != nil {
+			t.Fatal(err)
+		}
+		db := newDB(t, withChecks(base, true, true, true))
+		upstream, err := sql.NewSQLExecutionStore(db, log.NewTestLogger(), serialization.NewSerializer())
+		if err != nil {
+			t.Fatal(err)
+		}
+		store := dsql.WrapExecutionStore(upstream, nil, nil)
+		n := int64(0)
+		// resolve creates R1 (current) and R2 (not current) of a new workflow, then resolves:
+		// reset R2, mutate R1, R2 becomes current.
+		resolve := func(s persistence.ExecutionStore, resetVersion, currentVersion int64) (error, string, string, string, int64) {
+			n++
+			wf, r1, r2, taskID := fmt.Sprintf("two-%d-%s", n, uuid.NewString()), uuid.NewString(), uuid.NewString(), 8000+10*n
+			rcCreate(ctx, t, s, shard, wf, r1)
+			if _, err := s.CreateWorkflowExecution(ctx, &persistence.InternalCreateWorkflowExecutionRequest{
+				ShardID: shard, RangeID: rcRangeID, Mode: persistence.CreateWorkflowModeBypassCurrent, ArchetypeID: chasm.WorkflowArchetypeID,
+				NewWorkflowSnapshot: persistence.InternalWorkflowSnapshot{
+					NamespaceID: rcNamespace, WorkflowID: wf, RunID: r2,
+					ExecutionInfoBlob: fenceBlob("info"), ExecutionState: rcState(r2), ExecutionStateBlob: fenceBlob("state"),
+					NextEventID: rcNextEventID, DBRecordVersion: rcDBRecordVersion,
+				},
+			}); err != nil {
+				t.Fatalf("creating R2: %v", err)
+			}
+			current := rcMutation(wf, r1, 0, currentVersion, taskID+1)
+			current.ExecutionState.State = enumsspb.WORKFLOW_EXECUTION_STATE_COMPLETED
+			current.ExecutionState.Status = enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED
+			err := s.ConflictResolveWorkflowExecution(ctx, &persistence.InternalConflictResolveWorkflowExecutionRequest{
+				ShardID: shard, RangeID: rcRangeID, Mode: persistence.ConflictResolveWorkflowModeUpdateCurrent, ArchetypeID: chasm.WorkflowArchetypeID,
+				ResetWorkflowSnapshot:   rcSnapshot(wf, r2, 0, resetVersion, taskID),
+				CurrentWorkflowMutation: &current,
+			})
+			return err, wf, r1, r2, taskID
+		}
+		right := rcDBRecordVersion + 1
+		for _, c := range []struct {
+			what                         string
+			resetVersion, currentVersion int64
+		}{{"stale reset run", 7, right}, {"stale current run", right, 9}, {"both right", right, right}} {
+			want, _, _, _, _ := resolve(oracle, c.resetVersion, c.currentVersion)
+			got, wf, r1, r2, taskID := resolve(store, c.resetVersion, c.currentVersion)
+			v1, e1, _, t1 := rcStored(ctx, t, db, shard, wf, r1, taskID+1)
+			v2, e2, _, t2 := rcStored(ctx, t, db, shard, wf, r2, taskID)
+			if want == nil {
+				if got != nil || v1 != right || e1 != 10 || v2 != right || e2 != 10 || !t1 || !t2 {
+					t.Fatalf("%s: %v; stored R1 (%d, %d, task %v), R2 (%d, %d, task %v); want both written", c.what, got, v1, e1, t1, v2, e2, t2)
+				}
+				continue
+			}
+			var wcf *persistence.WorkflowConditionFailedError
+			if !errors.As(want, &wcf) {
+				t.Fatalf("oracle (upstream alone), %s: %T %v; the premise of this test changed", c.what, want, want)
+			}
+			sameUpstreamError(t, c.what, got, want)
+			if v1 != rcDBRecordVersion || e1 != rcNextEventID || v2 != rcDBRecordVersion || e2 != rcNextEventID || t1 || t2 {
+				t.Fatalf("%s: stored R1 (%d, %d, task %v), R2 (%d, %d, task %v); want nothing of the failed call", c.what, v1, e1, t1, v2, e2, t2)
+			}
+		}
+	})
+}
