@@ -60,6 +60,10 @@ type ConnectorConfig struct {
 	// upstream does) instead of a check queued in the pipelined batch (fence.go). Default
 	// false (deferred when pipelining is on).
 	DeferFenceOff bool
+	// DeferExecutionCheckOff keeps the execution row's condition a read compared in Go before
+	// the writes (as upstream does) instead of a check queued in the pipelined batch
+	// (rowcheck.go). Default false (deferred when pipelining is on).
+	DeferExecutionCheckOff bool
 	// CAFile is a PEM bundle used to verify the server instead of the system roots.
 	CAFile string
 	// ServerName overrides the TLS SNI / verification name. Default Host.

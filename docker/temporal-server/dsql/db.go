@@ -32,6 +32,9 @@ type db struct {
 	// deferFence: transactions check the shard fence inside the pipelined batch (fence.go);
 	// on unless connectAttributes pipeline=off or deferFence=off.
 	deferFence bool
+	// deferExecutionCheck: transactions check the execution row's condition inside the
+	// pipelined batch (rowcheck.go); on unless pipeline=off or deferExecutionCheck=off.
+	deferExecutionCheck bool
 	// chunks runs the autocommit chunks of bulk deletes that a transaction hands off
 	// (bulkdelete.go) on its own small pool (chunkPool), never on the pool the transaction
 	// holds a connection of; nil: on the main pool (tests that build a db without CreateDB).
@@ -93,7 +96,7 @@ func (d *db) BeginTx(ctx context.Context) (sqlplugin.Tx, error) {
 	if d.chunks != nil {
 		pool = *d.chunks
 	}
-	return &tx{ops: ops{q: q, chunkSize: d.ops.chunkSize}, upstreamTx: upstreamTx{t}, pool: pool, deferFence: d.deferFence}, nil
+	return &tx{ops: ops{q: q, chunkSize: d.ops.chunkSize}, upstreamTx: upstreamTx{t}, pool: pool, deferFence: d.deferFence, deferExecutionCheck: d.deferExecutionCheck}, nil
 }
 
 // ExpectedVersion is the DSQL schema version this build needs.
@@ -137,6 +140,9 @@ type tx struct {
 	// deferFence: the shard fence of a fenced store call is queued in the pipelined batch
 	// (fence.go); false with pipeline=off or deferFence=off.
 	deferFence bool
+	// deferExecutionCheck: the execution row's condition of a marked store call is queued in
+	// the pipelined batch (rowcheck.go); false with pipeline=off or deferExecutionCheck=off.
+	deferExecutionCheck bool
 }
 
 // CreateDatabase is refused: an Aurora DSQL cluster has exactly one database, postgres.

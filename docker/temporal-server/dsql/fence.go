@@ -30,7 +30,8 @@ package dsql
 // check failed before any write ran, and the aborted transaction cannot commit.
 //
 // Without the mark (another caller), with pipelining off, or with connectAttributes
-// deferFence=off, tx.ReadLockShards reads and upstream compares as before.
+// deferFence=off, tx.ReadLockShards reads and upstream compares as before. The same store also
+// marks the execution rows it expects (rowcheck.go).
 
 import (
 	"context"
@@ -102,19 +103,23 @@ func fenceOf(ctx context.Context) *shardFence {
 	return f
 }
 
-type fenceStatementKey struct{}
+// deferredCheck is a check queued in the pipelined batch (a *shardFence, an
+// *executionExpectation): the connection hands it the error of each of its statements.
+type deferredCheck interface{ observe(err error) }
 
-// withFenceStatement marks ctx for the two statements of one deferred fence only (not the
-// call's other statements, which carry the call's mark too): the connection records their
-// failure in f.
-func withFenceStatement(ctx context.Context, f *shardFence) context.Context {
-	return context.WithValue(ctx, fenceStatementKey{}, f)
+type checkStatementKey struct{}
+
+// withCheckStatement marks ctx for the statements of one deferred check only (not the call's
+// other statements, which carry the call's mark too): the connection records their failure
+// in c.
+func withCheckStatement(ctx context.Context, c deferredCheck) context.Context {
+	return context.WithValue(ctx, checkStatementKey{}, c)
 }
 
-// fenceStatement returns the fence whose statement ctx marks, or nil.
-func fenceStatement(ctx context.Context) *shardFence {
-	f, _ := ctx.Value(fenceStatementKey{}).(*shardFence)
-	return f
+// checkStatement returns the check whose statement ctx marks, or nil.
+func checkStatement(ctx context.Context) deferredCheck {
+	c, _ := ctx.Value(checkStatementKey{}).(deferredCheck)
+	return c
 }
 
 // claim reports whether this mark may defer the fence of shard: it names that shard and has
@@ -184,7 +189,7 @@ func (t *tx) ReadLockShards(ctx context.Context, filter sqlplugin.ShardsFilter) 
 	if !t.deferFence || f == nil || !f.claim(filter.ShardID) {
 		return t.ops.ReadLockShards(ctx, filter)
 	}
-	dctx := withFenceStatement(withDeferral(ctx, unknownRows), f)
+	dctx := withCheckStatement(withDeferral(ctx, unknownRows), f)
 	for _, stmt := range []struct {
 		qry  string
 		args []any
@@ -219,14 +224,23 @@ func NewFencedExecutionStore(s persistence.ExecutionStore) *FencedExecutionStore
 	return &FencedExecutionStore{ExecutionStore: s}
 }
 
-// fenced runs call with a fence mark for (shard, rangeID) and returns upstream's fence error if
-// the deferred check failed, else call's own error.
-func fenced(ctx context.Context, shard int32, rangeID int64, call func(context.Context) error) error {
+// fenced runs call with a fence mark for (shard, rangeID) and the execution-check marks of runs
+// (rowcheck.go), and returns upstream's error for a failed deferred check (the fence's first:
+// it is queued first, and its failure aborts the transaction before any later check runs),
+// else call's own error.
+func fenced(ctx context.Context, shard int32, rangeID int64, runs []runCondition, call func(context.Context) error) error {
 	ctx, f := withShardFence(ctx, shard, rangeID)
+	var checks executionChecks
+	if len(runs) > 0 {
+		ctx, checks = withExecutionChecks(ctx, shard, runs)
+	}
 	err := call(ctx)
 	if err != nil {
 		if ferr := f.err(); ferr != nil {
 			return ferr
+		}
+		if cerr := checks.err(); cerr != nil {
+			return cerr
 		}
 	}
 	return err
@@ -235,7 +249,7 @@ func fenced(ctx context.Context, shard int32, rangeID int64, call func(context.C
 // CreateWorkflowExecution is the wrapped store's, fenced in the batch.
 func (s *FencedExecutionStore) CreateWorkflowExecution(ctx context.Context, r *persistence.InternalCreateWorkflowExecutionRequest) (*persistence.InternalCreateWorkflowExecutionResponse, error) {
 	var resp *persistence.InternalCreateWorkflowExecutionResponse
-	err := fenced(ctx, r.ShardID, r.RangeID, func(ctx context.Context) error {
+	err := fenced(ctx, r.ShardID, r.RangeID, nil, func(ctx context.Context) error {
 		var err error
 		resp, err = s.ExecutionStore.CreateWorkflowExecution(ctx, r)
 		return err
@@ -246,30 +260,39 @@ func (s *FencedExecutionStore) CreateWorkflowExecution(ctx context.Context, r *p
 	return resp, nil
 }
 
-// UpdateWorkflowExecution is the wrapped store's, fenced in the batch.
+// UpdateWorkflowExecution is the wrapped store's, fenced in the batch, with the condition of
+// the updated run (UpdateWorkflowMutation) checked in the batch too (rowcheck.go).
 func (s *FencedExecutionStore) UpdateWorkflowExecution(ctx context.Context, r *persistence.InternalUpdateWorkflowExecutionRequest) error {
-	return fenced(ctx, r.ShardID, r.RangeID, func(ctx context.Context) error {
+	runs := []runCondition{mutationCondition(&r.UpdateWorkflowMutation)}
+	return fenced(ctx, r.ShardID, r.RangeID, runs, func(ctx context.Context) error {
 		return s.ExecutionStore.UpdateWorkflowExecution(ctx, r)
 	})
 }
 
-// ConflictResolveWorkflowExecution is the wrapped store's, fenced in the batch.
+// ConflictResolveWorkflowExecution is the wrapped store's, fenced in the batch, with the
+// conditions of the reset run and of the current run (if any) checked in the batch too.
 func (s *FencedExecutionStore) ConflictResolveWorkflowExecution(ctx context.Context, r *persistence.InternalConflictResolveWorkflowExecutionRequest) error {
-	return fenced(ctx, r.ShardID, r.RangeID, func(ctx context.Context) error {
+	runs := []runCondition{snapshotCondition(&r.ResetWorkflowSnapshot)}
+	if r.CurrentWorkflowMutation != nil {
+		runs = append(runs, mutationCondition(r.CurrentWorkflowMutation))
+	}
+	return fenced(ctx, r.ShardID, r.RangeID, runs, func(ctx context.Context) error {
 		return s.ExecutionStore.ConflictResolveWorkflowExecution(ctx, r)
 	})
 }
 
-// SetWorkflowExecution is the wrapped store's, fenced in the batch.
+// SetWorkflowExecution is the wrapped store's, fenced in the batch, with the condition of the
+// set run (SetWorkflowSnapshot) checked in the batch too.
 func (s *FencedExecutionStore) SetWorkflowExecution(ctx context.Context, r *persistence.InternalSetWorkflowExecutionRequest) error {
-	return fenced(ctx, r.ShardID, r.RangeID, func(ctx context.Context) error {
+	runs := []runCondition{snapshotCondition(&r.SetWorkflowSnapshot)}
+	return fenced(ctx, r.ShardID, r.RangeID, runs, func(ctx context.Context) error {
 		return s.ExecutionStore.SetWorkflowExecution(ctx, r)
 	})
 }
 
 // AddHistoryTasks is the wrapped store's, fenced in the batch.
 func (s *FencedExecutionStore) AddHistoryTasks(ctx context.Context, r *persistence.InternalAddHistoryTasksRequest) error {
-	return fenced(ctx, r.ShardID, r.RangeID, func(ctx context.Context) error {
+	return fenced(ctx, r.ShardID, r.RangeID, nil, func(ctx context.Context) error {
 		return s.ExecutionStore.AddHistoryTasks(ctx, r)
 	})
 }

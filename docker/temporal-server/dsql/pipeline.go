@@ -61,9 +61,10 @@ type queued struct {
 	query  string
 	args   []any
 	result *queuedResult
-	// fence: the statement is part of a deferred shard fence (fence.go); its failure is
-	// recorded there, for the store to map back to upstream's error.
-	fence *shardFence
+	// check: the statement is part of a deferred check (the shard fence, fence.go, or an
+	// execution row's condition, rowcheck.go); its failure is recorded there, for the store to
+	// map back to upstream's error.
+	check deferredCheck
 }
 
 // queuedResult is the driver.Result of a deferred statement.
@@ -145,13 +146,13 @@ func (c *conn) send(ctx context.Context, final *queued, query bool) (pgx.Rows, p
 		ct, err := br.Exec()
 		if err != nil {
 			_ = br.Close()
-			if q.fence != nil {
-				q.fence.observe(err)
+			if q.check != nil {
+				q.check.observe(err)
 			}
 			return nil, nil, none, c.deferredFailed(q, err)
 		}
 		q.result.sent, q.result.affected = true, ct.RowsAffected()
-		if q.fence == nil { // a fence statement reads, it changes no row
+		if q.check == nil { // a check's statement reads, it changes no row
 			c.txRows += ct.RowsAffected()
 		}
 	}
@@ -222,7 +223,7 @@ func (c *conn) pipelinedExec(ctx context.Context, query string, args []driver.Na
 	c.noteTxStatement(query, args)
 	q := queued{query: query, args: namedArgs(args)}
 	if n, ok := deferral(ctx); ok {
-		q.fence = fenceStatement(ctx)
+		q.check = checkStatement(ctx)
 		q.result = &queuedResult{c: c, predicted: n}
 		c.queue = append(c.queue, q)
 		return q.result, nil
@@ -280,10 +281,20 @@ func (t *ptxn) Commit() error {
 	return err
 }
 
-// Rollback drops the queue; ROLLBACK is sent only if BEGIN was.
+// Rollback drops the queue; ROLLBACK is sent only if BEGIN was. If a deferred check is still
+// queued (the caller gave up on an error of its own before anything sent it), the queue is
+// sent first, so that the check's outcome is known: upstream would have compared before that
+// error, and the store maps a failed check to upstream's error (fence.go, rowcheck.go). That
+// costs one round trip on that error path only; the writes sent with it are rolled back.
 func (t *ptxn) Rollback() error {
 	c := t.c
 	defer c.endPipelined()
+	for _, q := range c.queue {
+		if q.check != nil {
+			_ = c.flush(c.txContext())
+			break
+		}
+	}
 	c.queue = nil
 	if c.pendingBegin {
 		c.pendingBegin = false

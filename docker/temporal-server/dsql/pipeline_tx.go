@@ -17,7 +17,9 @@ package dsql
 //     LockCurrentExecutions / LockCurrentExecutionsJoinExecutions) and found the row, and
 //     deleted no row of that table since: the row is in the transaction's snapshot and locked,
 //     so the UPDATE changes exactly one row, or the transaction fails (PostgreSQL keeps others
-//     off the locked row; DSQL fails our COMMIT if another transaction changed it).
+//     off the locked row; DSQL fails our COMMIT if another transaction changed it). A lock
+//     deferred with the execution check (rowcheck.go) counts as locked and found: the check,
+//     queued in front of the UPDATE, fails the transaction unless the row is there.
 //
 // Everything else (reads, conditional updates, deletes of whole runs, buffered events, CHASM
 // nodes, matching tasks) runs as before, behind whatever is queued.
@@ -68,14 +70,8 @@ func (l *txLocks) lockCurrent(k lockKey) {
 	l.current[k] = true
 }
 
-// WriteLockExecutions is upstream's (FOR UPDATE); the locked row is remembered.
-func (t *tx) WriteLockExecutions(ctx context.Context, f sqlplugin.ExecutionsFilter) (int64, int64, error) {
-	v, n, err := t.upstreamTx.WriteLockExecutions(ctx, f)
-	if err == nil {
-		t.locks.lockExecution(execKey(f.ShardID, f.NamespaceID, f.WorkflowID, f.RunID))
-	}
-	return v, n, err
-}
+// WriteLockExecutions (upstream's FOR UPDATE, or the deferred check) is in rowcheck.go; the
+// locked row is remembered.
 
 // ReadLockExecutions is ours (FOR UPDATE); the locked row is remembered.
 func (t *tx) ReadLockExecutions(ctx context.Context, f sqlplugin.ExecutionsFilter) (int64, int64, error) {

@@ -25,13 +25,18 @@ func TestConnectorConfigFromSQL(t *testing.T) {
 		cc.TokenLifetime != 5*time.Minute || cc.MaxConnAge != 50*time.Minute || cc.ConnectRate != 2.5 || chunk != 500 {
 		t.Fatalf("mapped %+v chunk %d", cc, chunk)
 	}
-	if cc.DeferFenceOff {
-		t.Fatal("deferFence is on by default")
+	if cc.DeferFenceOff || cc.DeferExecutionCheckOff {
+		t.Fatal("deferFence and deferExecutionCheck are on by default")
 	}
 	off := good()
 	off.ConnectAttributes["deferFence"] = "off"
 	if cc, _, err := ConnectorConfigFromSQL(off, nil); err != nil || !cc.DeferFenceOff {
 		t.Fatalf("deferFence=off mapped to DeferFenceOff=%v, %v", cc.DeferFenceOff, err)
+	}
+	off = good()
+	off.ConnectAttributes["deferExecutionCheck"] = "off"
+	if cc, _, err := ConnectorConfigFromSQL(off, nil); err != nil || !cc.DeferExecutionCheckOff || cc.DeferFenceOff {
+		t.Fatalf("deferExecutionCheck=off mapped to DeferExecutionCheckOff=%v DeferFenceOff=%v, %v", cc.DeferExecutionCheckOff, cc.DeferFenceOff, err)
 	}
 	full, err := cc.withDefaults()
 	if err != nil {
@@ -53,6 +58,7 @@ func TestConnectorConfigFromSQL(t *testing.T) {
 		{"unknown key", func(c *config.SQL) { c.ConnectAttributes["sslrootcert"] = "x" }, `unknown connectAttributes key "sslrootcert"`},
 		{"sslmode", func(c *config.SQL) { c.ConnectAttributes["sslmode"] = "require" }, `sslmode "require"`},
 		{"deferFence", func(c *config.SQL) { c.ConnectAttributes["deferFence"] = "no" }, `connectAttributes.deferFence "no" must be "on" or "off"`},
+		{"deferExecutionCheck", func(c *config.SQL) { c.ConnectAttributes["deferExecutionCheck"] = "0" }, `connectAttributes.deferExecutionCheck "0" must be "on" or "off"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -42,8 +42,11 @@ func TestStoreSuites(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// Mutable-state loads through the plugin's one-round-trip path, as in the server.
-			suite.Run(t, ptests.NewExecutionMutableStateSuite(t, ss, dsql.NewLoadBatchingExecutionStore(es), ser, logger))
+			// The store as the server wires it (WrapExecutionStore): mutable-state loads through the
+			// plugin's one-round-trip path, and the shard fence and the execution row's condition
+			// checked inside the pipelined batch (fence.go, rowcheck.go), so that upstream's own
+			// condition-failure cases run against the deferred checks.
+			suite.Run(t, ptests.NewExecutionMutableStateSuite(t, ss, dsql.WrapExecutionStore(es, nil, nil), ser, logger))
 		})
 		t.Run("ExecutionMutableStateTask", func(t *testing.T) {
 			f := newFactory(t, b.fresh(t))
@@ -52,7 +55,7 @@ func TestStoreSuites(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			suite.Run(t, ptests.NewExecutionMutableStateTaskSuite(t, ss, dsql.NewLoadBatchingExecutionStore(es), ser, logger))
+			suite.Run(t, ptests.NewExecutionMutableStateTaskSuite(t, ss, dsql.WrapExecutionStore(es, nil, nil), ser, logger))
 		})
 		t.Run("HistoryEvents", func(t *testing.T) {
 			f := newFactory(t, b.fresh(t))

@@ -169,8 +169,12 @@ func TestConfigTemplate(t *testing.T) {
 	if _, set := sql.ConnectAttributes["deferFence"]; set {
 		t.Fatalf("deferFence set without DSQL_DEFER_FENCE: %v", sql.ConnectAttributes)
 	}
+	if _, set := sql.ConnectAttributes["deferExecutionCheck"]; set {
+		t.Fatalf("deferExecutionCheck set without DSQL_DEFER_EXECUTION_CHECK: %v", sql.ConnectAttributes)
+	}
 	t.Setenv("DSQL_PIPELINE", "off")
 	t.Setenv("DSQL_DEFER_FENCE", "off")
+	t.Setenv("DSQL_DEFER_EXECUTION_CHECK", "off")
 	cfg, err = config.Load(config.WithConfigFile(filepath.Join("..", "..", "config", "config_template.yaml")))
 	if err != nil {
 		t.Fatal(err)
@@ -180,6 +184,9 @@ func TestConfigTemplate(t *testing.T) {
 	}
 	if got := cfg.Persistence.DataStores[cfg.Persistence.DefaultStore].SQL.ConnectAttributes["deferFence"]; got != "off" {
 		t.Fatalf("DSQL_DEFER_FENCE=off gave connectAttributes.deferFence %q", got)
+	}
+	if got := cfg.Persistence.DataStores[cfg.Persistence.DefaultStore].SQL.ConnectAttributes["deferExecutionCheck"]; got != "off" {
+		t.Fatalf("DSQL_DEFER_EXECUTION_CHECK=off gave connectAttributes.deferExecutionCheck %q", got)
 	}
 	t.Setenv("DSQL_ENDPOINT", "")
 	if _, err := config.Load(config.WithConfigFile(filepath.Join("..", "..", "config", "config_template.yaml"))); err == nil || !strings.Contains(err.Error(), "DSQL_ENDPOINT is required") {

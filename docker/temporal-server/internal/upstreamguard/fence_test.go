@@ -160,3 +160,81 @@ func TestFenceMirrorsReadLockShard(t *testing.T) {
 		}
 	}
 }
+
+// TestExecutionCheckedCallsAreTheMarkedOnes pins what dsql/rowcheck.go assumes of upstream's SQL
+// store: tx.WriteLockExecutions is called only by lockExecution, lockExecution only by
+// lockAndCheckExecution, and lockAndCheckExecution only by applyWorkflowMutationTx and
+// applyWorkflowSnapshotTxAsReset, each with the call's ctx and its mutation's / snapshot's
+// Condition and DBRecordVersion; those two are called only from the three operations that
+// FencedExecutionStore marks (with the request's UpdateWorkflowMutation, ResetWorkflowSnapshot,
+// CurrentWorkflowMutation, SetWorkflowSnapshot). A new caller keeps the lock read (safe, not
+// batched) and fails here, so that the marks are extended.
+func TestExecutionCheckedCallsAreTheMarkedOnes(t *testing.T) {
+	files := sqlStoreFiles(t, moduleDir(t))
+	for name, want := range map[string]string{
+		"WriteLockExecutions":            "lockExecution",
+		"lockExecution":                  "lockAndCheckExecution",
+		"applyWorkflowMutationTx":        "sqlExecutionStore.conflictResolveWorkflowExecutionTx,sqlExecutionStore.updateWorkflowExecutionTx",
+		"applyWorkflowSnapshotTxAsReset": "sqlExecutionStore.conflictResolveWorkflowExecutionTx,sqlExecutionStore.setWorkflowExecutionTx",
+	} {
+		var callers []string
+		for c := range callsOf(files, name) {
+			callers = append(callers, c)
+		}
+		sort.Strings(callers)
+		if strings.Join(callers, ",") != want {
+			t.Errorf("upstream calls %s from %v; dsql/rowcheck.go assumes %s", name, callers, want)
+		}
+	}
+	calls := callsOf(files, "lockAndCheckExecution")
+	for caller, arg := range map[string]string{"sqlExecutionStore.applyWorkflowMutationTx": "workflowMutation", "sqlExecutionStore.applyWorkflowSnapshotTxAsReset": "workflowSnapshot"} {
+		got := calls[caller]
+		if len(got) != 1 || len(got[0]) != 8 || got[0][0] != "ctx" || got[0][6] != arg+".Condition" || got[0][7] != arg+".DBRecordVersion" {
+			t.Errorf("upstream %s calls lockAndCheckExecution(%v); dsql/rowcheck.go assumes (ctx, tx, shardID, ns, wf, run, %s.Condition, %s.DBRecordVersion)", caller, got, arg, arg)
+		}
+	}
+	if len(calls) != 2 {
+		t.Errorf("upstream calls lockAndCheckExecution from %d functions; dsql/rowcheck.go assumes applyWorkflowMutationTx and applyWorkflowSnapshotTxAsReset", len(calls))
+	}
+}
+
+// TestExecutionCheckMirrorsLockAndCheckExecution: the texts dsql/rowcheck.go builds its errors
+// from are the ones in upstream's lockAndCheckExecution (both WorkflowConditionFailedError
+// messages) and lockExecution (the ConditionFailedError for a missing row).
+func TestExecutionCheckMirrorsLockAndCheckExecution(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join(moduleDir(t), "common/persistence/sql/execution_util.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := parser.ParseFile(token.NewFileSet(), "execution_util.go", src, parser.SkipObjectResolution)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lits := map[string][]string{}
+	for _, d := range f.Decls {
+		if fd, ok := d.(*ast.FuncDecl); ok && (fd.Name.Name == "lockAndCheckExecution" || fd.Name.Name == "lockExecution") {
+			ast.Inspect(fd, func(n ast.Node) bool {
+				if bl, ok := n.(*ast.BasicLit); ok && bl.Kind == token.STRING {
+					if s, err := strconv.Unquote(bl.Value); err == nil {
+						lits[fd.Name.Name] = append(lits[fd.Name.Name], s)
+					}
+				}
+				return true
+			})
+		}
+	}
+	for fn, wants := range map[string][]string{
+		"lockAndCheckExecution": {dsql.ExecutionNextEventMismatchMsg, dsql.ExecutionVersionMismatchMsg},
+		"lockExecution":         {dsql.ExecutionMissingMsg},
+	} {
+		for _, want := range wants {
+			found := false
+			for _, l := range lits[fn] {
+				found = found || l == want
+			}
+			if !found {
+				t.Errorf("upstream %s no longer uses %q (its strings: %q): update dsql/rowcheck.go", fn, want, lits[fn])
+			}
+		}
+	}
+}
