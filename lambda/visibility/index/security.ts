@@ -29,7 +29,7 @@ export interface SecurityRole {
 }
 
 /**
- * What Temporal server v1.31's Elasticsearch visibility store calls (upstream
+ * What Temporal server v1.32.2's Elasticsearch visibility store calls (upstream
  * common/persistence/visibility/store/elasticsearch/client/client_v7.go and visibility_store.go), as
  * security plugin permissions:
  * - `_bulk` (index and delete documents; the bulk request itself is a cluster action),
