@@ -64,6 +64,11 @@ type ConnectorConfig struct {
 	// the writes (as upstream does) instead of a check queued in the pipelined batch
 	// (rowcheck.go). Default false (deferred when pipelining is on).
 	DeferExecutionCheckOff bool
+	// DeferCurrentCheckOff keeps the current-execution row's run-id condition of upstream's
+	// assertRunIDAndUpdateCurrentExecution a read compared in Go before the writes (as upstream
+	// does) instead of a check queued in the pipelined batch (currentcheck.go). Default false
+	// (deferred when pipelining is on).
+	DeferCurrentCheckOff bool
 	// CAFile is a PEM bundle used to verify the server instead of the system roots.
 	CAFile string
 	// ServerName overrides the TLS SNI / verification name. Default Host.
