@@ -66,8 +66,9 @@ type ConnectorConfig struct {
 	DeferExecutionCheckOff bool
 	// DeferCurrentCheckOff keeps the current-execution row's run-id condition of upstream's
 	// assertRunIDAndUpdateCurrentExecution a read compared in Go before the writes (as upstream
-	// does) instead of a check queued in the pipelined batch (currentcheck.go). Default false
-	// (deferred when pipelining is on).
+	// does) instead of a check queued in the pipelined batch (currentcheck.go). True unless
+	// connectAttributes deferCurrentCheck=on (ConnectorConfigFromSQL): deferred, it saved a round
+	// trip per update but the bench's throughput fell (docs/temporal-server.md).
 	DeferCurrentCheckOff bool
 	// CAFile is a PEM bundle used to verify the server instead of the system roots.
 	CAFile string

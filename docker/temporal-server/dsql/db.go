@@ -36,7 +36,7 @@ type db struct {
 	// pipelined batch (rowcheck.go); on unless pipeline=off or deferExecutionCheck=off.
 	deferExecutionCheck bool
 	// deferCurrentCheck: transactions check the current-execution row's run id inside the
-	// pipelined batch (currentcheck.go); on unless pipeline=off or deferCurrentCheck=off.
+	// pipelined batch (currentcheck.go); only with deferCurrentCheck=on and pipelining on.
 	deferCurrentCheck bool
 	// chunks runs the autocommit chunks of bulk deletes that a transaction hands off
 	// (bulkdelete.go) on its own small pool (chunkPool), never on the pool the transaction

@@ -70,7 +70,7 @@ func (p *plugin) GetVisibilityQueryConverter() sqlplugin.VisibilityQueryConverte
 //	deferExecutionCheck "on" (default) or "off": the execution row's condition (db_record_version
 //	                or next_event_id) is checked inside the pipelined batch (rowcheck.go) instead of
 //	                read and compared before the writes; ignored with pipeline=off
-//	deferCurrentCheck "on" (default) or "off": the current-execution row's run id expected by
+//	deferCurrentCheck "off" (default) or "on": the current-execution row's run id expected by
 //	                UpdateWorkflowExecution / ConflictResolveWorkflowExecution (mode UpdateCurrent) is
 //	                checked inside the pipelined batch (currentcheck.go) instead of read and compared
 //	                before the writes; ignored with pipeline=off
@@ -144,7 +144,9 @@ func (p *plugin) CreateDB(kind sqlplugin.DbKind, cfg *config.SQL, r resolver.Ser
 // ConnectorConfigFromSQL maps a Temporal SQL datastore config to a ConnectorConfig and the
 // range-delete chunk size. Errors name the field and the value.
 func ConnectorConfigFromSQL(cfg *config.SQL, r resolver.ServiceResolver) (ConnectorConfig, int, error) {
-	var cc ConnectorConfig
+	// deferCurrentCheck is opt-in: with it on, the bench measured fewer round trips but lower
+	// throughput (docs/temporal-server.md, "Current-execution condition inside the batch").
+	cc := ConnectorConfig{DeferCurrentCheckOff: true}
 	addr := cfg.ConnectAddr
 	if r != nil && addr != "" {
 		if resolved := r.Resolve(addr); len(resolved) > 0 {
