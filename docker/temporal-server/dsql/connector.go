@@ -64,6 +64,12 @@ type ConnectorConfig struct {
 	// the writes (as upstream does) instead of a check queued in the pipelined batch
 	// (rowcheck.go). Default false (deferred when pipelining is on).
 	DeferExecutionCheckOff bool
+	// DeferCurrentCheckOff keeps the current-execution row's run-id condition of upstream's
+	// assertRunIDAndUpdateCurrentExecution a read compared in Go before the writes (as upstream
+	// does) instead of a check queued in the pipelined batch (currentcheck.go). True unless
+	// connectAttributes deferCurrentCheck=on (ConnectorConfigFromSQL): deferred, it saved a round
+	// trip per update but the bench's throughput fell (docs/temporal-server.md).
+	DeferCurrentCheckOff bool
 	// CAFile is a PEM bundle used to verify the server instead of the system roots.
 	CAFile string
 	// ServerName overrides the TLS SNI / verification name. Default Host.

@@ -35,6 +35,9 @@ type db struct {
 	// deferExecutionCheck: transactions check the execution row's condition inside the
 	// pipelined batch (rowcheck.go); on unless pipeline=off or deferExecutionCheck=off.
 	deferExecutionCheck bool
+	// deferCurrentCheck: transactions check the current-execution row's run id inside the
+	// pipelined batch (currentcheck.go); only with deferCurrentCheck=on and pipelining on.
+	deferCurrentCheck bool
 	// chunks runs the autocommit chunks of bulk deletes that a transaction hands off
 	// (bulkdelete.go) on its own small pool (chunkPool), never on the pool the transaction
 	// holds a connection of; nil: on the main pool (tests that build a db without CreateDB).
@@ -96,7 +99,7 @@ func (d *db) BeginTx(ctx context.Context) (sqlplugin.Tx, error) {
 	if d.chunks != nil {
 		pool = *d.chunks
 	}
-	return &tx{ops: ops{q: q, chunkSize: d.ops.chunkSize}, upstreamTx: upstreamTx{t}, pool: pool, deferFence: d.deferFence, deferExecutionCheck: d.deferExecutionCheck}, nil
+	return &tx{ops: ops{q: q, chunkSize: d.ops.chunkSize}, upstreamTx: upstreamTx{t}, pool: pool, deferFence: d.deferFence, deferExecutionCheck: d.deferExecutionCheck, deferCurrentCheck: d.deferCurrentCheck, reread: d.SelectFromCurrentExecutions}, nil
 }
 
 // ExpectedVersion is the DSQL schema version this build needs.
@@ -143,6 +146,13 @@ type tx struct {
 	// deferExecutionCheck: the execution row's condition of a marked store call is queued in
 	// the pipelined batch (rowcheck.go); false with pipeline=off or deferExecutionCheck=off.
 	deferExecutionCheck bool
+	// deferCurrentCheck: the current-execution run-id condition of a marked store call is
+	// queued in the pipelined batch (currentcheck.go); false with pipeline=off or
+	// deferCurrentCheck=off.
+	deferCurrentCheck bool
+	// reread is upstream's plain (non-locking, autocommit) SelectFromCurrentExecutions on the
+	// db's pool: a failed deferred current check re-reads the row with it (currentcheck.go).
+	reread func(context.Context, sqlplugin.CurrentExecutionsFilter) (*sqlplugin.CurrentExecutionsRow, error)
 }
 
 // CreateDatabase is refused: an Aurora DSQL cluster has exactly one database, postgres.

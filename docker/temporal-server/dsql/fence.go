@@ -228,16 +228,24 @@ func NewFencedExecutionStore(s persistence.ExecutionStore) *FencedExecutionStore
 // (rowcheck.go), and returns upstream's error for a failed deferred check (the fence's first:
 // it is queued first, and its failure aborts the transaction before any later check runs),
 // else call's own error.
-func fenced(ctx context.Context, shard int32, rangeID int64, runs []runCondition, call func(context.Context) error) error {
+func fenced(ctx context.Context, shard int32, rangeID int64, runs []runCondition, cur *currentExpectation, call func(context.Context) error) error {
 	ctx, f := withShardFence(ctx, shard, rangeID)
 	var checks executionChecks
 	if len(runs) > 0 {
 		ctx, checks = withExecutionChecks(ctx, shard, runs)
 	}
+	if cur != nil {
+		ctx = context.WithValue(ctx, currentCheckKey{}, cur)
+	}
 	err := call(ctx)
 	if err != nil {
 		if ferr := f.err(); ferr != nil {
 			return ferr
+		}
+		// The current row is locked before any execution row (upstream's order), so its check
+		// is queued first; a failure aborts the rest.
+		if cerr := cur.err(ctx); cerr != nil {
+			return cerr
 		}
 		if cerr := checks.err(); cerr != nil {
 			return cerr
@@ -249,7 +257,7 @@ func fenced(ctx context.Context, shard int32, rangeID int64, runs []runCondition
 // CreateWorkflowExecution is the wrapped store's, fenced in the batch.
 func (s *FencedExecutionStore) CreateWorkflowExecution(ctx context.Context, r *persistence.InternalCreateWorkflowExecutionRequest) (*persistence.InternalCreateWorkflowExecutionResponse, error) {
 	var resp *persistence.InternalCreateWorkflowExecutionResponse
-	err := fenced(ctx, r.ShardID, r.RangeID, nil, func(ctx context.Context) error {
+	err := fenced(ctx, r.ShardID, r.RangeID, nil, nil, func(ctx context.Context) error {
 		var err error
 		resp, err = s.ExecutionStore.CreateWorkflowExecution(ctx, r)
 		return err
@@ -264,7 +272,12 @@ func (s *FencedExecutionStore) CreateWorkflowExecution(ctx context.Context, r *p
 // the updated run (UpdateWorkflowMutation) checked in the batch too (rowcheck.go).
 func (s *FencedExecutionStore) UpdateWorkflowExecution(ctx context.Context, r *persistence.InternalUpdateWorkflowExecutionRequest) error {
 	runs := []runCondition{mutationCondition(&r.UpdateWorkflowMutation)}
-	return fenced(ctx, r.ShardID, r.RangeID, runs, func(ctx context.Context) error {
+	var cur *currentExpectation
+	if r.Mode == persistence.UpdateWorkflowModeUpdateCurrent {
+		m := &r.UpdateWorkflowMutation
+		cur = newCurrentExpectation(r.ShardID, m.NamespaceID, m.WorkflowID, r.ArchetypeID, m.ExecutionState.GetRunId())
+	}
+	return fenced(ctx, r.ShardID, r.RangeID, runs, cur, func(ctx context.Context) error {
 		return s.ExecutionStore.UpdateWorkflowExecution(ctx, r)
 	})
 }
@@ -276,7 +289,16 @@ func (s *FencedExecutionStore) ConflictResolveWorkflowExecution(ctx context.Cont
 	if r.CurrentWorkflowMutation != nil {
 		runs = append(runs, mutationCondition(r.CurrentWorkflowMutation))
 	}
-	return fenced(ctx, r.ShardID, r.RangeID, runs, func(ctx context.Context) error {
+	var cur *currentExpectation
+	if r.Mode == persistence.ConflictResolveWorkflowModeUpdateCurrent {
+		reset := &r.ResetWorkflowSnapshot
+		prev := reset.ExecutionState.GetRunId()
+		if r.CurrentWorkflowMutation != nil {
+			prev = r.CurrentWorkflowMutation.ExecutionState.GetRunId()
+		}
+		cur = newCurrentExpectation(r.ShardID, reset.NamespaceID, reset.WorkflowID, r.ArchetypeID, prev)
+	}
+	return fenced(ctx, r.ShardID, r.RangeID, runs, cur, func(ctx context.Context) error {
 		return s.ExecutionStore.ConflictResolveWorkflowExecution(ctx, r)
 	})
 }
@@ -285,14 +307,14 @@ func (s *FencedExecutionStore) ConflictResolveWorkflowExecution(ctx context.Cont
 // set run (SetWorkflowSnapshot) checked in the batch too.
 func (s *FencedExecutionStore) SetWorkflowExecution(ctx context.Context, r *persistence.InternalSetWorkflowExecutionRequest) error {
 	runs := []runCondition{snapshotCondition(&r.SetWorkflowSnapshot)}
-	return fenced(ctx, r.ShardID, r.RangeID, runs, func(ctx context.Context) error {
+	return fenced(ctx, r.ShardID, r.RangeID, runs, nil, func(ctx context.Context) error {
 		return s.ExecutionStore.SetWorkflowExecution(ctx, r)
 	})
 }
 
 // AddHistoryTasks is the wrapped store's, fenced in the batch.
 func (s *FencedExecutionStore) AddHistoryTasks(ctx context.Context, r *persistence.InternalAddHistoryTasksRequest) error {
-	return fenced(ctx, r.ShardID, r.RangeID, nil, func(ctx context.Context) error {
+	return fenced(ctx, r.ShardID, r.RangeID, nil, nil, func(ctx context.Context) error {
 		return s.ExecutionStore.AddHistoryTasks(ctx, r)
 	})
 }

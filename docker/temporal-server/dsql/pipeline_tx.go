@@ -82,14 +82,8 @@ func (t *tx) ReadLockExecutions(ctx context.Context, f sqlplugin.ExecutionsFilte
 	return v, n, err
 }
 
-// LockCurrentExecutions is upstream's (FOR UPDATE); a found row is remembered.
-func (t *tx) LockCurrentExecutions(ctx context.Context, f sqlplugin.CurrentExecutionsFilter) (*sqlplugin.CurrentExecutionsRow, error) {
-	row, err := t.upstreamTx.LockCurrentExecutions(ctx, f)
-	if err == nil && row != nil {
-		t.locks.lockCurrent(currentKey(f.ShardID, f.NamespaceID, f.WorkflowID, uint32(f.ArchetypeID)))
-	}
-	return row, err
-}
+// LockCurrentExecutions (upstream's FOR UPDATE, or the deferred check) is in currentcheck.go; a
+// found row is remembered.
 
 // LockCurrentExecutionsJoinExecutions is ours; found rows are remembered (both tables).
 func (t *tx) LockCurrentExecutionsJoinExecutions(ctx context.Context, f sqlplugin.CurrentExecutionsFilter) ([]sqlplugin.CurrentExecutionsRow, error) {

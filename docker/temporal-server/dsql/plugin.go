@@ -70,6 +70,10 @@ func (p *plugin) GetVisibilityQueryConverter() sqlplugin.VisibilityQueryConverte
 //	deferExecutionCheck "on" (default) or "off": the execution row's condition (db_record_version
 //	                or next_event_id) is checked inside the pipelined batch (rowcheck.go) instead of
 //	                read and compared before the writes; ignored with pipeline=off
+//	deferCurrentCheck "off" (default) or "on": the current-execution row's run id expected by
+//	                UpdateWorkflowExecution / ConflictResolveWorkflowExecution (mode UpdateCurrent) is
+//	                checked inside the pipelined batch (currentcheck.go) instead of read and compared
+//	                before the writes; ignored with pipeline=off
 //	sslmode         "disable" turns TLS off; only allowed with a password (tests)
 func (p *plugin) CreateDB(kind sqlplugin.DbKind, cfg *config.SQL, r resolver.ServiceResolver, logger log.Logger, mh metrics.Handler) (sqlplugin.GenericDB, error) {
 	if kind != sqlplugin.DbKindMain {
@@ -124,6 +128,7 @@ func (p *plugin) CreateDB(kind sqlplugin.DbKind, cfg *config.SQL, r resolver.Ser
 	d.sqlDB, d.prefetch = pool, !cc.PipelineOff
 	d.deferFence = !cc.PipelineOff && !cc.DeferFenceOff
 	d.deferExecutionCheck = !cc.PipelineOff && !cc.DeferExecutionCheckOff
+	d.deferCurrentCheck = !cc.PipelineOff && !cc.DeferCurrentCheckOff
 	// The chunk pool (db.go, tx): ChunkPoolConns connections from the same connector (same
 	// token, age and connection-rate limits), opened on first use.
 	chunkDB := sqlx.NewDb(stdsql.OpenDB(connector), "pgx")
@@ -139,7 +144,9 @@ func (p *plugin) CreateDB(kind sqlplugin.DbKind, cfg *config.SQL, r resolver.Ser
 // ConnectorConfigFromSQL maps a Temporal SQL datastore config to a ConnectorConfig and the
 // range-delete chunk size. Errors name the field and the value.
 func ConnectorConfigFromSQL(cfg *config.SQL, r resolver.ServiceResolver) (ConnectorConfig, int, error) {
-	var cc ConnectorConfig
+	// deferCurrentCheck is opt-in: with it on, the bench measured fewer round trips but lower
+	// throughput (docs/temporal-server.md, "Current-execution condition inside the batch").
+	cc := ConnectorConfig{DeferCurrentCheckOff: true}
 	addr := cfg.ConnectAddr
 	if r != nil && addr != "" {
 		if resolved := r.Resolve(addr); len(resolved) > 0 {
@@ -231,13 +238,22 @@ func ConnectorConfigFromSQL(cfg *config.SQL, r resolver.ServiceResolver) (Connec
 			default:
 				err = fmt.Errorf("dsql: connectAttributes.deferExecutionCheck %q must be \"on\" or \"off\"", v)
 			}
+		case "deferCurrentCheck":
+			switch v {
+			case "on":
+				cc.DeferCurrentCheckOff = false
+			case "off":
+				cc.DeferCurrentCheckOff = true
+			default:
+				err = fmt.Errorf("dsql: connectAttributes.deferCurrentCheck %q must be \"on\" or \"off\"", v)
+			}
 		case "sslmode":
 			if v != "disable" {
 				err = fmt.Errorf("dsql: connectAttributes.sslmode %q: only \"disable\" (tests on plain PostgreSQL) is accepted; TLS is on with full verification otherwise", v)
 			}
 			cc.TLS = false
 		default:
-			err = fmt.Errorf("dsql: unknown connectAttributes key %q; known: region, tokenLifetime, maxConnAge, connAgeJitter, connectRate, connectBurst, retryAttempts, chunkSize, pipeline, deferFence, deferExecutionCheck, sslmode", k)
+			err = fmt.Errorf("dsql: unknown connectAttributes key %q; known: region, tokenLifetime, maxConnAge, connAgeJitter, connectRate, connectBurst, retryAttempts, chunkSize, pipeline, deferFence, deferExecutionCheck, deferCurrentCheck, sslmode", k)
 		}
 		if err != nil {
 			return cc, 0, err

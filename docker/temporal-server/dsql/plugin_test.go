@@ -38,6 +38,19 @@ func TestConnectorConfigFromSQL(t *testing.T) {
 	if cc, _, err := ConnectorConfigFromSQL(off, nil); err != nil || !cc.DeferExecutionCheckOff || cc.DeferFenceOff {
 		t.Fatalf("deferExecutionCheck=off mapped to DeferExecutionCheckOff=%v DeferFenceOff=%v, %v", cc.DeferExecutionCheckOff, cc.DeferFenceOff, err)
 	}
+	if dflt, _, _ := ConnectorConfigFromSQL(good(), nil); !dflt.DeferCurrentCheckOff {
+		t.Fatal("deferCurrentCheck is on by default; it is opt-in (slower in the bench)")
+	}
+	off = good()
+	off.ConnectAttributes["deferCurrentCheck"] = "off"
+	if cc, _, err := ConnectorConfigFromSQL(off, nil); err != nil || !cc.DeferCurrentCheckOff || cc.DeferExecutionCheckOff || cc.DeferFenceOff {
+		t.Fatalf("deferCurrentCheck=off mapped to DeferCurrentCheckOff=%v DeferExecutionCheckOff=%v DeferFenceOff=%v, %v", cc.DeferCurrentCheckOff, cc.DeferExecutionCheckOff, cc.DeferFenceOff, err)
+	}
+	on := good()
+	on.ConnectAttributes["deferCurrentCheck"] = "on"
+	if cc, _, err := ConnectorConfigFromSQL(on, nil); err != nil || cc.DeferCurrentCheckOff {
+		t.Fatalf("deferCurrentCheck=on mapped to DeferCurrentCheckOff=%v, %v", cc.DeferCurrentCheckOff, err)
+	}
 	full, err := cc.withDefaults()
 	if err != nil {
 		t.Fatal(err)
@@ -59,6 +72,7 @@ func TestConnectorConfigFromSQL(t *testing.T) {
 		{"sslmode", func(c *config.SQL) { c.ConnectAttributes["sslmode"] = "require" }, `sslmode "require"`},
 		{"deferFence", func(c *config.SQL) { c.ConnectAttributes["deferFence"] = "no" }, `connectAttributes.deferFence "no" must be "on" or "off"`},
 		{"deferExecutionCheck", func(c *config.SQL) { c.ConnectAttributes["deferExecutionCheck"] = "0" }, `connectAttributes.deferExecutionCheck "0" must be "on" or "off"`},
+		{"deferCurrentCheck", func(c *config.SQL) { c.ConnectAttributes["deferCurrentCheck"] = "yes" }, `connectAttributes.deferCurrentCheck "yes" must be "on" or "off"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

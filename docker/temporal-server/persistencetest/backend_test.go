@@ -87,7 +87,9 @@ func postgresBackend() backend {
 			Password:          "unused-trust-auth",
 			DatabaseName:      db,
 			MaxConns:          20,
-			ConnectAttributes: map[string]string{"sslmode": "disable"},
+			// deferCurrentCheck is opt-in in the server; the suites run with it on so upstream's
+			// own current-conflict cases check it (currentcheck.go).
+			ConnectAttributes: map[string]string{"sslmode": "disable", "deferCurrentCheck": "on"},
 		}
 	}}
 }
@@ -147,7 +149,7 @@ func dsqlLocalConfig(d *testenv.DSQLLocal) *config.SQL {
 		DatabaseName:      "postgres",
 		MaxConns:          20,
 		TLS:               &auth.TLS{Enabled: true, CaFile: d.CAFile, ServerName: d.Hostname, EnableHostVerification: true},
-		ConnectAttributes: map[string]string{"region": d.Region},
+		ConnectAttributes: map[string]string{"region": d.Region, "deferCurrentCheck": "on"},
 	}
 }
 
