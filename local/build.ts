@@ -66,5 +66,8 @@ export function buildPreviousTemporalServer(version: string): Promise<string> {
   if (!versions.includes(version)) {
     return Promise.reject(new Error(`no go.mod for upstream ${version} in ${UPGRADE_MODFILE_DIR} (present: ${versions.join(', ') || 'none'})`));
   }
-  return goBuild(join(ROOT, 'docker', 'temporal-server'), './cmd/temporal-dsql-server', join(BIN_DIR, `temporal-dsql-server-${version}`), [`-modfile=upgrade/${version}.mod`]);
+  // Build tag upstream_v<major>_<minor>: the few files that differ between upstream versions
+  // (e.g. dsql/currentcheck_first_run_v131.go); scripts/setup.d/50-local-stack.sh sets the same.
+  const tag = version.replace(/^v(\d+)\.(\d+)\..*$/, 'upstream_v$1_$2');
+  return goBuild(join(ROOT, 'docker', 'temporal-server'), './cmd/temporal-dsql-server', join(BIN_DIR, `temporal-dsql-server-${version}`), [`-modfile=upgrade/${version}.mod`, '-tags', tag]);
 }

@@ -60,8 +60,11 @@ for mod in docker/temporal-server/upgrade/*.mod; do
   stamp=.cache/bin/.temporal-dsql-server-$version.hash
   hash=$( (find docker/temporal-server -name '*.go' | LC_ALL=C sort | xargs cat; cat "$mod" "${mod%.mod}.sum") | sha256sum | cut -d' ' -f1)
   if [ ! -x "$bin" ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$hash" ]; then
-    log "go build -modfile=upgrade/$version.mod docker/temporal-server/cmd/temporal-dsql-server -> $bin"
-    (cd docker/temporal-server && go build -modfile="upgrade/$version.mod" -o "../../$bin" ./cmd/temporal-dsql-server)
+    # Build tag upstream_v<major>_<minor> selects the few files that differ between upstream
+    # versions (e.g. dsql/currentcheck_first_run_v131.go); local/build.ts sets the same tag.
+    tag=$(echo "$version" | sed -E 's/^v([0-9]+)\.([0-9]+)\..*/upstream_v\1_\2/')
+    log "go build -modfile=upgrade/$version.mod -tags $tag docker/temporal-server/cmd/temporal-dsql-server -> $bin"
+    (cd docker/temporal-server && go build -modfile="upgrade/$version.mod" -tags "$tag" -o "../../$bin" ./cmd/temporal-dsql-server)
     echo "$hash" > "$stamp"
   fi
 done

@@ -198,16 +198,17 @@ func CurrentRunMismatchError(currentRow *sqlplugin.CurrentExecutionsRow, previou
 	if err != nil {
 		return err
 	}
-	return &persistence.CurrentWorkflowConditionFailedError{
-		Msg:                 fmt.Sprintf(CurrentRunMismatchMsg, currentRow.RunID, previousRunID),
-		RequestIDs:          executionState.RequestIds,
-		RunID:               currentRow.RunID.String(),
-		FirstExecutionRunID: executionState.FirstExecutionRunId,
-		State:               currentRow.State,
-		Status:              currentRow.Status,
-		LastWriteVersion:    currentRow.LastWriteVersion,
-		StartTime:           currentRow.StartTime,
+	e := &persistence.CurrentWorkflowConditionFailedError{
+		Msg:              fmt.Sprintf(CurrentRunMismatchMsg, currentRow.RunID, previousRunID),
+		RequestIDs:       executionState.RequestIds,
+		RunID:            currentRow.RunID.String(),
+		State:            currentRow.State,
+		Status:           currentRow.Status,
+		LastWriteVersion: currentRow.LastWriteVersion,
+		StartTime:        currentRow.StartTime,
 	}
+	setFirstExecutionRunID(e, executionState)
+	return e
 }
 
 // executionStateFromCurrentRow mirrors upstream's workflowExecutionStateFromCurrentExecutionsRow
